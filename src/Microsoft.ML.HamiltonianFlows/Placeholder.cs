@@ -1,0 +1,2 @@
+namespace Microsoft.ML.HamiltonianFlows;
+internal static class Placeholder { }

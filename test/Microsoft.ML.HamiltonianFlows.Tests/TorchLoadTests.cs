@@ -1,0 +1,13 @@
+using TorchSharp;
+using Xunit;
+namespace Microsoft.ML.HamiltonianFlows.Tests;
+public class TorchLoadTests
+{
+    [Fact]
+    public void TorchSharpLoadsAndAddsTensors()
+    {
+        using var a = torch.tensor(new float[] { 1, 2 });
+        using var b = a + a;
+        Assert.Equal(4f, b[1].item<float>());
+    }
+}
