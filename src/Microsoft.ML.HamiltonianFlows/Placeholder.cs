@@ -1,2 +1,0 @@
-namespace Microsoft.ML.HamiltonianFlows;
-internal static class Placeholder { }

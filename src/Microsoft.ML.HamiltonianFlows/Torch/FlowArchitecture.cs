@@ -1,0 +1,87 @@
+using TorchSharp;
+
+namespace Microsoft.ML.HamiltonianFlows.Torch;
+
+/// <summary>
+/// Everything that determines the shape of a <see cref="HamiltonianFlow"/>. It is written into the header of
+/// saved weights, so a file always loads into the architecture it was trained with.
+/// </summary>
+public sealed record FlowArchitecture
+{
+    /// <summary>Dimension d of the data q (the phase space is R^d x R^d). Required, at least 1.</summary>
+    public int Dimension { get; init; }
+
+    /// <summary>Hidden layer widths of the potential V(q) (and of a neural K(p)). Default 64, 64.</summary>
+    public IReadOnlyList<int> HiddenLayers { get; init; } = new[] { 64, 64 };
+
+    /// <summary>Hidden layer widths of the momentum encoder; null uses <see cref="HiddenLayers"/>. Default null.</summary>
+    public IReadOnlyList<int>? EncoderHiddenLayers { get; init; }
+
+    /// <summary>Nonlinearity of every network. Default <see cref="Torch.Activation.Softplus"/>.</summary>
+    public Activation Activation { get; init; } = Activation.Softplus;
+
+    /// <summary>Fixed quadratic (the paper's variant) or neural kinetic energy. Default Quadratic.</summary>
+    public KineticEnergyKind Kinetic { get; init; } = KineticEnergyKind.Quadratic;
+
+    /// <summary>Mass of the quadratic kinetic energy; ignored for a neural one. Default Identity.</summary>
+    public MassKind Mass { get; init; } = MassKind.Identity;
+
+    /// <summary>Leapfrog steps L per Hamiltonian. Default 8.</summary>
+    public int LeapfrogSteps { get; init; } = 8;
+
+    /// <summary>Leapfrog step size eps (its initial value when learned), &gt; 0. Default 0.15.</summary>
+    public double StepSize { get; init; } = 0.15;
+
+    /// <summary>Whether eps is a trained parameter (kept positive as exp of a log). Default true.</summary>
+    public bool LearnStepSize { get; init; } = true;
+
+    /// <summary>
+    /// Number T of Hamiltonians integrated one after the other, each with its own networks and step size
+    /// (the layering of the original NHF). 1 means a single shared Hamiltonian. Default 1.
+    /// </summary>
+    public int Hamiltonians { get; init; } = 1;
+
+    /// <summary>
+    /// Whether data are standardised per feature (mean/scale fitted on the training data) before entering the
+    /// flow. The log-Jacobian is added back, so likelihoods stay in the data's units. Default true.
+    /// </summary>
+    public bool Standardize { get; init; } = true;
+
+    /// <summary>Floating-point type of parameters and computations: Float32 (default) or Float64.</summary>
+    public torch.ScalarType Precision { get; init; } = torch.ScalarType.Float32;
+
+    internal IReadOnlyList<int> EncoderLayers => EncoderHiddenLayers ?? HiddenLayers;
+
+    /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid option.</summary>
+    public void Validate()
+    {
+        if (Dimension < 1)
+            throw new ArgumentException($"{nameof(Dimension)} must be at least 1, got {Dimension}.", nameof(Dimension));
+        ValidateLayers(HiddenLayers, nameof(HiddenLayers));
+        if (EncoderHiddenLayers is not null)
+            ValidateLayers(EncoderHiddenLayers, nameof(EncoderHiddenLayers));
+        if (LeapfrogSteps < 1)
+            throw new ArgumentException($"{nameof(LeapfrogSteps)} must be at least 1, got {LeapfrogSteps}.", nameof(LeapfrogSteps));
+        if (!(StepSize > 0) || double.IsInfinity(StepSize))
+            throw new ArgumentException($"{nameof(StepSize)} must be positive and finite, got {StepSize}.", nameof(StepSize));
+        if (Hamiltonians < 1)
+            throw new ArgumentException($"{nameof(Hamiltonians)} must be at least 1, got {Hamiltonians}.", nameof(Hamiltonians));
+        if (Precision != torch.ScalarType.Float32 && Precision != torch.ScalarType.Float64)
+            throw new ArgumentException($"{nameof(Precision)} must be Float32 or Float64, got {Precision}.", nameof(Precision));
+        if (!Enum.IsDefined(Activation))
+            throw new ArgumentException($"{nameof(Activation)} {Activation} is not defined.", nameof(Activation));
+        if (!Enum.IsDefined(Kinetic))
+            throw new ArgumentException($"{nameof(Kinetic)} {Kinetic} is not defined.", nameof(Kinetic));
+        if (!Enum.IsDefined(Mass))
+            throw new ArgumentException($"{nameof(Mass)} {Mass} is not defined.", nameof(Mass));
+    }
+
+    private static void ValidateLayers(IReadOnlyList<int>? layers, string name)
+    {
+        if (layers is null || layers.Count == 0)
+            throw new ArgumentException($"{name} must name at least one hidden layer.", name);
+        for (int i = 0; i < layers.Count; i++)
+            if (layers[i] < 1)
+                throw new ArgumentException($"{name}[{i}] must be at least 1, got {layers[i]}.", name);
+    }
+}

@@ -1,0 +1,146 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.HamiltonianFlows.Torch;
+
+/// <summary>
+/// A Neural Hamiltonian Flow (Toth et al., ICLR 2020; fixed-kinetic variant of Souveton et al., AISTATS 2024).
+/// Data q are paired with an auxiliary momentum p. Sampling draws (q0, p0) from a standard normal and follows
+/// T Hamiltonians with L leapfrog steps each; the map is volume-preserving, so densities need no Jacobian.
+/// Training runs the other way: the encoder proposes p given the data, the flow integrates backwards to
+/// (q0, p0), and the evidence lower bound E[log N(q0, p0) - log enc(p | q)] is maximised.
+/// </summary>
+public sealed class HamiltonianFlow : nn.Module
+{
+    private readonly Standardizer standardizer;
+    private readonly ModuleList<Leapfrog> layers = new();
+    private readonly MomentumEncoder encoder;
+
+    /// <summary>Builds an untrained flow on the CPU, its weights drawn from torch's global generator.</summary>
+    public HamiltonianFlow(FlowArchitecture architecture) : this(architecture, CPU) { }
+
+    /// <summary>Builds an untrained flow on <paramref name="device"/>.</summary>
+    public HamiltonianFlow(FlowArchitecture architecture, Device device) : base(nameof(HamiltonianFlow))
+    {
+        ArgumentNullException.ThrowIfNull(architecture);
+        architecture.Validate();
+        Architecture = architecture;
+        standardizer = new Standardizer(architecture.Dimension);
+        for (int t = 0; t < architecture.Hamiltonians; t++)
+            layers.Add(new Leapfrog(architecture));
+        encoder = new MomentumEncoder(architecture.Dimension, architecture.EncoderLayers, architecture.Activation);
+        RegisterComponents();
+        this.to(architecture.Precision).to(device);
+        Device = device;
+    }
+
+    /// <summary>The architecture this flow was built from.</summary>
+    public FlowArchitecture Architecture { get; }
+
+    /// <summary>Where the parameters live; inputs are moved here.</summary>
+    public Device Device { get; }
+
+    /// <summary>Dimension d of the data.</summary>
+    public int Dimension => Architecture.Dimension;
+
+    /// <summary>The input standardisation (identity until fitted, or when disabled).</summary>
+    public Standardizer Standardizer => standardizer;
+
+    /// <summary>The leapfrog integrators, one per Hamiltonian, in the order sampling applies them.</summary>
+    public IReadOnlyList<Leapfrog> Layers => new System.Collections.ObjectModel.ReadOnlyCollection<Leapfrog>(layers);
+
+    /// <summary>The momentum encoder enc(p | q).</summary>
+    public MomentumEncoder Encoder => encoder;
+
+    /// <summary>Moves and converts data to this flow's device and precision, checking its shape.</summary>
+    public Tensor Prepare(Tensor x)
+    {
+        if (x.dim() != 2 || x.shape[1] != Dimension)
+            throw new ArgumentException($"Expected data of shape [n, {Dimension}], got [{string.Join(", ", x.shape)}].", nameof(x));
+        return x.to(Architecture.Precision, Device);
+    }
+
+    /// <summary>Phase-space map of sampling: base (q0, p0) to (qT, pT), in standardised units.</summary>
+    public (Tensor Q, Tensor P) Forward(Tensor q, Tensor p)
+    {
+        foreach (Leapfrog layer in layers)
+            (q, p) = layer.forward(q, p);
+        return (q, p);
+    }
+
+    /// <summary>Exact inverse of <see cref="Forward"/>: (qT, pT) back to (q0, p0).</summary>
+    public (Tensor Q, Tensor P) Inverse(Tensor q, Tensor p)
+    {
+        for (int t = layers.Count - 1; t >= 0; t--)
+            (q, p) = layers[t].Inverse(q, p);
+        return (q, p);
+    }
+
+    /// <summary>
+    /// log w = log N(q0) + log N(p0) - log enc(p | z) + log |dz/dx| for <paramref name="samples"/> momenta per row:
+    /// each is an unbiased estimate of p(x) in log space. Returns [samples, n].
+    /// </summary>
+    public Tensor LogImportanceWeights(Tensor x, int samples, Generator? generator = null)
+    {
+        if (samples < 1)
+            throw new ArgumentException($"{nameof(samples)} must be at least 1, got {samples}.", nameof(samples));
+        x = Prepare(x);
+        long n = x.shape[0];
+        Tensor z = Standardized(x);
+        if (samples > 1)
+            z = z.repeat(samples, 1);
+        var (p, logEncoder) = encoder.Sample(z, generator);
+        var (q0, p0) = Inverse(z, p);
+        Tensor logWeights = StandardNormal.LogProbability(q0) + StandardNormal.LogProbability(p0) - logEncoder;
+        if (Architecture.Standardize)
+            logWeights = logWeights + standardizer.LogJacobian();
+        return logWeights.view(samples, n);
+    }
+
+    /// <summary>The evidence lower bound per row, [n]: the training objective (one momentum sample).</summary>
+    public Tensor Elbo(Tensor x, Generator? generator = null) => LogImportanceWeights(x, 1, generator).squeeze(0);
+
+    /// <summary>
+    /// Importance-weighted log-likelihood per row, log (1/K) sum_k w_k, [n]. It equals the ELBO for K = 1, never
+    /// decreases in expectation as K grows, and tends to log p(x).
+    /// </summary>
+    public Tensor LogLikelihood(Tensor x, int samples, Generator? generator = null) =>
+        LogImportanceWeights(x, samples, generator).logsumexp(0) - Math.Log(samples);
+
+    /// <summary>n draws from the model: data-space q of shape [n, d] and the momentum p (standardised units).</summary>
+    public (Tensor Q, Tensor P) Sample(long n, Generator? generator = null)
+    {
+        if (n < 0)
+            throw new ArgumentException($"{nameof(n)} must not be negative, got {n}.", nameof(n));
+        Tensor q0 = StandardNormal.Sample(n, Dimension, Architecture.Precision, Device, generator);
+        Tensor p0 = StandardNormal.Sample(n, Dimension, Architecture.Precision, Device, generator);
+        var (q, p) = Forward(q0, p0);
+        return (Architecture.Standardize ? standardizer.Inverse(q) : q, p);
+    }
+
+    /// <summary>The learned potential V(q) of Hamiltonian <paramref name="layer"/> at data points x, [n].</summary>
+    public Tensor PotentialEnergy(Tensor x, int layer = 0) => layers[layer].Hamiltonian.Potential.forward(Standardized(Prepare(x)));
+
+    /// <summary>The kinetic energy K(p) of Hamiltonian <paramref name="layer"/> at momenta p, [n].</summary>
+    public Tensor KineticEnergy(Tensor p, int layer = 0) => layers[layer].Hamiltonian.Kinetic.forward(Prepare(p));
+
+    /// <summary>
+    /// The energy of each Hamiltonian along the sampling trajectory from (q0, p0) (standardised units): returns
+    /// [T (L + 1), n], H_t(q, p) at the start of layer t and after each of its L steps. A symplectic integrator keeps
+    /// each block nearly constant; drift grows as eps^2.
+    /// </summary>
+    public Tensor EnergyAlongTrajectory(Tensor q0, Tensor p0)
+    {
+        Tensor q = Prepare(q0), p = Prepare(p0);
+        var energies = new List<Tensor>();
+        foreach (Leapfrog layer in layers)
+            (q, p) = layer.Forward(q, p, (qs, ps) => energies.Add(layer.Hamiltonian.forward(qs, ps)));
+        return stack(energies);
+    }
+
+    /// <summary>Number of trained parameters (the step size included when learned).</summary>
+    public long ParameterCount => parameters().Sum(t => t.numel());
+
+    private Tensor Standardized(Tensor x) => Architecture.Standardize ? standardizer.forward(x) : x;
+}

@@ -1,0 +1,70 @@
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.HamiltonianFlows.Torch;
+
+/// <summary>
+/// L leapfrog (Störmer-Verlet) steps of size eps for one Hamiltonian:
+/// p &lt;- p - eps/2 dV/dq(q); q &lt;- q + eps dK/dp(p); p &lt;- p - eps/2 dV/dq(q).
+/// Each sub-step is a shear, so the map is volume-preserving (no Jacobian determinant) and exactly
+/// invertible: the inverse is the same integration with step -eps.
+/// </summary>
+public sealed class Leapfrog : nn.Module<Tensor, Tensor, (Tensor Q, Tensor P)>
+{
+    private readonly Hamiltonian hamiltonian;
+    private readonly Tensor log_step_size;
+
+    internal Leapfrog(FlowArchitecture architecture) : base(nameof(Leapfrog))
+    {
+        hamiltonian = new Hamiltonian(architecture);
+        Steps = architecture.LeapfrogSteps;
+        Tensor logEps = tensor(Math.Log(architecture.StepSize));
+        log_step_size = architecture.LearnStepSize ? nn.Parameter(logEps) : logEps;
+        if (!architecture.LearnStepSize)
+            register_buffer(nameof(log_step_size), log_step_size);
+        RegisterComponents();
+    }
+
+    /// <summary>The Hamiltonian this integrator follows.</summary>
+    public Hamiltonian Hamiltonian => hamiltonian;
+
+    /// <summary>Number of leapfrog steps L.</summary>
+    public int Steps { get; }
+
+    /// <summary>The step size eps (a scalar tensor; a parameter when learned).</summary>
+    public Tensor StepSize => log_step_size.exp();
+
+    /// <summary>Integrates forward in time: (q, p) at t = 0 to t = L eps.</summary>
+    public override (Tensor Q, Tensor P) forward(Tensor q, Tensor p) => Integrate(q, p, StepSize, null);
+
+    /// <summary>Exact inverse of <see cref="forward"/>: integrates with step -eps.</summary>
+    public (Tensor Q, Tensor P) Inverse(Tensor q, Tensor p) => Integrate(q, p, -StepSize, null);
+
+    /// <summary>
+    /// Integrates forward and calls <paramref name="observer"/> with (q, p) at t = 0 and after every step,
+    /// with p at whole steps (not the half-step momentum), as an energy check needs.
+    /// </summary>
+    public (Tensor Q, Tensor P) Forward(Tensor q, Tensor p, Action<Tensor, Tensor> observer)
+    {
+        observer(q, p);
+        return Integrate(q, p, StepSize, observer);
+    }
+
+    private (Tensor Q, Tensor P) Integrate(Tensor q, Tensor p, Tensor eps, Action<Tensor, Tensor>? observer)
+    {
+        Potential potential = hamiltonian.Potential;
+        KineticEnergy kinetic = hamiltonian.Kinetic;
+        Tensor halfEps = 0.5 * eps;
+        // The force at the end of one step is the force at the start of the next: L + 1 evaluations, not 2L.
+        Tensor force = potential.Gradient(q);
+        for (int s = 0; s < Steps; s++)
+        {
+            p = p - halfEps * force;
+            q = q + eps * kinetic.Gradient(p);
+            force = potential.Gradient(q);
+            p = p - halfEps * force;
+            observer?.Invoke(q, p);
+        }
+        return (q, p);
+    }
+}

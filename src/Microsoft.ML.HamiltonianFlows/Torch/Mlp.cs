@@ -1,0 +1,64 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.HamiltonianFlows.Torch;
+
+/// <summary>
+/// Multilayer perceptron with smooth activations. For scalar-valued networks (energies) it also returns the
+/// gradient with respect to its input in closed form: the backward pass written as forward tensor ops. The
+/// leapfrog integrator needs dV/dq at every step; computing it this way keeps training to a single backward
+/// pass (no double backpropagation through autograd.grad) and works the same with gradients on or off.
+/// </summary>
+internal sealed class Mlp : nn.Module<Tensor, Tensor>
+{
+    private readonly ModuleList<Linear> _layers = new();
+    private readonly Activation _activation;
+
+    public Mlp(string name, int inputs, IReadOnlyList<int> hidden, int outputs, Activation activation) : base(name)
+    {
+        _activation = activation;
+        int width = inputs;
+        foreach (int h in hidden)
+        {
+            _layers.Add(nn.Linear(width, h));
+            width = h;
+        }
+        _layers.Add(nn.Linear(width, outputs));
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor x)
+    {
+        Tensor h = x;
+        for (int i = 0; i < _layers.Count - 1; i++)
+            h = Activate(_layers[i].forward(h));
+        return _layers[^1].forward(h);
+    }
+
+    /// <summary>
+    /// For a network with one output: f(x) as [n] and df/dx as [n, inputs]. With
+    /// h_{k+1} = s(W_k h_k + b_k) and f = w^T h_L + b, the chain rule gives
+    /// df/dh_k = W_k^T (s'(z_k) * df/dh_{k+1}), evaluated here for the whole batch at once.
+    /// </summary>
+    public (Tensor Value, Tensor InputGradient) ValueAndInputGradient(Tensor x)
+    {
+        int hiddenCount = _layers.Count - 1;
+        var slopes = new Tensor[hiddenCount];
+        Tensor h = x;
+        for (int i = 0; i < hiddenCount; i++)
+        {
+            Tensor z = _layers[i].forward(h);
+            h = Activate(z);
+            slopes[i] = _activation == Activation.Tanh ? 1 - h.square() : z.sigmoid();
+        }
+        Linear last = _layers[^1];
+        Tensor value = last.forward(h).squeeze(-1);
+        Tensor g = last.weight!.expand(x.shape[0], -1);
+        for (int i = hiddenCount - 1; i >= 0; i--)
+            g = (g * slopes[i]).matmul(_layers[i].weight!);
+        return (value, g);
+    }
+
+    private Tensor Activate(Tensor z) => _activation == Activation.Tanh ? z.tanh() : nn.functional.softplus(z);
+}

@@ -1,0 +1,40 @@
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.HamiltonianFlows.Torch;
+
+/// <summary>
+/// The variational distribution of the auxiliary momentum given the data, enc(p | q) = N(mu(q), diag sigma(q)^2),
+/// with mu and log sigma from one multilayer perceptron. Samples are reparameterised (p = mu + sigma * e,
+/// e ~ N(0, I)), so the ELBO is differentiable in the encoder's parameters.
+/// </summary>
+public sealed class MomentumEncoder : nn.Module<Tensor, (Tensor Mean, Tensor LogScale)>
+{
+    // Keeps sigma within [e^-7, e^5]: a collapsing or exploding scale would make log enc(p|q) non-finite.
+    private const double MinLogScale = -7, MaxLogScale = 5;
+    private readonly Mlp net;
+    private readonly int dimension;
+
+    internal MomentumEncoder(int dimension, IReadOnlyList<int> hidden, Activation activation) : base(nameof(MomentumEncoder))
+    {
+        this.dimension = dimension;
+        net = new Mlp("net", dimension, hidden, 2 * dimension, activation);
+        RegisterComponents();
+    }
+
+    /// <summary>mu(q) and log sigma(q) for a batch q of shape [n, d].</summary>
+    public override (Tensor Mean, Tensor LogScale) forward(Tensor q)
+    {
+        Tensor[] halves = net.forward(q).split(dimension, -1);
+        return (halves[0], halves[1].clamp(MinLogScale, MaxLogScale));
+    }
+
+    /// <summary>Draws p ~ enc(p | q) and returns it with log enc(p | q) of shape [n].</summary>
+    public (Tensor P, Tensor LogProbability) Sample(Tensor q, Generator? generator)
+    {
+        var (mean, logScale) = forward(q);
+        Tensor e = randn(q.shape, dtype: q.dtype, device: q.device, generator: generator);
+        Tensor p = mean + logScale.exp() * e;
+        Tensor logProbability = StandardNormal.LogProbability(e) - logScale.sum(-1);
+        return (p, logProbability);
+    }
+}

@@ -1,0 +1,48 @@
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.HamiltonianFlows.Torch;
+
+/// <summary>
+/// Per-feature affine map z = (x - mean) / scale, fitted on training data. Its log-Jacobian -sum log scale is
+/// added to log-likelihoods so they are densities of x, not of z.
+/// </summary>
+public sealed class Standardizer : nn.Module<Tensor, Tensor>
+{
+    private readonly Tensor mean;
+    private readonly Tensor scale;
+
+    internal Standardizer(int dimension) : base(nameof(Standardizer))
+    {
+        mean = zeros(dimension);
+        scale = ones(dimension);
+        register_buffer(nameof(mean), mean);
+        register_buffer(nameof(scale), scale);
+    }
+
+    /// <summary>Per-feature mean subtracted from the data.</summary>
+    public Tensor Mean => mean;
+
+    /// <summary>Per-feature scale the centred data are divided by.</summary>
+    public Tensor Scale => scale;
+
+    /// <summary>Sets mean and scale from data of shape [n, d]. A constant feature keeps scale 1.</summary>
+    public void Fit(Tensor data)
+    {
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        Tensor m = data.mean(new long[] { 0 });
+        Tensor s = data.shape[0] > 1 ? data.std(0) : ones_like(m);
+        s = where(s > 0, s, ones_like(s));
+        mean.copy_(m);
+        scale.copy_(s);
+    }
+
+    /// <summary>z = (x - mean) / scale.</summary>
+    public override Tensor forward(Tensor x) => (x - mean) / scale;
+
+    /// <summary>x = z * scale + mean.</summary>
+    public Tensor Inverse(Tensor z) => z * scale + mean;
+
+    /// <summary>log |dz/dx| = -sum log scale (a scalar tensor).</summary>
+    public Tensor LogJacobian() => -scale.log().sum();
+}

@@ -1,0 +1,66 @@
+namespace Microsoft.ML.HamiltonianFlows.Training;
+
+/// <summary>How a <see cref="Torch.HamiltonianFlow"/> is fitted by maximising the ELBO with Adam.</summary>
+public sealed record FlowTrainingOptions
+{
+    /// <summary>Passes over the training data. Default 100.</summary>
+    public int Epochs { get; init; } = 100;
+
+    /// <summary>Optional cap on optimiser steps; training stops at whichever of this and <see cref="Epochs"/> comes first. Default null.</summary>
+    public long? MaxSteps { get; init; }
+
+    /// <summary>Rows per minibatch (the last one of an epoch may be smaller). Default 256.</summary>
+    public int BatchSize { get; init; } = 256;
+
+    /// <summary>Adam's base learning rate. Default 2e-3.</summary>
+    public double LearningRate { get; init; } = 2e-3;
+
+    /// <summary>Learning-rate schedule over the step budget. Default Cosine.</summary>
+    public LearningRateSchedule Schedule { get; init; } = LearningRateSchedule.Cosine;
+
+    /// <summary>Maximum global L2 norm of the gradient; larger gradients are rescaled. Null disables clipping. Default 10.</summary>
+    public double? GradientClipNorm { get; init; } = 10;
+
+    /// <summary>Fraction of rows held out for validation and early stopping, in [0, 1). Default 0.</summary>
+    public double ValidationFraction { get; init; }
+
+    /// <summary>Epochs without a better validation loss before training stops (best weights are restored). Default 10.</summary>
+    public int EarlyStoppingPatience { get; init; } = 10;
+
+    /// <summary>
+    /// Consecutive batches with a non-finite loss or gradient tolerated (each is skipped and halves the learning
+    /// rate) before training fails with an error instead of returning a broken model. Default 10.
+    /// </summary>
+    public int MaxConsecutiveNonFiniteBatches { get; init; } = 10;
+
+    /// <summary>Seed of weight initialisation, shuffling and momentum draws. Default 0.</summary>
+    public int Seed { get; init; }
+
+    /// <summary>Torch intra-op threads; null leaves torch's setting. Default null.</summary>
+    public int? NumberOfThreads { get; init; }
+
+    /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid option.</summary>
+    public void Validate()
+    {
+        if (Epochs < 1)
+            throw new ArgumentException($"{nameof(Epochs)} must be at least 1, got {Epochs}.", nameof(Epochs));
+        if (MaxSteps is < 1)
+            throw new ArgumentException($"{nameof(MaxSteps)} must be at least 1 when set, got {MaxSteps}.", nameof(MaxSteps));
+        if (BatchSize < 1)
+            throw new ArgumentException($"{nameof(BatchSize)} must be at least 1, got {BatchSize}.", nameof(BatchSize));
+        if (!(LearningRate > 0) || double.IsInfinity(LearningRate))
+            throw new ArgumentException($"{nameof(LearningRate)} must be positive and finite, got {LearningRate}.", nameof(LearningRate));
+        if (GradientClipNorm is { } clip && !(clip > 0))
+            throw new ArgumentException($"{nameof(GradientClipNorm)} must be positive when set, got {clip}.", nameof(GradientClipNorm));
+        if (!(ValidationFraction >= 0 && ValidationFraction < 1))
+            throw new ArgumentException($"{nameof(ValidationFraction)} must be in [0, 1), got {ValidationFraction}.", nameof(ValidationFraction));
+        if (EarlyStoppingPatience < 1)
+            throw new ArgumentException($"{nameof(EarlyStoppingPatience)} must be at least 1, got {EarlyStoppingPatience}.", nameof(EarlyStoppingPatience));
+        if (MaxConsecutiveNonFiniteBatches < 1)
+            throw new ArgumentException($"{nameof(MaxConsecutiveNonFiniteBatches)} must be at least 1, got {MaxConsecutiveNonFiniteBatches}.", nameof(MaxConsecutiveNonFiniteBatches));
+        if (NumberOfThreads is < 1)
+            throw new ArgumentException($"{nameof(NumberOfThreads)} must be at least 1 when set, got {NumberOfThreads}.", nameof(NumberOfThreads));
+        if (!Enum.IsDefined(Schedule))
+            throw new ArgumentException($"{nameof(Schedule)} {Schedule} is not defined.", nameof(Schedule));
+    }
+}

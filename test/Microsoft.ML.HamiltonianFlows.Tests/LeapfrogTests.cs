@@ -1,0 +1,91 @@
+using Microsoft.ML.HamiltonianFlows.Torch;
+using TorchSharp;
+using Xunit;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.HamiltonianFlows.Tests;
+
+public class LeapfrogTests
+{
+    [Theory]
+    [MemberData(nameof(TestFlows.AllVariants), MemberType = typeof(TestFlows))]
+    public void InverseUndoesForwardInFloat32And64(KineticEnergyKind kinetic, MassKind mass, int hamiltonians, Activation activation)
+    {
+        foreach (var (precision, tolerance) in new[] { (ScalarType.Float32, 1e-4), (ScalarType.Float64, 1e-10) })
+        {
+            var architecture = new FlowArchitecture
+            {
+                Dimension = 3, HiddenLayers = new[] { 16, 16 }, Kinetic = kinetic, Mass = mass,
+                Hamiltonians = hamiltonians, Activation = activation, Precision = precision, LeapfrogSteps = 5, StepSize = 0.2,
+            };
+            using var flow = TestFlows.Build(architecture);
+            using var scope = NewDisposeScope();
+            using var noGrad = no_grad();
+            Tensor q = TestFlows.Points(64, 3, 1, precision), p = TestFlows.Points(64, 3, 2, precision);
+            var (qT, pT) = flow.Forward(q, p);
+            var (q0, p0) = flow.Inverse(qT, pT);
+
+            Assert.True(TestFlows.MaxAbs(qT - q) > 1e-2, "the flow should move the points");
+            double error = Math.Max(TestFlows.MaxAbs(q0 - q), TestFlows.MaxAbs(p0 - p));
+            Assert.True(error < tolerance, $"{precision}: round-trip error {error:G3} exceeds {tolerance:G1}");
+        }
+    }
+
+    [Theory]
+    [InlineData(2, KineticEnergyKind.Quadratic)]
+    [InlineData(3, KineticEnergyKind.Quadratic)]
+    [InlineData(2, KineticEnergyKind.Neural)]
+    [InlineData(3, KineticEnergyKind.Neural)]
+    public void FlowMapHasUnitJacobianDeterminant(int d, KineticEnergyKind kinetic)
+    {
+        var architecture = new FlowArchitecture
+        {
+            Dimension = d, HiddenLayers = new[] { 16, 16 }, Kinetic = kinetic, Mass = MassKind.LearnedDiagonal,
+            Hamiltonians = 2, Precision = ScalarType.Float64, LeapfrogSteps = 4, StepSize = 0.3,
+        };
+        using var flow = TestFlows.Build(architecture);
+        using var scope = NewDisposeScope();
+        Tensor x = TestFlows.Points(5, 2 * d, 3, ScalarType.Float64).requires_grad_(true);
+        var (qT, pT) = flow.Forward(x.narrow(1, 0, d), x.narrow(1, d, d));
+        Tensor y = cat(new[] { qT, pT }, 1);
+
+        // Rows of the Jacobian of each point: d y_i / d x, batched over the 5 points (the map is row-wise).
+        var rows = new List<Tensor>();
+        for (int i = 0; i < 2 * d; i++)
+            rows.Add(autograd.grad(new[] { y.select(1, i).sum() }, new[] { x }, retain_graph: true)[0]);
+        Tensor jacobian = stack(rows, 1); // [5, 2d, 2d]
+        Tensor determinants = linalg.det(jacobian);
+
+        Assert.True((jacobian - eye(2 * d, dtype: ScalarType.Float64)).abs().max().item<double>() > 1e-2, "the map should not be the identity");
+        Assert.True((determinants - 1).abs().max().item<double>() < 1e-9, $"det J = {determinants.ToString(TorchSharp.TensorStringStyle.Numpy)}");
+    }
+
+    [Theory]
+    [InlineData(KineticEnergyKind.Quadratic)]
+    [InlineData(KineticEnergyKind.Neural)]
+    public void EnergyDriftShrinksWithTheSquareOfTheStepSize(KineticEnergyKind kinetic)
+    {
+        double Drift(double eps, int steps)
+        {
+            var architecture = new FlowArchitecture
+            {
+                Dimension = 2, HiddenLayers = new[] { 32, 32 }, Kinetic = kinetic, Precision = ScalarType.Float64,
+                LeapfrogSteps = steps, StepSize = eps, LearnStepSize = false,
+            };
+            using var flow = TestFlows.Build(architecture, seed: 11);
+            using var scope = NewDisposeScope();
+            using var noGrad = no_grad();
+            // Default initialisation gives nearly flat random energies; steeper ones make the drift measurable.
+            foreach (var parameter in flow.Layers[0].Hamiltonian.parameters())
+                parameter.mul_(3);
+            Tensor energies = flow.EnergyAlongTrajectory(TestFlows.Points(32, 2, 4, ScalarType.Float64), TestFlows.Points(32, 2, 5, ScalarType.Float64));
+            return (energies - energies[0]).abs().max().item<double>();
+        }
+
+        // Same integration time, step halved twice.
+        double coarse = Drift(0.1, 10), fine = Drift(0.05, 20), finest = Drift(0.025, 40);
+        Assert.True(coarse > 1e-6, $"drift {coarse:G3} too small to measure");
+        Assert.InRange(coarse / fine, 3.0, 5.0);
+        Assert.InRange(fine / finest, 3.5, 4.5);
+    }
+}

@@ -1,0 +1,43 @@
+using Microsoft.ML.HamiltonianFlows.Torch;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.HamiltonianFlows.Tests;
+
+/// <summary>Small flows and data shared by the engine tests.</summary>
+internal static class TestFlows
+{
+    /// <summary>Every kinetic, mass and layering choice the engine offers.</summary>
+    public static IEnumerable<object[]> AllVariants() =>
+        from kinetic in new[] { KineticEnergyKind.Quadratic, KineticEnergyKind.Neural }
+        from mass in kinetic == KineticEnergyKind.Quadratic
+            ? new[] { MassKind.Identity, MassKind.LearnedScalar, MassKind.LearnedDiagonal }
+            : new[] { MassKind.Identity }
+        from hamiltonians in new[] { 1, 3 }
+        from activation in new[] { Activation.Softplus, Activation.Tanh }
+        select new object[] { kinetic, mass, hamiltonians, activation };
+
+    public static HamiltonianFlow Build(FlowArchitecture architecture, int seed = 7)
+    {
+        torch.manual_seed(seed);
+        var flow = new HamiltonianFlow(architecture);
+        // Perturb learned masses and step sizes away from their initial values so that they matter.
+        using var noGrad = no_grad();
+        foreach (var (name, parameter) in flow.named_parameters())
+            if (name.Contains("log_mass") || name.Contains("log_step_size"))
+                parameter.add_(0.3 * rand_like(parameter) - 0.15);
+        return flow;
+    }
+
+    public static Tensor Points(long n, long d, int seed, ScalarType dtype = ScalarType.Float32)
+    {
+        using var generator = new Generator((ulong)seed);
+        return randn(new[] { n, d }, dtype: dtype, generator: generator);
+    }
+
+    public static double MaxAbs(Tensor t) => t.abs().max().to(ScalarType.Float64).item<double>();
+
+    /// <summary>Copies of all parameters and buffers, to compare models bit for bit.</summary>
+    public static Dictionary<string, float[]> Weights(HamiltonianFlow flow) =>
+        flow.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.to(ScalarType.Float32).data<float>().ToArray());
+}
