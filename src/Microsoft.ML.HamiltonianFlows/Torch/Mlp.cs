@@ -15,7 +15,9 @@ internal sealed class Mlp : nn.Module<Tensor, Tensor>
     private readonly ModuleList<Linear> _layers = new();
     private readonly Activation _activation;
 
-    public Mlp(string name, int inputs, IReadOnlyList<int> hidden, int outputs, Activation activation) : base(name)
+    // zeroOutput starts the output layer at zero, so the network is the constant 0 until trained: a potential
+    // starts as free motion and an encoder as N(0, I), and the flow begins as a known, well-behaved map.
+    public Mlp(string name, int inputs, IReadOnlyList<int> hidden, int outputs, Activation activation, bool zeroOutput = false) : base(name)
     {
         _activation = activation;
         int width = inputs;
@@ -25,6 +27,12 @@ internal sealed class Mlp : nn.Module<Tensor, Tensor>
             width = h;
         }
         _layers.Add(nn.Linear(width, outputs));
+        if (zeroOutput)
+        {
+            using var noGrad = no_grad();
+            _layers[^1].weight!.zero_();
+            _layers[^1].bias!.zero_();
+        }
         RegisterComponents();
     }
 

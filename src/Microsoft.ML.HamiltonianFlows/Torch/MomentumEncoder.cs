@@ -17,7 +17,7 @@ public sealed class MomentumEncoder : nn.Module<Tensor, (Tensor Mean, Tensor Log
     internal MomentumEncoder(int dimension, IReadOnlyList<int> hidden, Activation activation) : base(nameof(MomentumEncoder))
     {
         this.dimension = dimension;
-        net = new Mlp("net", dimension, hidden, 2 * dimension, activation);
+        net = new Mlp("net", dimension, hidden, 2 * dimension, activation, zeroOutput: true);
         RegisterComponents();
     }
 

@@ -12,7 +12,7 @@ public sealed class Potential : nn.Module<Tensor, Tensor>
 
     internal Potential(int dimension, IReadOnlyList<int> hidden, Activation activation) : base(nameof(Potential))
     {
-        net = new Mlp("net", dimension, hidden, 1, activation);
+        net = new Mlp("net", dimension, hidden, 1, activation, zeroOutput: true);
         RegisterComponents();
     }
 

@@ -160,7 +160,8 @@ public static class FlowTrainer
         {
             best.Dispose();
         }
-        return new FlowTrainingResult(flow, history, bestEpoch, stoppedEarly);
+        double? finalValidationLoss = validationRows > 0 ? MeanLoss(flow, validation, options.BatchSize, options.Seed) : null;
+        return new FlowTrainingResult(flow, history, bestEpoch, stoppedEarly, finalValidationLoss);
     }
 
     private static double ScheduleFactor(LearningRateSchedule schedule, long step, long budget) => schedule switch

@@ -7,4 +7,6 @@ namespace Microsoft.ML.HamiltonianFlows.Training;
 /// <param name="History">One entry per epoch run.</param>
 /// <param name="BestEpoch">Epoch whose weights were kept: the best validation epoch, or the last one.</param>
 /// <param name="StoppedEarly">Whether validation loss stopped improving before the budget ran out.</param>
-public sealed record FlowTrainingResult(HamiltonianFlow Flow, IReadOnlyList<FlowTrainingProgress> History, int BestEpoch, bool StoppedEarly);
+/// <param name="ValidationLoss">Validation loss of the returned weights, when a validation fraction is set.</param>
+public sealed record FlowTrainingResult(
+    HamiltonianFlow Flow, IReadOnlyList<FlowTrainingProgress> History, int BestEpoch, bool StoppedEarly, double? ValidationLoss);
