@@ -1,0 +1,22 @@
+namespace Microsoft.ML.HamiltonianFlows;
+
+/// <summary>
+/// The version stamp of one kind of model stream written by this library: what ML.NET's
+/// <see cref="VersionInfo"/> holds, with the loader assembly filled in.
+/// </summary>
+/// <param name="ModelSignature">Eight characters (at most 0xFF each) that identify the stream's format.</param>
+/// <param name="VerWrittenCur">The format version this code writes.</param>
+/// <param name="VerReadableCur">The oldest code version that can read what this code writes.</param>
+/// <param name="VerWeCanReadBack">The oldest format version this code can read.</param>
+/// <param name="LoaderSignature">The name a <c>LoadableClass</c> loader is registered under (24 characters at most).</param>
+internal readonly record struct ModelVersion(
+    string ModelSignature, uint VerWrittenCur, uint VerReadableCur, uint VerWeCanReadBack, string LoaderSignature)
+{
+    // The simple name, not the full name: ML.NET calls Assembly.Load on it when loading, and a full name
+    // would stop a newer build of this library from loading files an older one wrote.
+    internal static readonly string LoaderAssemblyName = typeof(ModelVersion).Assembly.GetName().Name!;
+
+    /// <summary>Creates ML.NET's header version; throws if the signature is not eight characters.</summary>
+    internal VersionInfo ToVersionInfo() =>
+        new(ModelSignature, VerWrittenCur, VerReadableCur, VerWeCanReadBack, LoaderAssemblyName, LoaderSignature);
+}
