@@ -13,11 +13,11 @@ int L = args.Length > 3 ? int.Parse(args[3]) : 8;
 double lr = args.Length > 4 ? double.Parse(args[4]) : 2e-3;
 float[] train = ring.Sample(20000, 1);
 float[] test = ring.Sample(4000, 2);
-var arch = new FlowArchitecture { Dimension = 2, Kinetic = kind == "q" ? KineticEnergyKind.Quadratic : KineticEnergyKind.Neural, StepSize = eps, LeapfrogSteps = L };
+var arch = new FlowArchitecture { Dimension = 2, Kinetic = kind == "q" ? KineticEnergyKind.Quadratic : KineticEnergyKind.Neural, StepSize = eps, LeapfrogSteps = L, StandardizedScale = double.Parse(Environment.GetEnvironmentVariable("SS") ?? "3"), Standardize = Environment.GetEnvironmentVariable("STD") != "0", Activation = Environment.GetEnvironmentVariable("ACT") == "tanh" ? Activation.Tanh : Activation.Softplus, LearnStepSize = Environment.GetEnvironmentVariable("LEPS") != "0", Hamiltonians = int.Parse(Environment.GetEnvironmentVariable("T") ?? "1"), HiddenLayers = new[] { int.Parse(Environment.GetEnvironmentVariable("H") ?? "64"), int.Parse(Environment.GetEnvironmentVariable("H") ?? "64") } };
 var opts = new FlowTrainingOptions { Epochs = 100000, MaxSteps = steps, BatchSize = 512, LearningRate = lr };
 var sw = Stopwatch.StartNew();
 using var data = tensor(train, new long[] { 20000, 2 });
-var res = FlowTrainer.Train(arch, data, opts, p => { if (p.Epoch % 5 == 0) Console.WriteLine($"{p.Epoch} {p.Steps} {p.TrainingLoss:F4} {p.LearningRate:G3} {sw.Elapsed.TotalSeconds:F0}s"); });
+var res = FlowTrainer.Train(arch, data, opts, p => { if (p.Epoch % 25 == 0) Console.WriteLine($"{p.Epoch} {p.Steps} {p.TrainingLoss:F4} {p.LearningRate:G3} {sw.Elapsed.TotalSeconds:F0}s"); });
 Console.WriteLine($"train {sw.Elapsed.TotalSeconds:F1}s params {res.Flow.ParameterCount} eps {res.Flow.Layers[0].StepSize.item<float>()}");
 using var t = tensor(test, new long[] { 4000, 2 });
 using (no_grad())

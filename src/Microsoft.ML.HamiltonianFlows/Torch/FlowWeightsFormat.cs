@@ -79,6 +79,7 @@ public static class FlowWeightsFormat
         w.Write(a.LearnStepSize);
         w.Write(a.Hamiltonians);
         w.Write(a.Standardize);
+        w.Write(a.StandardizedScale);
         w.Write((int)a.Precision);
     }
 
@@ -95,6 +96,7 @@ public static class FlowWeightsFormat
         LearnStepSize = r.ReadBoolean(),
         Hamiltonians = r.ReadInt32(),
         Standardize = r.ReadBoolean(),
+        StandardizedScale = r.ReadDouble(),
         Precision = (ScalarType)r.ReadInt32(),
     };
 

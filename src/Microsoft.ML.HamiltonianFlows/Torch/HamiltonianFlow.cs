@@ -26,7 +26,7 @@ public sealed class HamiltonianFlow : nn.Module
         ArgumentNullException.ThrowIfNull(architecture);
         architecture.Validate();
         Architecture = architecture;
-        standardizer = new Standardizer(architecture.Dimension);
+        standardizer = new Standardizer(architecture.Dimension, architecture.StandardizedScale);
         for (int t = 0; t < architecture.Hamiltonians; t++)
             layers.Add(new Leapfrog(architecture));
         encoder = new MomentumEncoder(architecture.Dimension, architecture.EncoderLayers, architecture.Activation);

@@ -3,16 +3,20 @@ using static TorchSharp.torch;
 namespace Microsoft.ML.HamiltonianFlows.Torch;
 
 /// <summary>
-/// Per-feature affine map z = (x - mean) / scale, fitted on training data. Its log-Jacobian -sum log scale is
-/// added to log-likelihoods so they are densities of x, not of z.
+/// Per-feature affine map z = (x - mean) / scale, with mean and scale fitted on training data so that each
+/// feature of z has standard deviation <see cref="FlowArchitecture.StandardizedScale"/>. Its log-Jacobian
+/// -sum log scale is added to log-likelihoods so they are densities of x, not of z.
 /// </summary>
 public sealed class Standardizer : nn.Module<Tensor, Tensor>
 {
     private readonly Tensor mean;
     private readonly Tensor scale;
 
-    internal Standardizer(int dimension) : base(nameof(Standardizer))
+    private readonly double target;
+
+    internal Standardizer(int dimension, double targetScale) : base(nameof(Standardizer))
     {
+        target = targetScale;
         mean = zeros(dimension);
         scale = ones(dimension);
         register_buffer(nameof(mean), mean);
@@ -25,14 +29,17 @@ public sealed class Standardizer : nn.Module<Tensor, Tensor>
     /// <summary>Per-feature scale the centred data are divided by.</summary>
     public Tensor Scale => scale;
 
-    /// <summary>Sets mean and scale from data of shape [n, d]. A constant feature keeps scale 1.</summary>
+    /// <summary>
+    /// Sets mean and scale from the finite rows of data of shape [n, d]. A constant feature is only centred.
+    /// </summary>
     public void Fit(Tensor data)
     {
         using var scope = NewDisposeScope();
         using var _ = no_grad();
+        data = data.index_select(0, data.isfinite().all(1).nonzero().squeeze(1));
         Tensor m = data.mean(new long[] { 0 });
         Tensor s = data.shape[0] > 1 ? data.std(0) : ones_like(m);
-        s = where(s > 0, s, ones_like(s));
+        s = where(s > 0, s / target, ones_like(s));
         mean.copy_(m);
         scale.copy_(s);
     }
