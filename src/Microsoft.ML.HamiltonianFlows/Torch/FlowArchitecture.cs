@@ -51,7 +51,7 @@ public sealed record FlowArchitecture
     /// Standard deviation of each feature after standardisation, against the base N(0, I). Above 1, the flow
     /// starts narrower than the data and expands it, as free motion naturally does (qT = q0 + T p0 has
     /// variance 1 + T^2), and the networks see inputs spread over several units. On the 2D ring 1 trained
-    /// far worse in the same budget (see docs/experiments.md). Ignored when <see cref="Standardize"/> is false. Default 3.
+    /// far worse in the same budget (docs/architecture.md). Ignored when <see cref="Standardize"/> is false. Default 3.
     /// </summary>
     public double StandardizedScale { get; init; } = 3;
 
