@@ -5,7 +5,7 @@ using static TorchSharp.torch;
 namespace Microsoft.ML.HamiltonianFlows.Training;
 
 /// <summary>
-/// Fits a <see cref="HamiltonianFlow"/> to data by minimising the negative ELBO with Adam: shuffled minibatches,
+/// Fits a <see cref="HamiltonianFlow"/> to data by minimising the negative ELBO (or the importance-weighted bound) with Adam: shuffled minibatches,
 /// a learning-rate schedule, gradient clipping, optional early stopping on a validation split, and a guard
 /// against non-finite losses and gradients. Deterministic for a given seed.
 /// </summary>
@@ -101,7 +101,7 @@ public static class FlowTrainer
                         using var scope = NewDisposeScope();
                         Tensor batch = train.index_select(0, shuffle.narrow(0, start, Math.Min(options.BatchSize, trainRows - start)));
                         optimizer.zero_grad();
-                        Tensor loss = -flow.Elbo(batch, generator).mean();
+                        Tensor loss = -flow.LogLikelihood(batch, options.ImportanceSamples, generator).mean();
                         double lossValue = loss.to(ScalarType.Float64).item<double>();
                         bool finite = double.IsFinite(lossValue);
                         if (finite)
@@ -130,7 +130,7 @@ public static class FlowTrainer
                     }
                 }
 
-                double? validationLoss = validationRows > 0 ? MeanLoss(flow, validation, options.BatchSize, options.Seed) : null;
+                double? validationLoss = validationRows > 0 ? MeanLoss(flow, validation, options) : null;
                 var report = new FlowTrainingProgress(epoch, step, lossCount > 0 ? lossSum / lossCount : double.NaN, validationLoss, rate, skipped);
                 history.Add(report);
                 progress?.Invoke(report);
@@ -160,7 +160,7 @@ public static class FlowTrainer
         {
             best.Dispose();
         }
-        double? finalValidationLoss = validationRows > 0 ? MeanLoss(flow, validation, options.BatchSize, options.Seed) : null;
+        double? finalValidationLoss = validationRows > 0 ? MeanLoss(flow, validation, options) : null;
         return new FlowTrainingResult(flow, history, bestEpoch, stoppedEarly, finalValidationLoss);
     }
 
@@ -170,10 +170,11 @@ public static class FlowTrainer
         _ => 1,
     };
 
-    /// <summary>Mean negative ELBO over rows, with momenta drawn from a fixed seed so epochs compare fairly.</summary>
-    internal static double MeanLoss(HamiltonianFlow flow, Tensor rows, int batchSize, int seed)
+    /// <summary>Mean training loss over rows, with momenta drawn from a fixed seed so epochs compare fairly.</summary>
+    private static double MeanLoss(HamiltonianFlow flow, Tensor rows, FlowTrainingOptions options)
     {
-        using var generator = new Generator((ulong)seed, flow.Device);
+        int batchSize = options.BatchSize;
+        using var generator = new Generator((ulong)options.Seed, flow.Device);
         using var noGrad = no_grad();
         double sum = 0;
         long count = rows.shape[0];
@@ -181,7 +182,7 @@ public static class FlowTrainer
         {
             using var scope = NewDisposeScope();
             Tensor batch = rows.narrow(0, start, Math.Min(batchSize, count - start));
-            sum += flow.Elbo(batch, generator).sum().to(ScalarType.Float64).item<double>();
+            sum += flow.LogLikelihood(batch, options.ImportanceSamples, generator).sum().to(ScalarType.Float64).item<double>();
         }
         return -sum / count;
     }

@@ -1,6 +1,9 @@
 namespace Microsoft.ML.HamiltonianFlows.Training;
 
-/// <summary>What training reports after each epoch. Losses are mean negative ELBOs in nats per row, in data units.</summary>
+/// <summary>
+/// What training reports after each epoch. Losses are the negative training objective (the ELBO, or the
+/// importance-weighted bound when <see cref="FlowTrainingOptions.ImportanceSamples"/> &gt; 1) in nats per row, in data units.
+/// </summary>
 /// <param name="Epoch">1-based epoch just finished.</param>
 /// <param name="Steps">Optimiser steps taken so far.</param>
 /// <param name="TrainingLoss">Mean loss over the epoch's finite batches.</param>
