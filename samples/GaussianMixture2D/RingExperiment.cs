@@ -9,7 +9,9 @@ namespace GaussianMixture2D;
 /// <summary>Trains both variants on the same data and budget, measures them on fresh points, writes metrics and plots.</summary>
 internal static class RingExperiment
 {
-    private const int BatchSize = 512;
+    // K = 4 momenta on 128 rows puts as many rows through the flow per step as the ELBO on 512, and the
+    // tighter importance-weighted objective reached a lower test NLL on this target in the same budget.
+    private const int BatchSize = 128, TrainingImportanceSamples = 4;
     private const double LearningRate = 5e-3;
 
     public static void Run(RunSettings settings, DirectoryInfo output, TextWriter log)
@@ -41,13 +43,14 @@ internal static class RingExperiment
     {
         var options = new FlowTrainingOptions
         {
-            Epochs = int.MaxValue, MaxSteps = settings.Steps, BatchSize = BatchSize, LearningRate = LearningRate, Seed = settings.Seed,
+            Epochs = int.MaxValue, MaxSteps = settings.Steps, BatchSize = BatchSize, ImportanceSamples = TrainingImportanceSamples,
+            LearningRate = LearningRate, Seed = settings.Seed,
         };
         using var data = tensor(train, new long[] { train.Length / 2, 2 });
         var clock = Stopwatch.StartNew();
         var result = FlowTrainer.Train(architecture, data, options, p =>
         {
-            if (p.Epoch % 10 == 0)
+            if (p.Epoch % 5 == 0)
                 log.WriteLine($"  {name}: epoch {p.Epoch,4}, step {p.Steps,6}, loss {p.TrainingLoss:F4}, lr {p.LearningRate:G3}, {clock.Elapsed.TotalSeconds:F0} s");
         });
         double seconds = clock.Elapsed.TotalSeconds;
@@ -93,7 +96,7 @@ internal static class RingExperiment
             targetEntropy = entropy,
             fixedKinetic = Summary(fixedKinetic),
             neuralKinetic = Summary(neuralKinetic),
-            settings = new { settings.Steps, settings.TrainPoints, settings.TestPoints, settings.ImportanceSamples, settings.Seed, BatchSize, LearningRate },
+            settings = new { settings.Steps, settings.TrainPoints, settings.TestPoints, settings.ImportanceSamples, settings.Seed, BatchSize, TrainingImportanceSamples, LearningRate },
         };
         File.WriteAllText(path, JsonSerializer.Serialize(metrics, new JsonSerializerOptions { WriteIndented = true }));
     }

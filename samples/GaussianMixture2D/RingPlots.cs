@@ -10,6 +10,7 @@ internal static class RingPlots
     private const double Half = 6.5;
     private const int PanelSize = 420, ScatterPoints = 3000;
     private const double EnergyClip = 12;
+    private const int DensitySamples = 32;
 
     public static void Write(string folder, GaussianRing ring, float[] train, VariantResult fixedKinetic, VariantResult neuralKinetic, RunSettings settings)
     {
@@ -26,11 +27,14 @@ internal static class RingPlots
             ($"V(q), {neuralKinetic.Name}", Shift(Evaluate(neuralKinetic.Flow, grid, settings.GridCells, (f, x) => f.PotentialEnergy(x)))),
         });
 
-        WriteHeatmaps(Path.Combine(folder, "density.png"), "density", settings.GridCells, new[]
+        // Importance-weighted estimates on single grid points are noisy, with rare large weights: the colour scale is
+        // capped at 1.5 times the target's peak so that one such point does not wash out the map.
+        double cap = 1.5 * Exp(Negate(target)).Cast<double>().Max();
+        WriteHeatmaps(Path.Combine(folder, "density.png"), $"density, capped at {cap:F3}", settings.GridCells, new[]
         {
             ("target density", Exp(Negate(target))),
-            ($"model density, {fixedKinetic.Name}", Exp(LogLikelihood(fixedKinetic.Flow, grid, settings))),
-            ($"model density, {neuralKinetic.Name}", Exp(LogLikelihood(neuralKinetic.Flow, grid, settings))),
+            ($"model density, {fixedKinetic.Name}", Apply(Exp(LogLikelihood(fixedKinetic.Flow, grid, settings)), d => Math.Min(d, cap))),
+            ($"model density, {neuralKinetic.Name}", Apply(Exp(LogLikelihood(neuralKinetic.Flow, grid, settings)), d => Math.Min(d, cap))),
         });
 
         WriteTrainingCurves(Path.Combine(folder, "training.png"), ring.Entropy(), fixedKinetic, neuralKinetic);
@@ -93,7 +97,7 @@ internal static class RingPlots
         foreach (var r in results)
         {
             var line = plot.Add.Scatter(r.History.Select(h => (double)h.Steps).ToArray(), r.History.Select(h => h.TrainingLoss).ToArray());
-            line.LegendText = $"{r.Name} (-ELBO, training)";
+            line.LegendText = $"{r.Name} (training loss)";
             line.MarkerSize = 0;
         }
         var floor = plot.Add.HorizontalLine(entropy);
@@ -129,22 +133,29 @@ internal static class RingPlots
         return values;
     }
 
+    /// <summary>f on every grid point, a chunk at a time so that intermediate tensors stay small.</summary>
     private static double[,] Evaluate(HamiltonianFlow flow, float[] grid, int cells, Func<HamiltonianFlow, Tensor, Tensor> f)
     {
+        const int chunk = 1000;
         using var noGrad = no_grad();
-        using var scope = NewDisposeScope();
-        Tensor values = f(flow, tensor(grid, new long[] { cells * cells, 2 })).to(ScalarType.Float64);
-        double[] flat = values.data<double>().ToArray();
         var map = new double[cells, cells];
-        for (int k = 0; k < flat.Length; k++)
-            map[k / cells, k % cells] = flat[k];
+        int count = cells * cells;
+        for (int start = 0; start < count; start += chunk)
+        {
+            using var scope = NewDisposeScope();
+            int n = Math.Min(chunk, count - start);
+            Tensor x = tensor(grid.AsSpan(2 * start, 2 * n).ToArray(), new long[] { n, 2 });
+            double[] values = f(flow, x).to(ScalarType.Float64).data<double>().ToArray();
+            for (int k = 0; k < n; k++)
+                map[(start + k) / cells, (start + k) % cells] = values[k];
+        }
         return map;
     }
 
     private static double[,] LogLikelihood(HamiltonianFlow flow, float[] grid, RunSettings settings)
     {
         using var generator = new Generator((ulong)settings.Seed + 13);
-        return Evaluate(flow, grid, settings.GridCells, (f, x) => f.LogLikelihood(x, 16, generator));
+        return Evaluate(flow, grid, settings.GridCells, (f, x) => f.LogLikelihood(x, DensitySamples, generator));
     }
 
     private static double[,] Shift(double[,] v)

@@ -45,11 +45,11 @@ internal sealed class Mlp : nn.Module<Tensor, Tensor>
     }
 
     /// <summary>
-    /// For a network with one output: f(x) as [n] and df/dx as [n, inputs]. With
-    /// h_{k+1} = s(W_k h_k + b_k) and f = w^T h_L + b, the chain rule gives
-    /// df/dh_k = W_k^T (s'(z_k) * df/dh_{k+1}), evaluated here for the whole batch at once.
+    /// For a network with one output f, the input gradient df/dx as [n, inputs]. With h_{k+1} = s(W_k h_k + b_k)
+    /// and f = w^T h_L + b, the chain rule gives df/dh_k = W_k^T (s'(z_k) * df/dh_{k+1}), evaluated here for the
+    /// whole batch at once. The output value itself is never needed by the integrator, so it is not computed.
     /// </summary>
-    public (Tensor Value, Tensor InputGradient) ValueAndInputGradient(Tensor x)
+    public Tensor InputGradient(Tensor x)
     {
         int hiddenCount = _layers.Count - 1;
         var slopes = new Tensor[hiddenCount];
@@ -60,12 +60,10 @@ internal sealed class Mlp : nn.Module<Tensor, Tensor>
             h = Activate(z);
             slopes[i] = _activation == Activation.Tanh ? 1 - h.square() : z.sigmoid();
         }
-        Linear last = _layers[^1];
-        Tensor value = last.forward(h).squeeze(-1);
-        Tensor g = last.weight!.expand(x.shape[0], -1);
+        Tensor g = _layers[^1].weight!.expand(x.shape[0], -1);
         for (int i = hiddenCount - 1; i >= 0; i--)
             g = (g * slopes[i]).matmul(_layers[i].weight!);
-        return (value, g);
+        return g;
     }
 
     private Tensor Activate(Tensor z) => _activation == Activation.Tanh ? z.tanh() : nn.functional.softplus(z);

@@ -18,5 +18,5 @@ public sealed class NeuralKineticEnergy : KineticEnergy
     public override Tensor forward(Tensor p) => net.forward(p).squeeze(-1);
 
     /// <inheritdoc />
-    public override Tensor Gradient(Tensor p) => net.ValueAndInputGradient(p).InputGradient;
+    public override Tensor Gradient(Tensor p) => net.InputGradient(p);
 }

@@ -20,5 +20,5 @@ public sealed class Potential : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor q) => net.forward(q).squeeze(-1);
 
     /// <summary>dV/dq for a batch q of shape [n, d]; returns [n, d], differentiable in the parameters.</summary>
-    public Tensor Gradient(Tensor q) => net.ValueAndInputGradient(q).InputGradient;
+    public Tensor Gradient(Tensor q) => net.InputGradient(q);
 }
