@@ -106,7 +106,7 @@ internal static class RingPlots
         plot.XLabel("optimiser step");
         plot.YLabel("nats per point");
         plot.Axes.SetLimitsY(entropy - 0.3, entropy + 2);
-        plot.ShowLegend();
+        plot.ShowLegend(Alignment.UpperRight);
         plot.SavePng(path, 720, 420);
     }
 

@@ -28,6 +28,28 @@ public class TrainingTests
     }
 
     [Fact]
+    public void TrainingsOnSeveralThreadsAtOnceGiveTheSerialWeights()
+    {
+        using var data = TestFlows.Points(256, 2, 1);
+        var options = new FlowTrainingOptions { Epochs = 2, BatchSize = 64 };
+        int[] seeds = { 11, 12, 13, 14 };
+        var serial = seeds.Select(seed =>
+        {
+            using var flow = FlowTrainer.Train(Small, data, options with { Seed = seed }).Flow;
+            return TestFlows.Weights(flow);
+        }).ToArray();
+        var parallel = seeds.AsParallel().AsOrdered().WithDegreeOfParallelism(4).Select(seed =>
+        {
+            using var flow = FlowTrainer.Train(Small, data, options with { Seed = seed }).Flow;
+            return TestFlows.Weights(flow);
+        }).ToArray();
+
+        for (int i = 0; i < seeds.Length; i++)
+            foreach (string key in serial[i].Keys)
+                Assert.Equal(serial[i][key], parallel[i][key]);
+    }
+
+    [Fact]
     public void ProgressIsReportedOncePerEpochWithTheStepCount()
     {
         using var data = TestFlows.Points(100, 2, 1);
