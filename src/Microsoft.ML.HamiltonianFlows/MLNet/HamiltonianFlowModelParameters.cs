@@ -48,8 +48,10 @@ public sealed class HamiltonianFlowModelParameters : ModelParametersBase<float>,
         inputType = new VectorDataViewType(NumberDataViewType.Single, flow.Dimension);
     }
 
-    private HamiltonianFlowModelParameters(IHostEnvironment env, ModelLoadContext ctx)
-        : base(env, RegistrationName, ctx)
+    // Takes an IHost, not an IHostEnvironment: ML.NET's component catalog refuses a class whose constructor and
+    // Create method have the same signature and visibility.
+    private HamiltonianFlowModelParameters(IHost host, ModelLoadContext ctx)
+        : base(host, RegistrationName, ctx)
     {
         // *** Binary format ***
         // int: importance samples K used for scoring
@@ -71,7 +73,7 @@ public sealed class HamiltonianFlowModelParameters : ModelParametersBase<float>,
         env.CheckValue(ctx, nameof(ctx));
         MLNetVersionGuard.EnsureSupported();
         Version.CheckAtModel(ctx);
-        return new HamiltonianFlowModelParameters(env, ctx);
+        return new HamiltonianFlowModelParameters(env.Register(RegistrationName), ctx);
     }
 
     /// <summary>Importance samples K per row when scoring.</summary>

@@ -59,8 +59,15 @@ public sealed class HamiltonianFlowTrainer : IEstimator<HamiltonianFlowTransform
         /// <summary>Per-feature standard deviation after standardisation. Default 3.</summary>
         public double StandardizedScale { get; set; } = 3;
 
-        /// <summary>Passes over the training data. Default 30.</summary>
-        public int Epochs { get; set; } = 30;
+        /// <summary>
+        /// Floor on each feature's standardisation scale, as a fraction of the mean scale over features: a feature
+        /// that barely varies in training (an image's border pixel) would otherwise dominate every log-likelihood.
+        /// 0 sets no floor. Default 0.5.
+        /// </summary>
+        public double MinimumRelativeScale { get; set; } = 0.5;
+
+        /// <summary>Passes over the training data. Default 10.</summary>
+        public int Epochs { get; set; } = 10;
 
         /// <summary>Optional cap on optimiser steps. Default null (no cap).</summary>
         public long? MaxSteps { get; set; }
@@ -122,6 +129,7 @@ public sealed class HamiltonianFlowTrainer : IEstimator<HamiltonianFlowTransform
             GradientClipNorm = GradientClipNorm,
             ValidationFraction = ValidationFraction,
             EarlyStoppingPatience = EarlyStoppingPatience,
+            MinimumRelativeScale = MinimumRelativeScale,
             Seed = seed,
             NumberOfThreads = NumberOfThreads,
         };

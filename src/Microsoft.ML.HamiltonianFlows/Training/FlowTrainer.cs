@@ -11,6 +11,8 @@ namespace Microsoft.ML.HamiltonianFlows.Training;
 /// </summary>
 public static class FlowTrainer
 {
+    private static readonly object s_initializationLock = new();
+
     /// <summary>Builds a flow of the given architecture (weights seeded by <see cref="FlowTrainingOptions.Seed"/>) and trains it.</summary>
     /// <param name="architecture">Shape of the flow.</param>
     /// <param name="data">Training rows, shape [n, d].</param>
@@ -34,9 +36,14 @@ public static class FlowTrainer
         if (options.NumberOfThreads is int threads)
             torch.set_num_threads(threads);
 
-        // Weight initialisation draws from torch's global generator; everything after uses a private one.
-        torch.manual_seed(options.Seed);
-        var flow = new HamiltonianFlow(architecture, device ?? CPU);
+        // Weight initialisation draws from torch's global generator; everything after uses a private one. The global
+        // generator is process-wide, so trainings started at once (parallel Fit calls) must not interleave their draws.
+        HamiltonianFlow flow;
+        lock (s_initializationLock)
+        {
+            torch.manual_seed(options.Seed);
+            flow = new HamiltonianFlow(architecture, device ?? CPU);
+        }
         try
         {
             return Fit(flow, data, options, progress, cancellationToken);
@@ -69,7 +76,7 @@ public static class FlowTrainer
         long trainRows = train.shape[0];
 
         if (flow.Architecture.Standardize)
-            flow.Standardizer.Fit(train);
+            flow.Standardizer.Fit(train, options.MinimumRelativeScale);
 
         long batchesPerEpoch = (trainRows + options.BatchSize - 1) / options.BatchSize;
         long budget = Math.Min(options.Epochs * batchesPerEpoch, options.MaxSteps ?? long.MaxValue);
