@@ -71,15 +71,16 @@ public class HamiltonianFlowTransformerTests
     {
         var ml = new MLContext(seed: 1);
         var model = ml.Transforms.HamiltonianFlow(SmallOptions()).Fit(ml.Data.LoadFromEnumerable(Clusters(300, 1)));
-        var test = Clusters(40, 5);
+        var test = Clusters(300, 5);
         var batch = LogLikelihoods(model.Transform(ml.Data.LoadFromEnumerable(test)));
 
         var engine = ml.Model.CreatePredictionEngine<Point, Scored>(model);
         var single = test.Select(p => engine.Predict(p).LogLikelihood).ToArray();
 
-        // Same momenta per row; only the batch size of the matrix products differs.
+        // Same momenta per row; only the batch size of the matrix products differs (1 against blocks of 256 and 44),
+        // which on this platform does not change a bit. Relax to a tolerance if a BLAS ever makes it differ.
         for (int i = 0; i < test.Length; i++)
-            Assert.Equal(batch[i], single[i], 4);
+            Assert.Equal(batch[i], single[i]);
     }
 
     [Fact]

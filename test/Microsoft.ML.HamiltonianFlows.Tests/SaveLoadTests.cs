@@ -10,8 +10,10 @@ public class SaveLoadTests
     private static IEstimator<ITransformer> DensityChain(MLContext ml) =>
         ml.Transforms.NormalizeMinMax("Features").Append(ml.Transforms.HamiltonianFlow(HamiltonianFlowTransformerTests.SmallOptions()));
 
+    // Mixes ML.NET's normaliser, the density transformer and the anomaly detector (ML.NET's own prediction transformer).
     private static IEstimator<ITransformer> AnomalyChain(MLContext ml) =>
         ml.Transforms.NormalizeMinMax("Features")
+            .Append(ml.Transforms.HamiltonianFlow(HamiltonianFlowTransformerTests.SmallOptions()))
             .Append(ml.AnomalyDetection.Trainers.HamiltonianFlow(HamiltonianFlowTransformerTests.SmallOptions(), contamination: 0.1));
 
     private static IDataView TestRows(MLContext ml) =>
@@ -28,7 +30,7 @@ public class SaveLoadTests
 
     [Theory]
     [InlineData(false, "LogLikelihood")]
-    [InlineData(true, "Score,PredictedLabel")]
+    [InlineData(true, "LogLikelihood,Score,PredictedLabel")]
     public void ChainLoadedInAnotherProcessReproducesEveryOutputBitForBit(bool anomaly, string columnList)
     {
         string[] columns = columnList.Split(',');
