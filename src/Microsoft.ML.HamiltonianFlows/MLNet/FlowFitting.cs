@@ -10,7 +10,7 @@ namespace Microsoft.ML.HamiltonianFlows;
 /// </summary>
 internal static class FlowFitting
 {
-    // How often training looks at MLContext.CancelExecution; the engine then stops before its next batch.
+    // How often training looks whether the context's execution was cancelled; the engine then stops before its next batch.
     private static readonly TimeSpan CancellationPoll = TimeSpan.FromMilliseconds(50);
 
     /// <summary>A trained model with the feature column it read and the finite training rows (count x d values).</summary>
@@ -30,8 +30,16 @@ internal static class FlowFitting
         using var cancellation = new CancellationTokenSource();
         using var poll = new Timer(_ =>
         {
-            if (host is ICancelable { IsCanceled: true })
+            if (host is not ICancelable { IsCanceled: true })
+                return;
+            try
+            {
                 cancellation.Cancel();
+            }
+            catch (ObjectDisposedException)
+            {
+                // A tick still running when training has ended: an exception here would end the process.
+            }
         }, null, CancellationPoll, CancellationPoll);
 
         FlowTrainingResult result;

@@ -12,8 +12,8 @@ namespace Microsoft.ML.HamiltonianFlows;
 /// </summary>
 /// <remarks>
 /// Rows whose features contain NaN or infinite values are skipped during training (the count is logged);
-/// epochs and losses are logged through the <see cref="MLContext.Log"/> channel, and
-/// <see cref="MLContext.CancelExecution"/> stops training between batches.
+/// epochs and losses are logged through the <see cref="MLContext.Log"/> channel, and cancelling the context's
+/// execution (ML.NET keeps that call internal in 5.0.1; tools such as AutoML use it) stops training between batches.
 /// </remarks>
 public sealed class HamiltonianFlowTrainer : IEstimator<HamiltonianFlowTransformer>
 {
