@@ -5,6 +5,7 @@ using Xunit.Abstractions;
 
 namespace Microsoft.ML.HamiltonianFlows.Tests;
 
+[Collection(TorchGlobalGeneratorCollection.Name)]
 public class HamiltonianFlowAnomalyDetectionTests
 {
     private static readonly string MnistFolder = Path.Combine(FindShared(), "data", "mlnet-mnist-tiny");

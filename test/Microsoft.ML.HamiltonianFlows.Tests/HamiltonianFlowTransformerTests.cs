@@ -4,6 +4,7 @@ using Xunit;
 
 namespace Microsoft.ML.HamiltonianFlows.Tests;
 
+[Collection(TorchGlobalGeneratorCollection.Name)]
 public class HamiltonianFlowTransformerTests
 {
     internal sealed class Point

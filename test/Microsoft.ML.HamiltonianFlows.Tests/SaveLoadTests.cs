@@ -5,6 +5,7 @@ using Xunit;
 
 namespace Microsoft.ML.HamiltonianFlows.Tests;
 
+[Collection(TorchGlobalGeneratorCollection.Name)]
 public class SaveLoadTests
 {
     private static IEstimator<ITransformer> DensityChain(MLContext ml) =>

@@ -127,8 +127,8 @@ internal sealed record FeatureColumn(string Name, FeatureColumn.Storage Kind, in
         }
     }
 
-    // A double too large for Single becomes infinite here, and is treated as non-finite like any other.
-    private static bool AllFinite(ReadOnlySpan<float> values)
+    /// <summary>Whether every value is finite (a Double too large for Single has become infinite by now).</summary>
+    internal static bool AllFinite(ReadOnlySpan<float> values)
     {
         foreach (float v in values)
             if (!float.IsFinite(v))

@@ -126,7 +126,7 @@ public sealed class HamiltonianFlowModelParameters : ModelParametersBase<float>,
         var finite = new List<int>(result.Length);
         for (int i = 0; i < result.Length; i++)
         {
-            if (AllFinite(rows.Slice(i * d, d)))
+            if (FeatureColumn.AllFinite(rows.Slice(i * d, d)))
                 finite.Add(i);
             else
                 result[i] = float.NaN;
@@ -199,14 +199,6 @@ public sealed class HamiltonianFlowModelParameters : ModelParametersBase<float>,
             w.Flush();
             FlowWeightsFormat.Save(flow, w.BaseStream);
         });
-    }
-
-    private static bool AllFinite(ReadOnlySpan<float> values)
-    {
-        foreach (float v in values)
-            if (!float.IsFinite(v))
-                return false;
-        return true;
     }
 
     /// <summary>Releases the flow's native tensors.</summary>
