@@ -84,6 +84,30 @@ public class HamiltonianFlowAnomalyDetectionTests
         Assert.DoesNotContain(true, stricter.Transform(data).GetColumn<bool>("PredictedLabel"));
     }
 
+    internal sealed class AnomalyPrediction
+    {
+        public float Score { get; set; }
+
+        public bool PredictedLabel { get; set; }
+    }
+
+    [Fact]
+    public void PredictionEngineGivesTheTransformScoreAndLabel()
+    {
+        var ml = new MLContext(seed: 1);
+        var data = ml.Data.LoadFromEnumerable(HamiltonianFlowTransformerTests.Clusters(300, 1));
+        var detector = ml.AnomalyDetection.Trainers.HamiltonianFlow(HamiltonianFlowTransformerTests.SmallOptions(), contamination: 0.2).Fit(data);
+        var test = HamiltonianFlowTransformerTests.Clusters(50, 6).Append(new HamiltonianFlowTransformerTests.Point { Features = new[] { 9f, 9f } }).ToArray();
+        var scored = detector.Transform(ml.Data.LoadFromEnumerable(test));
+
+        var engine = ml.Model.CreatePredictionEngine<HamiltonianFlowTransformerTests.Point, AnomalyPrediction>(detector);
+        var predictions = test.Select(engine.Predict).ToArray();
+
+        Assert.Equal(scored.GetColumn<float>("Score"), predictions.Select(p => p.Score));
+        Assert.Equal(scored.GetColumn<bool>("PredictedLabel"), predictions.Select(p => p.PredictedLabel));
+        Assert.True(predictions[^1].PredictedLabel);
+    }
+
     [Fact]
     public void DetectorRejectsNonSingleFeaturesAndBadContamination()
     {
