@@ -43,9 +43,9 @@ internal sealed class GaussianRing(int components = 8, double radius = 4, double
     }
 
     /// <summary>
-    /// Differential entropy -E[log p] in nats, by the midpoint rule over [-R-8s, R+8s]^2 where the density
-    /// outside is below 1e-14. With 1,200 cells a side it agrees with the no-overlap value log K + log(2 pi e s^2)
-    /// to better than 1e-4 nats.
+    /// Differential entropy -E[log p] in nats, by the midpoint rule over [-R-8s, R+8s]^2 (outside, the density is
+    /// below 1e-14), 1,200 cells a side: 3.5247 for the default ring. The no-overlap value log K + log(2 pi e s^2)
+    /// = 3.5310 is an upper bound; neighbouring components, 6.1 standard deviations apart, overlap slightly.
     /// </summary>
     public double Entropy(int cells = 1200)
     {

@@ -7,6 +7,28 @@ namespace Microsoft.ML.HamiltonianFlows.Tests;
 public class GaussianMixture2DSampleTests
 {
     [Fact]
+    public void RingEntropyByQuadratureAgreesWithMonteCarloAndTheNoOverlapBound()
+    {
+        var ring = new GaussianRing();
+        double quadrature = ring.Entropy();
+        const int n = 200_000;
+        float[] points = ring.Sample(n, 5);
+        double sum = 0, sumSquares = 0;
+        for (int i = 0; i < n; i++)
+        {
+            double logp = ring.LogDensity(points[2 * i], points[2 * i + 1]);
+            sum += logp;
+            sumSquares += logp * logp;
+        }
+        double monteCarlo = -sum / n;
+        double standardError = Math.Sqrt((sumSquares / n - (sum / n) * (sum / n)) / n);
+        double noOverlap = Math.Log(8) + Math.Log(2 * Math.PI * Math.E * 0.25);
+
+        Assert.True(Math.Abs(quadrature - monteCarlo) < 4 * standardError, $"quadrature {quadrature:F4}, Monte Carlo {monteCarlo:F4} +- {standardError:F4}");
+        Assert.True(quadrature < noOverlap && quadrature > noOverlap - 0.02, $"quadrature {quadrature:F4}, no-overlap bound {noOverlap:F4}");
+    }
+
+    [Fact]
     public void QuickRunWritesMetricsAndPlots()
     {
         var folder = Directory.CreateTempSubdirectory("gm2d-");

@@ -19,4 +19,26 @@ internal readonly record struct ModelVersion(
     /// <summary>Creates ML.NET's header version; throws if the signature is not eight characters.</summary>
     internal VersionInfo ToVersionInfo() =>
         new(ModelSignature, VerWrittenCur, VerReadableCur, VerWeCanReadBack, LoaderAssemblyName, LoaderSignature);
+
+    /// <summary>
+    /// ML.NET's <c>CheckAtModel</c>, with a message that names the file's versions and this code's when they do not
+    /// match (ML.NET's own only says "too new" or "too old").
+    /// </summary>
+    /// <exception cref="FormatException">The stream is not this model, or a version this code cannot read.</exception>
+    internal void CheckAtModel(ModelLoadContext ctx)
+    {
+        try
+        {
+            ctx.CheckAtModel(ToVersionInfo());
+        }
+        catch (FormatException e)
+        {
+            throw new FormatException(
+                $"Cannot load {LoaderSignature} (model signature {ModelSignature}): the file has format version {Format(ctx.Header.ModelVerWritten)} " +
+                $"and needs a reader of at least version {Format(ctx.Header.ModelVerReadable)}; this build reads versions " +
+                $"{Format(VerWeCanReadBack)} to {Format(VerWrittenCur)}. ({e.Message})", e);
+        }
+    }
+
+    private static string Format(uint version) => $"0x{version:X8}";
 }

@@ -86,11 +86,32 @@ public sealed class HamiltonianFlow : nn.Module
         if (samples < 1)
             throw new ArgumentException($"{nameof(samples)} must be at least 1, got {samples}.", nameof(samples));
         x = Prepare(x);
-        long n = x.shape[0];
         Tensor z = Standardized(x);
         if (samples > 1)
             z = z.repeat(samples, 1);
-        var (p, logEncoder) = encoder.Sample(z, generator);
+        return LogImportanceWeights(z, samples, encoder.Sample(z, generator));
+    }
+
+    /// <summary>
+    /// <see cref="LogImportanceWeights(Tensor, int, Generator?)"/> with the encoder's standard-normal draws given:
+    /// <paramref name="noise"/> has shape [samples, n, d]. Returns [samples, n].
+    /// </summary>
+    public Tensor LogImportanceWeights(Tensor x, Tensor noise)
+    {
+        x = Prepare(x);
+        if (noise.dim() != 3 || noise.shape[0] < 1 || noise.shape[1] != x.shape[0] || noise.shape[2] != Dimension)
+            throw new ArgumentException(
+                $"Expected noise of shape [samples >= 1, {x.shape[0]}, {Dimension}], got [{string.Join(", ", noise.shape)}].", nameof(noise));
+        int samples = (int)noise.shape[0];
+        Tensor z = Standardized(x).repeat(samples, 1);
+        return LogImportanceWeights(z, samples, encoder.Sample(z, noise.reshape(-1, Dimension).to(x.dtype, Device)));
+    }
+
+    // z holds the standardised rows repeated once per sample; (p, logEncoder) the momenta proposed for them.
+    private Tensor LogImportanceWeights(Tensor z, int samples, (Tensor P, Tensor LogProbability) proposal)
+    {
+        var (p, logEncoder) = proposal;
+        long n = z.shape[0] / samples;
         var (q0, p0) = Inverse(z, p);
         Tensor logWeights = StandardNormal.LogProbability(q0) + StandardNormal.LogProbability(p0) - logEncoder;
         if (Architecture.Standardize)
@@ -107,6 +128,13 @@ public sealed class HamiltonianFlow : nn.Module
     /// </summary>
     public Tensor LogLikelihood(Tensor x, int samples, Generator? generator = null) =>
         LogImportanceWeights(x, samples, generator).logsumexp(0) - Math.Log(samples);
+
+    /// <summary>
+    /// <see cref="LogLikelihood(Tensor, int, Generator?)"/> with the encoder's standard-normal draws given as
+    /// <paramref name="noise"/> of shape [samples, n, d], so that a caller can make each row's estimate reproducible.
+    /// </summary>
+    public Tensor LogLikelihood(Tensor x, Tensor noise) =>
+        LogImportanceWeights(x, noise).logsumexp(0) - Math.Log(noise.shape[0]);
 
     /// <summary>n draws from the model: data-space q of shape [n, d] and the momentum p (standardised units).</summary>
     public (Tensor Q, Tensor P) Sample(long n, Generator? generator = null)

@@ -29,10 +29,16 @@ public sealed class MomentumEncoder : nn.Module<Tensor, (Tensor Mean, Tensor Log
     }
 
     /// <summary>Draws p ~ enc(p | q) and returns it with log enc(p | q) of shape [n].</summary>
-    public (Tensor P, Tensor LogProbability) Sample(Tensor q, Generator? generator)
+    public (Tensor P, Tensor LogProbability) Sample(Tensor q, Generator? generator) =>
+        Sample(q, randn(q.shape, dtype: q.dtype, device: q.device, generator: generator));
+
+    /// <summary>
+    /// p = mu(q) + sigma(q) * e for standard-normal draws e of q's shape supplied by the caller (who then decides
+    /// how they are generated, e.g. per row for reproducible scoring); returns p with log enc(p | q) of shape [n].
+    /// </summary>
+    public (Tensor P, Tensor LogProbability) Sample(Tensor q, Tensor e)
     {
         var (mean, logScale) = forward(q);
-        Tensor e = randn(q.shape, dtype: q.dtype, device: q.device, generator: generator);
         Tensor p = mean + logScale.exp() * e;
         Tensor logProbability = StandardNormal.LogProbability(e) - logScale.sum(-1);
         return (p, logProbability);

@@ -32,13 +32,21 @@ public sealed class Standardizer : nn.Module<Tensor, Tensor>
     /// <summary>
     /// Sets mean and scale from the finite rows of data of shape [n, d]. A constant feature is only centred.
     /// </summary>
-    public void Fit(Tensor data)
+    /// <param name="data">Training rows.</param>
+    /// <param name="minimumRelativeScale">
+    /// Smallest per-feature scale as a fraction of the mean scale over features; 0 (the default) sets no floor.
+    /// Without one, a feature that barely varies in training (a border pixel) gets a tiny scale, and any deviation
+    /// from it then dominates the log-likelihood of a row.
+    /// </param>
+    public void Fit(Tensor data, double minimumRelativeScale = 0)
     {
         using var scope = NewDisposeScope();
         using var _ = no_grad();
         data = data.index_select(0, data.isfinite().all(1).nonzero().squeeze(1));
         Tensor m = data.mean(new long[] { 0 });
         Tensor s = data.shape[0] > 1 ? data.std(0) : ones_like(m);
+        if (minimumRelativeScale > 0)
+            s = s.maximum(s.mean() * minimumRelativeScale);
         s = where(s > 0, s / target, ones_like(s));
         mean.copy_(m);
         scale.copy_(s);

@@ -77,7 +77,7 @@ public static class FlowTrainer
         long trainRows = train.shape[0];
 
         if (flow.Architecture.Standardize)
-            flow.Standardizer.Fit(train);
+            flow.Standardizer.Fit(train, options.MinimumRelativeScale);
 
         long batchesPerEpoch = (trainRows + options.BatchSize - 1) / options.BatchSize;
         long budget = Math.Min(options.Epochs * batchesPerEpoch, options.MaxSteps ?? long.MaxValue);

@@ -39,6 +39,12 @@ public sealed record FlowTrainingOptions
     /// </summary>
     public int MaxConsecutiveNonFiniteBatches { get; init; } = 10;
 
+    /// <summary>
+    /// Floor on each feature's standardisation scale, as a fraction of the mean scale over features (see
+    /// <see cref="Torch.Standardizer.Fit"/>); 0 sets none. Default 0.
+    /// </summary>
+    public double MinimumRelativeScale { get; init; }
+
     /// <summary>Seed of weight initialisation, shuffling and momentum draws. Default 0.</summary>
     public int Seed { get; init; }
 
@@ -72,6 +78,8 @@ public sealed record FlowTrainingOptions
             throw new ArgumentException($"{nameof(MaxConsecutiveNonFiniteBatches)} must be at least 1, got {MaxConsecutiveNonFiniteBatches}.", nameof(MaxConsecutiveNonFiniteBatches));
         if (NumberOfThreads is < 1)
             throw new ArgumentException($"{nameof(NumberOfThreads)} must be at least 1 when set, got {NumberOfThreads}.", nameof(NumberOfThreads));
+        if (!(MinimumRelativeScale >= 0) || double.IsInfinity(MinimumRelativeScale))
+            throw new ArgumentException($"{nameof(MinimumRelativeScale)} must be non-negative and finite, got {MinimumRelativeScale}.", nameof(MinimumRelativeScale));
         if (!Enum.IsDefined(Schedule))
             throw new ArgumentException($"{nameof(Schedule)} {Schedule} is not defined.", nameof(Schedule));
     }

@@ -1,0 +1,138 @@
+using Microsoft.ML.Data;
+
+namespace Microsoft.ML.HamiltonianFlows;
+
+/// <summary>
+/// The feature column a flow reads: its name, how its values are stored and the dimension d of the flow.
+/// Accepts a known-size vector of Single or Double, or a Single scalar (d = 1).
+/// </summary>
+internal sealed record FeatureColumn(string Name, FeatureColumn.Storage Kind, int Dimension)
+{
+    /// <summary>How the column stores a row (the values are written to model files: never renumber).</summary>
+    internal enum Storage
+    {
+        SingleVector = 1,
+        DoubleVector = 2,
+        SingleScalar = 3,
+    }
+
+    private const string Expected = "a known-size vector of Single or Double, or a Single scalar";
+
+    /// <summary>The column's type as ML.NET describes it.</summary>
+    internal DataViewType Type => Kind switch
+    {
+        Storage.SingleVector => new VectorDataViewType(NumberDataViewType.Single, Dimension),
+        Storage.DoubleVector => new VectorDataViewType(NumberDataViewType.Double, Dimension),
+        _ => NumberDataViewType.Single,
+    };
+
+    /// <summary>Finds <paramref name="name"/> in <paramref name="schema"/> and checks its type (and its dimension when given).</summary>
+    /// <exception cref="ArgumentOutOfRangeException">The column is missing, of another type, or of another size.</exception>
+    internal static FeatureColumn Bind(DataViewSchema schema, string name, int? dimension = null)
+    {
+        var column = schema.GetColumnOrNull(name)
+            ?? throw new ArgumentOutOfRangeException(nameof(schema), $"Feature column '{name}' not found in the input schema.");
+        var feature = FromType(name, column.Type);
+        if (dimension is int d && feature.Dimension != d)
+            throw new ArgumentOutOfRangeException(nameof(schema),
+                $"Feature column '{name}' has type {column.Type} ({feature.Dimension} values per row); the model was trained on {d}.");
+        return feature;
+    }
+
+    /// <summary>The estimator-time check of <see cref="Bind"/>, on a schema shape.</summary>
+    internal static void Check(SchemaShape schema, string name)
+    {
+        if (!schema.TryFindColumn(name, out var column))
+            throw new ArgumentOutOfRangeException(nameof(schema), $"Feature column '{name}' not found in the input schema.");
+        bool single = column.ItemType == NumberDataViewType.Single;
+        bool ok = column.Kind switch
+        {
+            SchemaShape.Column.VectorKind.Vector => single || column.ItemType == NumberDataViewType.Double,
+            SchemaShape.Column.VectorKind.Scalar => single,
+            _ => false,
+        };
+        if (!ok)
+            throw new ArgumentOutOfRangeException(nameof(schema),
+                $"Feature column '{name}' has type {Describe(column)}; expected {Expected}.");
+    }
+
+    private static FeatureColumn FromType(string name, DataViewType type)
+    {
+        if (type is VectorDataViewType { IsKnownSize: true, Size: > 0 } vector)
+        {
+            if (vector.ItemType == NumberDataViewType.Single)
+                return new FeatureColumn(name, Storage.SingleVector, vector.Size);
+            if (vector.ItemType == NumberDataViewType.Double)
+                return new FeatureColumn(name, Storage.DoubleVector, vector.Size);
+        }
+        else if (type == NumberDataViewType.Single)
+        {
+            return new FeatureColumn(name, Storage.SingleScalar, 1);
+        }
+        throw new ArgumentOutOfRangeException(nameof(type), $"Feature column '{name}' has type {type}; expected {Expected}.");
+    }
+
+    private static string Describe(SchemaShape.Column column) => column.Kind switch
+    {
+        SchemaShape.Column.VectorKind.VariableVector => $"Vector<{column.ItemType}> of variable size",
+        SchemaShape.Column.VectorKind.Vector => $"Vector<{column.ItemType}>",
+        _ => $"{column.ItemType}",
+    };
+
+    /// <summary>
+    /// Returns a function that copies the current row of <paramref name="row"/> into a span of length d (as Single)
+    /// and says whether every value is finite.
+    /// </summary>
+    internal Func<Span<float>, bool> MakeReader(DataViewRow row)
+    {
+        var column = row.Schema[Name];
+        switch (Kind)
+        {
+            case Storage.SingleVector:
+            {
+                var getter = row.GetGetter<VBuffer<float>>(column);
+                VBuffer<float> buffer = default;
+                return destination =>
+                {
+                    getter(ref buffer);
+                    buffer.CopyTo(destination);
+                    return AllFinite(destination);
+                };
+            }
+            case Storage.DoubleVector:
+            {
+                var getter = row.GetGetter<VBuffer<double>>(column);
+                VBuffer<double> buffer = default;
+                var values = new double[Dimension];
+                return destination =>
+                {
+                    getter(ref buffer);
+                    buffer.CopyTo(values);
+                    for (int i = 0; i < values.Length; i++)
+                        destination[i] = (float)values[i];
+                    return AllFinite(destination);
+                };
+            }
+            default:
+            {
+                var getter = row.GetGetter<float>(column);
+                float value = 0;
+                return destination =>
+                {
+                    getter(ref value);
+                    destination[0] = value;
+                    return float.IsFinite(value);
+                };
+            }
+        }
+    }
+
+    /// <summary>Whether every value is finite (a Double too large for Single has become infinite by now).</summary>
+    internal static bool AllFinite(ReadOnlySpan<float> values)
+    {
+        foreach (float v in values)
+            if (!float.IsFinite(v))
+                return false;
+        return true;
+    }
+}

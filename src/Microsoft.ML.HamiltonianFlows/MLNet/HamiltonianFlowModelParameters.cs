@@ -1,0 +1,206 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Microsoft.ML.HamiltonianFlows;
+using Microsoft.ML.HamiltonianFlows.Torch;
+using Microsoft.ML.Runtime;
+using Microsoft.ML.Trainers;
+using static TorchSharp.torch;
+
+[assembly: LoadableClass(typeof(HamiltonianFlowModelParameters), null, typeof(SignatureLoadModel),
+    "Hamiltonian flow model parameters", HamiltonianFlowModelParameters.LoaderSignature)]
+
+namespace Microsoft.ML.HamiltonianFlows;
+
+/// <summary>
+/// A trained Neural Hamiltonian Flow as ML.NET model parameters: the density model behind
+/// <see cref="HamiltonianFlowTransformer"/> and the anomaly detector. As an <see cref="IValueMapper"/> it maps a
+/// feature vector to its negative log-likelihood (the anomaly score, higher = less likely).
+/// </summary>
+/// <remarks>
+/// Log-likelihoods are importance-weighted estimates, log (1/K) sum_k w_k with K = <see cref="ImportanceSamples"/>
+/// momenta per row. The momenta of a row are drawn from a generator seeded by <see cref="ScoringSeed"/> and the row's
+/// own values, so scoring is deterministic: a row gets the same value in any batch or position, in
+/// <c>Transform</c> and in a <c>PredictionEngine</c>, before and after a save and load.
+/// </remarks>
+public sealed class HamiltonianFlowModelParameters : ModelParametersBase<float>, IValueMapper, IDisposable
+{
+    internal const string LoaderSignature = "HamiltonianFlowParams";
+    private const string RegistrationName = nameof(HamiltonianFlowModelParameters);
+    private const string WeightsStreamName = "FlowWeights";
+
+    internal static readonly ModelVersion Version = new(
+        ModelSignature: "HFLOWPRM", VerWrittenCur: 0x00010001, VerReadableCur: 0x00010001, VerWeCanReadBack: 0x00010001,
+        LoaderSignature: LoaderSignature);
+
+    // TorchSharp modules are not documented as safe for concurrent calls; cursors of one model share it.
+    private readonly object flowLock = new();
+    private readonly HamiltonianFlow flow;
+    private readonly VectorDataViewType inputType;
+
+    internal HamiltonianFlowModelParameters(IHostEnvironment env, HamiltonianFlow flow, int importanceSamples, ulong scoringSeed)
+        : base(env, RegistrationName)
+    {
+        Host.CheckValue(flow, nameof(flow));
+        Host.CheckParam(importanceSamples >= 1, nameof(importanceSamples), "must be at least 1");
+        this.flow = flow;
+        ImportanceSamples = importanceSamples;
+        ScoringSeed = scoringSeed;
+        inputType = new VectorDataViewType(NumberDataViewType.Single, flow.Dimension);
+    }
+
+    // Takes an IHost, not an IHostEnvironment: ML.NET's component catalog refuses a class whose constructor and
+    // Create method have the same signature and visibility.
+    private HamiltonianFlowModelParameters(IHost host, ModelLoadContext ctx)
+        : base(host, RegistrationName, ctx)
+    {
+        // *** Binary format ***
+        // int: importance samples K used for scoring
+        // ulong: scoring seed
+        // stream FlowWeights: the flow in FlowWeightsFormat (architecture + torch state)
+        ImportanceSamples = ctx.Reader.ReadInt32();
+        Host.CheckDecode(ImportanceSamples >= 1, "the number of importance samples must be at least 1");
+        ScoringSeed = ctx.Reader.ReadUInt64();
+        HamiltonianFlow? loaded = null;
+        if (!ctx.TryLoadBinaryStream(WeightsStreamName, r => loaded = FlowWeightsFormat.Load(r.BaseStream)))
+            throw Host.ExceptDecode($"The model has no '{WeightsStreamName}' stream.");
+        flow = loaded!;
+        inputType = new VectorDataViewType(NumberDataViewType.Single, flow.Dimension);
+    }
+
+    private static HamiltonianFlowModelParameters Create(IHostEnvironment env, ModelLoadContext ctx)
+    {
+        Contracts.CheckValue(env, nameof(env));
+        env.CheckValue(ctx, nameof(ctx));
+        MLNetVersionGuard.EnsureSupported();
+        Version.CheckAtModel(ctx);
+        return new HamiltonianFlowModelParameters(env.Register(RegistrationName), ctx);
+    }
+
+    /// <summary>Importance samples K per row when scoring.</summary>
+    public int ImportanceSamples { get; }
+
+    /// <summary>Seed that, with a row's values, determines the momenta drawn to score it.</summary>
+    public ulong ScoringSeed { get; }
+
+    /// <summary>Dimension d of the data.</summary>
+    public int Dimension => flow.Dimension;
+
+    /// <summary>The architecture of the flow (network widths, kinetic energy, leapfrog steps, ...).</summary>
+    public FlowArchitecture Architecture => flow.Architecture;
+
+    /// <summary>The flow itself, for direct use with the engine API (shared: do not dispose or train it).</summary>
+    public HamiltonianFlow Flow => flow;
+
+    /// <summary>Anomaly detection: the score is a negative log-likelihood.</summary>
+    public override PredictionKind PredictionKind => PredictionKind.AnomalyDetection;
+
+    DataViewType IValueMapper.InputType => inputType;
+
+    DataViewType IValueMapper.OutputType => NumberDataViewType.Single;
+
+    ValueMapper<TIn, TOut> IValueMapper.GetMapper<TIn, TOut>()
+    {
+        Host.Check(typeof(TIn) == typeof(VBuffer<float>) && typeof(TOut) == typeof(float),
+            $"{nameof(HamiltonianFlowModelParameters)} maps Vector<Single, {Dimension}> to Single.");
+        var row = new float[Dimension];
+        var score = new float[1];
+        ValueMapper<VBuffer<float>, float> mapper = (in VBuffer<float> src, ref float dst) =>
+        {
+            Host.Check(src.Length == Dimension, $"Expected a feature vector of length {Dimension}, got {src.Length}.");
+            src.CopyTo(row);
+            LogLikelihood(row, score);
+            dst = -score[0];
+        };
+        return (ValueMapper<TIn, TOut>)(Delegate)mapper;
+    }
+
+    /// <summary>
+    /// Log-likelihoods, in nats and data units, of the rows stored back to back in <paramref name="rows"/>
+    /// (n rows of d values) into <paramref name="result"/> (n values): NaN for a row with a non-finite value.
+    /// One torch call scores all the finite rows.
+    /// </summary>
+    internal void LogLikelihood(ReadOnlySpan<float> rows, Span<float> result)
+    {
+        int d = Dimension;
+        Host.Check(rows.Length == result.Length * d, "rows and result sizes do not match");
+        var finite = new List<int>(result.Length);
+        for (int i = 0; i < result.Length; i++)
+        {
+            if (FeatureColumn.AllFinite(rows.Slice(i * d, d)))
+                finite.Add(i);
+            else
+                result[i] = float.NaN;
+        }
+        int n = finite.Count;
+        if (n == 0)
+            return;
+
+        var x = new float[n * d];
+        var noise = new float[ImportanceSamples * n * d];
+        for (int j = 0; j < n; j++)
+        {
+            var row = rows.Slice(finite[j] * d, d);
+            row.CopyTo(x.AsSpan(j * d));
+            MomentumNoise.Fill(ScoringSeed, row, ImportanceSamples, noise, j * d, n * d);
+        }
+        float[] values;
+        lock (flowLock)
+        {
+            using var scope = NewDisposeScope();
+            using var noGrad = no_grad();
+            Tensor logLikelihood = flow.LogLikelihood(tensor(x, new long[] { n, d }), tensor(noise, new long[] { ImportanceSamples, n, d }));
+            values = logLikelihood.to(ScalarType.Float32).cpu().data<float>().ToArray();
+        }
+        for (int j = 0; j < n; j++)
+            result[finite[j]] = values[j];
+    }
+
+    /// <summary>
+    /// The learned potential energy V(q) of the first Hamiltonian at each of the points stored back to back in
+    /// <paramref name="points"/> (a multiple of d values, in data units). V acts on standardised coordinates; its
+    /// value is the flow's internal energy, defined up to an additive constant.
+    /// </summary>
+    /// <exception cref="ArgumentException">The number of values is not a positive multiple of d.</exception>
+    public float[] Potential(ReadOnlySpan<float> points)
+    {
+        int d = Dimension;
+        if (points.Length == 0 || points.Length % d != 0)
+            throw new ArgumentException($"Expected a positive multiple of the dimension {d} values, got {points.Length}.", nameof(points));
+        lock (flowLock)
+        {
+            using var scope = NewDisposeScope();
+            using var noGrad = no_grad();
+            return flow.PotentialEnergy(tensor(points.ToArray(), new long[] { points.Length / d, d }))
+                .to(ScalarType.Float32).cpu().data<float>().ToArray();
+        }
+    }
+
+    /// <summary>Draws <paramref name="count"/> points from the model with a generator seeded by <paramref name="seed"/>: count x d values.</summary>
+    internal float[] Sample(int count, ulong seed)
+    {
+        lock (flowLock)
+        {
+            using var scope = NewDisposeScope();
+            using var noGrad = no_grad();
+            using var generator = new TorchSharp.torch.Generator(seed, flow.Device);
+            return flow.Sample(count, generator).Q.to(ScalarType.Float32).cpu().data<float>().ToArray();
+        }
+    }
+
+    /// <summary>Writes the scoring settings and the flow's weights; ML.NET calls it when saving a model.</summary>
+    public override void SaveCore(ModelSaveContext ctx)
+    {
+        base.SaveCore(ctx);
+        ctx.SetVersionInfo(Version.ToVersionInfo());
+        ctx.Writer.Write(ImportanceSamples);
+        ctx.Writer.Write(ScoringSeed);
+        ctx.SaveBinaryStream(WeightsStreamName, w =>
+        {
+            w.Flush();
+            FlowWeightsFormat.Save(flow, w.BaseStream);
+        });
+    }
+
+    /// <summary>Releases the flow's native tensors.</summary>
+    public void Dispose() => flow.Dispose();
+}

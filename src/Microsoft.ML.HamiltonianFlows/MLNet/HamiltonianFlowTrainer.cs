@@ -1,0 +1,184 @@
+using Microsoft.ML.Data;
+using Microsoft.ML.HamiltonianFlows.Torch;
+using Microsoft.ML.HamiltonianFlows.Training;
+using Microsoft.ML.Runtime;
+
+namespace Microsoft.ML.HamiltonianFlows;
+
+/// <summary>
+/// Fits a Neural Hamiltonian Flow density model to a feature column and returns a
+/// <see cref="HamiltonianFlowTransformer"/> that adds each row's log-likelihood. Create it with
+/// <c>mlContext.Transforms.HamiltonianFlow(...)</c>.
+/// </summary>
+/// <remarks>
+/// Rows whose features contain NaN or infinite values are skipped during training (the count is logged);
+/// epochs and losses are logged through the <see cref="MLContext.Log"/> channel, and cancelling the context's
+/// execution (ML.NET keeps that call internal in 5.0.1; tools such as AutoML use it) stops training between batches.
+/// </remarks>
+public sealed class HamiltonianFlowTrainer : IEstimator<HamiltonianFlowTransformer>
+{
+    /// <summary>Options of <see cref="HamiltonianFlowTrainer"/> and of the anomaly detector built on it.</summary>
+    public sealed class Options
+    {
+        /// <summary>Input column: a known-size vector of Single or Double, or a Single scalar. Default "Features".</summary>
+        public string FeatureColumnName { get; set; } = "Features";
+
+        /// <summary>Output column of <see cref="HamiltonianFlowTransformer"/>: the log-likelihood (Single, nats). Default "LogLikelihood".</summary>
+        public string OutputColumnName { get; set; } = "LogLikelihood";
+
+        /// <summary>Fixed quadratic kinetic energy (Souveton et al.) or a neural one (Toth et al.). Default Quadratic.</summary>
+        public KineticEnergyKind KineticEnergy { get; set; } = KineticEnergyKind.Quadratic;
+
+        /// <summary>Mass matrix of the quadratic kinetic energy. Default Identity.</summary>
+        public MassKind Mass { get; set; } = MassKind.Identity;
+
+        /// <summary>Leapfrog steps L per Hamiltonian. Default 4.</summary>
+        public int LeapfrogSteps { get; set; } = 4;
+
+        /// <summary>Initial leapfrog step size eps. Default 0.15.</summary>
+        public double StepSize { get; set; } = 0.15;
+
+        /// <summary>Whether the step size is learned. Default true.</summary>
+        public bool LearnStepSize { get; set; } = true;
+
+        /// <summary>Hidden layer widths of the potential (and of a neural kinetic energy). Default 64, 64.</summary>
+        public int[] HiddenLayers { get; set; } = { 64, 64 };
+
+        /// <summary>Hidden layer widths of the momentum encoder; null uses <see cref="HiddenLayers"/>. Default null.</summary>
+        public int[]? EncoderHiddenLayers { get; set; }
+
+        /// <summary>Nonlinearity of every network. Default Softplus.</summary>
+        public Activation Activation { get; set; } = Activation.Softplus;
+
+        /// <summary>Number of Hamiltonians integrated in sequence, each with its own networks. Default 1.</summary>
+        public int Hamiltonians { get; set; } = 1;
+
+        /// <summary>Whether features are standardised before the flow (likelihoods stay in data units). Default true.</summary>
+        public bool Standardize { get; set; } = true;
+
+        /// <summary>Per-feature standard deviation after standardisation. Default 3.</summary>
+        public double StandardizedScale { get; set; } = 3;
+
+        /// <summary>
+        /// Floor on each feature's standardisation scale, as a fraction of the mean scale over features: a feature
+        /// that barely varies in training (an image's border pixel) would otherwise dominate every log-likelihood.
+        /// 0 sets no floor. Default 0.5.
+        /// </summary>
+        public double MinimumRelativeScale { get; set; } = 0.5;
+
+        /// <summary>Passes over the training data. Default 10.</summary>
+        public int Epochs { get; set; } = 10;
+
+        /// <summary>Optional cap on optimiser steps. Default null (no cap).</summary>
+        public long? MaxSteps { get; set; }
+
+        /// <summary>Rows per minibatch. Default 128.</summary>
+        public int BatchSize { get; set; } = 128;
+
+        /// <summary>Adam's base learning rate. Default 2e-3.</summary>
+        public double LearningRate { get; set; } = 2e-3;
+
+        /// <summary>Learning-rate schedule. Default Cosine.</summary>
+        public LearningRateSchedule Schedule { get; set; } = LearningRateSchedule.Cosine;
+
+        /// <summary>Maximum gradient norm; null disables clipping. Default 10.</summary>
+        public double? GradientClipNorm { get; set; } = 10;
+
+        /// <summary>Fraction of rows held out for early stopping, in [0, 1). Default 0.</summary>
+        public double ValidationFraction { get; set; }
+
+        /// <summary>Epochs without validation improvement before stopping. Default 10.</summary>
+        public int EarlyStoppingPatience { get; set; } = 10;
+
+        /// <summary>Seed of weights, shuffling and momenta; null draws one from the <see cref="MLContext"/>'s seed. Default null.</summary>
+        public int? Seed { get; set; }
+
+        /// <summary>Momentum samples K per row when scoring (the importance-weighted log-likelihood). Default 16.</summary>
+        public int ImportanceSamples { get; set; } = 16;
+
+        /// <summary>Momentum samples per row in the training objective; 1 maximises the ELBO. Default 1.</summary>
+        public int TrainingImportanceSamples { get; set; } = 1;
+
+        /// <summary>Torch intra-op threads during training; null leaves torch's setting. Default null.</summary>
+        public int? NumberOfThreads { get; set; }
+
+        internal FlowArchitecture ToArchitecture(int dimension) => new()
+        {
+            Dimension = dimension,
+            HiddenLayers = HiddenLayers,
+            EncoderHiddenLayers = EncoderHiddenLayers,
+            Activation = Activation,
+            Kinetic = KineticEnergy,
+            Mass = Mass,
+            LeapfrogSteps = LeapfrogSteps,
+            StepSize = StepSize,
+            LearnStepSize = LearnStepSize,
+            Hamiltonians = Hamiltonians,
+            Standardize = Standardize,
+            StandardizedScale = StandardizedScale,
+        };
+
+        internal FlowTrainingOptions ToTrainingOptions(int seed) => new()
+        {
+            Epochs = Epochs,
+            MaxSteps = MaxSteps,
+            BatchSize = BatchSize,
+            LearningRate = LearningRate,
+            Schedule = Schedule,
+            ImportanceSamples = TrainingImportanceSamples,
+            GradientClipNorm = GradientClipNorm,
+            ValidationFraction = ValidationFraction,
+            EarlyStoppingPatience = EarlyStoppingPatience,
+            MinimumRelativeScale = MinimumRelativeScale,
+            Seed = seed,
+            NumberOfThreads = NumberOfThreads,
+        };
+
+        /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid option.</summary>
+        internal void Validate()
+        {
+            if (string.IsNullOrEmpty(FeatureColumnName))
+                throw new ArgumentException($"{nameof(FeatureColumnName)} must be set.", nameof(FeatureColumnName));
+            if (string.IsNullOrEmpty(OutputColumnName))
+                throw new ArgumentException($"{nameof(OutputColumnName)} must be set.", nameof(OutputColumnName));
+            if (ImportanceSamples < 1)
+                throw new ArgumentException($"{nameof(ImportanceSamples)} must be at least 1, got {ImportanceSamples}.", nameof(ImportanceSamples));
+            ToArchitecture(1).Validate();
+            ToTrainingOptions(0).Validate();
+        }
+    }
+
+    private readonly IHost host;
+    private readonly Options options;
+
+    internal HamiltonianFlowTrainer(IHostEnvironment env, Options options)
+    {
+        Contracts.CheckValue(env, nameof(env));
+        host = env.Register(nameof(HamiltonianFlowTrainer));
+        host.CheckValue(options, nameof(options));
+        MLNetVersionGuard.EnsureSupported();
+        options.Validate();
+        this.options = options;
+    }
+
+    /// <summary>Trains the flow on the feature column of <paramref name="input"/>.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">The feature column is missing or of an unsupported type.</exception>
+    /// <exception cref="InvalidOperationException">No row has finite features.</exception>
+    public HamiltonianFlowTransformer Fit(IDataView input)
+    {
+        host.CheckValue(input, nameof(input));
+        var fitted = FlowFitting.Fit(host, input, options);
+        return new HamiltonianFlowTransformer(host, fitted.Model, fitted.Feature, options.OutputColumnName);
+    }
+
+    /// <summary>The input schema with the Single log-likelihood column added.</summary>
+    public SchemaShape GetOutputSchema(SchemaShape inputSchema)
+    {
+        host.CheckValue(inputSchema, nameof(inputSchema));
+        FeatureColumn.Check(inputSchema, options.FeatureColumnName);
+        var columns = inputSchema.ToDictionary(c => c.Name);
+        columns[options.OutputColumnName] = new SchemaShape.Column(
+            options.OutputColumnName, SchemaShape.Column.VectorKind.Scalar, NumberDataViewType.Single, false);
+        return new SchemaShape(columns.Values);
+    }
+}

@@ -1,0 +1,147 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Microsoft.ML.HamiltonianFlows;
+using Microsoft.ML.Runtime;
+
+[assembly: LoadableClass(typeof(HamiltonianFlowTransformer), null, typeof(SignatureLoadModel),
+    "Hamiltonian flow transformer", HamiltonianFlowTransformer.LoaderSignature)]
+
+namespace Microsoft.ML.HamiltonianFlows;
+
+/// <summary>
+/// Adds the log-likelihood of each row's features under a trained Neural Hamiltonian Flow: a Single column, in
+/// nats and in the units of the feature column, NaN for a row whose features are not all finite. Also draws new
+/// points from the model and reads its potential energy.
+/// </summary>
+/// <remarks>
+/// <c>Transform</c> scores rows in blocks, one torch call per block, and returns them in input order. The
+/// importance-weighted estimate is deterministic per row (see <see cref="HamiltonianFlowModelParameters"/>), so a
+/// <c>PredictionEngine</c> and a saved and reloaded model give the same value for the same row.
+/// </remarks>
+public sealed class HamiltonianFlowTransformer : ITransformer, IDisposable
+{
+    internal const string LoaderSignature = "HamiltonianFlowXf";
+    private const string ModelDirectory = "Model";
+
+    internal static readonly ModelVersion Version = new(
+        ModelSignature: "HFLOWXFM", VerWrittenCur: 0x00010001, VerReadableCur: 0x00010001, VerWeCanReadBack: 0x00010001,
+        LoaderSignature: LoaderSignature);
+
+    private readonly IHost host;
+    private readonly FeatureColumn feature;
+
+    internal HamiltonianFlowTransformer(IHostEnvironment env, HamiltonianFlowModelParameters model, FeatureColumn feature, string outputColumnName)
+    {
+        host = env.Register(nameof(HamiltonianFlowTransformer));
+        Model = model;
+        this.feature = feature;
+        OutputColumnName = outputColumnName;
+    }
+
+    private static HamiltonianFlowTransformer Create(IHostEnvironment env, ModelLoadContext ctx)
+    {
+        Contracts.CheckValue(env, nameof(env));
+        env.CheckValue(ctx, nameof(ctx));
+        MLNetVersionGuard.EnsureSupported();
+        Version.CheckAtModel(ctx);
+        // *** Binary format ***
+        // string: feature column name
+        // int: feature storage (FeatureColumn.Storage)
+        // int: dimension d
+        // string: output column name
+        // model Model: HamiltonianFlowModelParameters
+        string featureName = ctx.Reader.ReadString();
+        var storage = (FeatureColumn.Storage)ctx.Reader.ReadInt32();
+        int dimension = ctx.Reader.ReadInt32();
+        string output = ctx.Reader.ReadString();
+        env.CheckDecode(Enum.IsDefined(storage) && dimension >= 1 && (storage != FeatureColumn.Storage.SingleScalar || dimension == 1),
+            $"Invalid feature column description: storage {storage}, dimension {dimension}.");
+        ctx.LoadModel<HamiltonianFlowModelParameters, SignatureLoadModel>(env, out var model, ModelDirectory);
+        env.CheckDecode(model.Dimension == dimension, $"The flow has dimension {model.Dimension}, the feature column {dimension}.");
+        return new HamiltonianFlowTransformer(env, model, new FeatureColumn(featureName, storage, dimension), output);
+    }
+
+    /// <summary>The trained density model.</summary>
+    public HamiltonianFlowModelParameters Model { get; }
+
+    /// <summary>Name of the feature column the model reads.</summary>
+    public string FeatureColumnName => feature.Name;
+
+    /// <summary>Name of the log-likelihood column added.</summary>
+    public string OutputColumnName { get; }
+
+    /// <summary>True: the transformer maps each row on its own, so it works in a <c>PredictionEngine</c>.</summary>
+    public bool IsRowToRowMapper => true;
+
+    /// <summary>The input schema with the Single log-likelihood column added.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">The feature column is missing, of another type or of another size.</exception>
+    public DataViewSchema GetOutputSchema(DataViewSchema inputSchema)
+    {
+        host.CheckValue(inputSchema, nameof(inputSchema));
+        FeatureColumn.Bind(inputSchema, feature.Name, feature.Dimension);
+        var builder = new DataViewSchema.Builder();
+        builder.AddColumns(inputSchema);
+        builder.AddColumn(OutputColumnName, NumberDataViewType.Single);
+        return builder.ToSchema();
+    }
+
+    /// <summary>Adds the log-likelihood column to <paramref name="input"/> (lazily, scored in blocks).</summary>
+    public IDataView Transform(IDataView input)
+    {
+        host.CheckValue(input, nameof(input));
+        return new LogLikelihoodDataView(this, input, GetOutputSchema(input.Schema));
+    }
+
+    /// <summary>A mapper scoring one row at a time, as a <c>PredictionEngine</c> needs.</summary>
+    public IRowToRowMapper GetRowToRowMapper(DataViewSchema inputSchema)
+    {
+        host.CheckValue(inputSchema, nameof(inputSchema));
+        return new RowToRowMapperTransform(host, new EmptyDataView(host, inputSchema), MakeRowMapper(inputSchema), MakeRowMapper);
+    }
+
+    private LogLikelihoodRowMapper MakeRowMapper(DataViewSchema schema)
+    {
+        FeatureColumn.Bind(schema, feature.Name, feature.Dimension);
+        return new LogLikelihoodRowMapper(this, schema);
+    }
+
+    /// <summary>
+    /// Draws <paramref name="count"/> points from the model: a view with one column named like the feature column,
+    /// a vector of d Singles. The same seed gives the same points; null draws a seed from the <see cref="MLContext"/>.
+    /// </summary>
+    public IDataView Sample(int count, int? seed = null)
+    {
+        host.CheckParam(count >= 0, nameof(count), "must not be negative");
+        int d = feature.Dimension;
+        float[] values = Model.Sample(count, (ulong)(uint)(seed ?? host.Rand.Next()));
+        var rows = new float[count][];
+        for (int i = 0; i < count; i++)
+            rows[i] = values.AsSpan(i * d, d).ToArray();
+        var builder = new ArrayDataViewBuilder(host);
+        builder.AddColumn(feature.Name, NumberDataViewType.Single, rows);
+        return builder.GetDataView(count);
+    }
+
+    /// <summary>The potential energy V(q) at each point of <paramref name="points"/>; see <see cref="HamiltonianFlowModelParameters.Potential"/>.</summary>
+    public float[] Potential(ReadOnlySpan<float> points) => Model.Potential(points);
+
+    /// <summary>Feature column of the current input row reader, d values, and whether they are finite.</summary>
+    internal Func<Span<float>, bool> MakeFeatureReader(DataViewRow row) => feature.MakeReader(row);
+
+    internal int Dimension => feature.Dimension;
+
+    void ICanSaveModel.Save(ModelSaveContext ctx)
+    {
+        host.CheckValue(ctx, nameof(ctx));
+        ctx.CheckAtModel();
+        ctx.SetVersionInfo(Version.ToVersionInfo());
+        ctx.Writer.Write(feature.Name);
+        ctx.Writer.Write((int)feature.Kind);
+        ctx.Writer.Write(feature.Dimension);
+        ctx.Writer.Write(OutputColumnName);
+        ctx.SaveModel(Model, ModelDirectory);
+    }
+
+    /// <summary>Releases the flow's native tensors.</summary>
+    public void Dispose() => Model.Dispose();
+}

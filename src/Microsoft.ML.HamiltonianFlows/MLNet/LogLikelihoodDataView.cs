@@ -1,0 +1,126 @@
+using Microsoft.ML.Data;
+
+namespace Microsoft.ML.HamiltonianFlows;
+
+/// <summary>
+/// The output of <see cref="HamiltonianFlowTransformer.Transform"/>: the input's columns plus the log-likelihood.
+/// A cursor reads the features of a block of rows ahead with a second input cursor, scores the block in one call,
+/// and serves the scores in step with the first cursor, which supplies the other columns (the pattern of
+/// ML.NET's BatchDataViewMapperBase). Both cursors are unshuffled, so they see the rows in the same order.
+/// </summary>
+internal sealed class LogLikelihoodDataView : IDataView
+{
+    // Rows per torch call: large enough to amortise the call, small enough that K x block x d stays modest.
+    internal const int BlockSize = 256;
+
+    private readonly HamiltonianFlowTransformer parent;
+    private readonly IDataView input;
+
+    internal LogLikelihoodDataView(HamiltonianFlowTransformer parent, IDataView input, DataViewSchema schema)
+    {
+        this.parent = parent;
+        this.input = input;
+        Schema = schema;
+    }
+
+    public bool CanShuffle => false;
+
+    public DataViewSchema Schema { get; }
+
+    private int OutputIndex => input.Schema.Count;
+
+    public long? GetRowCount() => input.GetRowCount();
+
+    public DataViewRowCursor GetRowCursor(IEnumerable<DataViewSchema.Column> columnsNeeded, Random? rand = null)
+    {
+        var needed = columnsNeeded.ToList();
+        bool scoreActive = needed.Any(c => c.Index == OutputIndex);
+        var inputColumns = needed.Where(c => c.Index < OutputIndex).Select(c => input.Schema[c.Index]).ToList();
+        var lookAhead = scoreActive ? input.GetRowCursor(new[] { input.Schema[parent.FeatureColumnName] }) : null;
+        return new Cursor(this, input.GetRowCursor(inputColumns), lookAhead);
+    }
+
+    // One cursor: the blocks are read in row order, which a split cursor set would not preserve.
+    public DataViewRowCursor[] GetRowCursorSet(IEnumerable<DataViewSchema.Column> columnsNeeded, int n, Random? rand = null) =>
+        new[] { GetRowCursor(columnsNeeded, rand) };
+
+    private sealed class Cursor : DataViewRowCursor
+    {
+        private readonly LogLikelihoodDataView view;
+        private readonly DataViewRowCursor input;
+        private readonly DataViewRowCursor? lookAhead;
+        private readonly Func<Span<float>, bool>? readFeatures;
+        private readonly float[] block;
+        private readonly float[] scores;
+        private int blockCount, blockIndex;
+
+        internal Cursor(LogLikelihoodDataView view, DataViewRowCursor input, DataViewRowCursor? lookAhead)
+        {
+            this.view = view;
+            this.input = input;
+            this.lookAhead = lookAhead;
+            int blockSize = lookAhead is null ? 0 : BlockSize;
+            block = new float[blockSize * view.parent.Dimension];
+            scores = new float[blockSize];
+            if (lookAhead is not null)
+                readFeatures = view.parent.MakeFeatureReader(lookAhead);
+        }
+
+        public override DataViewSchema Schema => view.Schema;
+
+        public override long Position => input.Position;
+
+        public override long Batch => input.Batch;
+
+        public override bool IsColumnActive(DataViewSchema.Column column) =>
+            column.Index == view.OutputIndex ? lookAhead is not null : input.IsColumnActive(input.Schema[column.Index]);
+
+        public override ValueGetter<TValue> GetGetter<TValue>(DataViewSchema.Column column)
+        {
+            if (column.Index != view.OutputIndex)
+                return input.GetGetter<TValue>(input.Schema[column.Index]);
+            if (lookAhead is null)
+                throw new InvalidOperationException($"Column '{column.Name}' was not requested when the cursor was created.");
+            if (typeof(TValue) != typeof(float))
+                throw new InvalidOperationException($"Column '{column.Name}' is Single; requested {typeof(TValue)}.");
+            ValueGetter<float> getter = (ref float value) => value = scores[blockIndex];
+            return (ValueGetter<TValue>)(Delegate)getter;
+        }
+
+        public override ValueGetter<DataViewRowId> GetIdGetter() => input.GetIdGetter();
+
+        public override bool MoveNext()
+        {
+            if (!input.MoveNext())
+                return false;
+            if (lookAhead is not null && ++blockIndex >= blockCount)
+                ScoreNextBlock();
+            return true;
+        }
+
+        private void ScoreNextBlock()
+        {
+            int d = view.parent.Dimension;
+            blockCount = 0;
+            blockIndex = 0;
+            while (blockCount < scores.Length && lookAhead!.MoveNext())
+            {
+                readFeatures!(block.AsSpan(blockCount * d, d));
+                blockCount++;
+            }
+            if (blockCount == 0)
+                throw new InvalidOperationException("The input view returned fewer rows to a second cursor than to the first.");
+            view.parent.Model.LogLikelihood(block.AsSpan(0, blockCount * d), scores.AsSpan(0, blockCount));
+        }
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing)
+            {
+                input.Dispose();
+                lookAhead?.Dispose();
+            }
+            base.Dispose(disposing);
+        }
+    }
+}

@@ -1,0 +1,50 @@
+namespace Microsoft.ML.HamiltonianFlows;
+
+/// <summary>
+/// The standard-normal draws behind the importance-weighted log-likelihood of one row, generated from the row's
+/// own values and a model seed. A row therefore gets the same estimate wherever it is scored: in any batch, at any
+/// position, in <c>Transform</c> or a <c>PredictionEngine</c>, before or after a save and load.
+/// </summary>
+/// <remarks>
+/// A self-contained generator (SplitMix64, Box-Muller in double precision) rather than <see cref="System.Random"/>
+/// or torch's, so the draws do not depend on the .NET or libtorch version either.
+/// </remarks>
+internal static class MomentumNoise
+{
+    /// <summary>Fills <paramref name="destination"/> with draws for <paramref name="row"/>: sample k of the row is destination[k * stride ..][..d].</summary>
+    /// <param name="seed">The model's scoring seed.</param>
+    /// <param name="row">The row's d feature values.</param>
+    /// <param name="samples">Number K of importance samples.</param>
+    /// <param name="destination">Receives the draws, laid out [K, n, d] for the batch the row belongs to.</param>
+    /// <param name="offset">Index of the row's first value in sample 0 (its position in the batch times d).</param>
+    /// <param name="stride">Distance between consecutive samples of the row (the batch size times d).</param>
+    internal static void Fill(ulong seed, ReadOnlySpan<float> row, int samples, Span<float> destination, int offset, int stride)
+    {
+        ulong state = seed;
+        foreach (float value in row)
+            state = Mix(state ^ BitConverter.SingleToUInt32Bits(value));
+        for (int k = 0; k < samples; k++)
+        {
+            var target = destination.Slice(offset + k * stride, row.Length);
+            for (int i = 0; i < target.Length; i += 2)
+            {
+                // Box-Muller: two uniforms in (0, 1] give two independent standard normals.
+                double u1 = ((Next(ref state) >> 11) + 1) * (1.0 / (1UL << 53));
+                double u2 = (Next(ref state) >> 11) * (1.0 / (1UL << 53));
+                double radius = Math.Sqrt(-2 * Math.Log(u1));
+                target[i] = (float)(radius * Math.Cos(2 * Math.PI * u2));
+                if (i + 1 < target.Length)
+                    target[i + 1] = (float)(radius * Math.Sin(2 * Math.PI * u2));
+            }
+        }
+    }
+
+    private static ulong Next(ref ulong state) => Mix(state += 0x9E3779B97F4A7C15UL);
+
+    private static ulong Mix(ulong z)
+    {
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
+        return z ^ (z >> 31);
+    }
+}

@@ -1,0 +1,296 @@
+using Microsoft.ML.Data;
+using Microsoft.ML.HamiltonianFlows.Torch;
+using Xunit;
+
+namespace Microsoft.ML.HamiltonianFlows.Tests;
+
+[Collection(TorchGlobalGeneratorCollection.Name)]
+public class HamiltonianFlowTransformerTests
+{
+    internal sealed class Point
+    {
+        [VectorType(2)]
+        public float[] Features { get; set; } = Array.Empty<float>();
+    }
+
+    internal sealed class Scored
+    {
+        public float LogLikelihood { get; set; }
+    }
+
+    /// <summary>A small flow that trains in about a second.</summary>
+    internal static HamiltonianFlowTrainer.Options SmallOptions() => new()
+    {
+        Epochs = 8, HiddenLayers = new[] { 16, 16 }, LeapfrogSteps = 2, BatchSize = 64, Seed = 3, ImportanceSamples = 4,
+    };
+
+    /// <summary>Two elongated clusters around (-2, 0) and (2, 1).</summary>
+    internal static Point[] Clusters(int n, int seed)
+    {
+        var random = new Random(seed);
+        return Enumerable.Range(0, n).Select(i =>
+        {
+            float cx = i % 2 == 0 ? -2 : 2, cy = i % 2 == 0 ? 0 : 1;
+            return new Point { Features = new[] { cx + 0.5f * Gaussian(random), cy + 0.2f * Gaussian(random) } };
+        }).ToArray();
+    }
+
+    private static float Gaussian(Random r) =>
+        (float)(Math.Sqrt(-2 * Math.Log(1 - r.NextDouble())) * Math.Cos(2 * Math.PI * r.NextDouble()));
+
+    private static float[] LogLikelihoods(IDataView scored) =>
+        scored.GetColumn<float>("LogLikelihood").ToArray();
+
+    [Fact]
+    public void TransformScoresInDistributionRowsAboveFarRowsAndNonFiniteRowsAsNaN()
+    {
+        var ml = new MLContext(seed: 1);
+        var model = ml.Transforms.HamiltonianFlow(SmallOptions()).Fit(ml.Data.LoadFromEnumerable(Clusters(400, 1)));
+
+        var test = Clusters(600, 2).Concat(new[]
+        {
+            new Point { Features = new[] { 12f, -9f } },
+            new Point { Features = new[] { float.NaN, 0f } },
+            new Point { Features = new[] { 1f, float.PositiveInfinity } },
+        }).ToArray();
+        var scores = LogLikelihoods(model.Transform(ml.Data.LoadFromEnumerable(test)));
+
+        Assert.Equal(test.Length, scores.Length);
+        var inDistribution = scores[..600];
+        Assert.All(inDistribution, s => Assert.True(float.IsFinite(s)));
+        Assert.True(inDistribution.Average() > scores[600] + 10, $"mean {inDistribution.Average()} vs far {scores[600]}");
+        Assert.True(float.IsNaN(scores[601]));
+        Assert.True(float.IsNaN(scores[602]));
+        // Scores blocks of 256 rows: a second pass, and the same rows in another order, give the same values.
+        Assert.Equal(scores, LogLikelihoods(model.Transform(ml.Data.LoadFromEnumerable(test))));
+        var reversed = LogLikelihoods(model.Transform(ml.Data.LoadFromEnumerable(test.Reverse())));
+        Assert.Equal(scores, reversed.Reverse());
+    }
+
+    [Fact]
+    public void PredictionEngineGivesTheTransformValueForEachRow()
+    {
+        var ml = new MLContext(seed: 1);
+        var model = ml.Transforms.HamiltonianFlow(SmallOptions()).Fit(ml.Data.LoadFromEnumerable(Clusters(300, 1)));
+        var test = Clusters(300, 5);
+        var batch = LogLikelihoods(model.Transform(ml.Data.LoadFromEnumerable(test)));
+
+        var engine = ml.Model.CreatePredictionEngine<Point, Scored>(model);
+        var single = test.Select(p => engine.Predict(p).LogLikelihood).ToArray();
+
+        // Same momenta per row; only the batch size of the matrix products differs (1 against blocks of 256 and 44),
+        // which on this platform does not change a bit. Relax to a tolerance if a BLAS ever makes it differ.
+        for (int i = 0; i < test.Length; i++)
+            Assert.Equal(batch[i], single[i]);
+    }
+
+    [Fact]
+    public void ParallelCursorsGiveTheSameScoresAsOneCursor()
+    {
+        var ml = new MLContext(seed: 1);
+        var model = ml.Transforms.HamiltonianFlow(SmallOptions()).Fit(ml.Data.LoadFromEnumerable(Clusters(300, 1)));
+        var scored = model.Transform(ml.Data.LoadFromEnumerable(Clusters(700, 9)));
+        var expected = LogLikelihoods(scored);
+
+        var results = new float[4][];
+        Parallel.For(0, results.Length, i => results[i] = LogLikelihoods(scored));
+
+        Assert.All(results, r => Assert.Equal(expected, r));
+    }
+
+    [Fact]
+    public void WorksInsideATransformerChainAfterNormalization()
+    {
+        var ml = new MLContext(seed: 1);
+        var data = ml.Data.LoadFromEnumerable(Clusters(300, 1));
+        var pipeline = ml.Transforms.NormalizeMinMax("Features")
+            .Append(ml.Transforms.HamiltonianFlow("Density", "Features", epochs: 3, hiddenLayers: new[] { 8 }, leapfrogSteps: 2, seed: 4));
+        TransformerChain<HamiltonianFlowTransformer> chain = pipeline.Fit(data);
+
+        var scored = chain.Transform(data);
+        Assert.Equal(NumberDataViewType.Single, scored.Schema["Density"].Type);
+        Assert.All(scored.GetColumn<float>("Density"), v => Assert.True(float.IsFinite(v)));
+        Assert.Equal("Density", chain.LastTransformer.OutputColumnName);
+    }
+
+    [Fact]
+    public void SampleReturnsAVectorColumnNamedLikeTheFeaturesNearTheData()
+    {
+        var ml = new MLContext(seed: 1);
+        var options = SmallOptions();
+        options.Epochs = 30;
+        var model = ml.Transforms.HamiltonianFlow(options).Fit(ml.Data.LoadFromEnumerable(Clusters(400, 1)));
+
+        var samples = model.Sample(500, seed: 11);
+
+        var type = Assert.IsType<VectorDataViewType>(samples.Schema["Features"].Type);
+        Assert.Equal(NumberDataViewType.Single, type.ItemType);
+        Assert.Equal(2, type.Size);
+        var points = samples.GetColumn<float[]>("Features").ToArray();
+        Assert.Equal(500, points.Length);
+        // The data's mean is (0, 0.5) with x spread over [-3.5, 3.5].
+        Assert.InRange(points.Average(p => p[0]), -0.6, 0.6);
+        Assert.InRange(points.Average(p => p[1]), 0.1, 0.9);
+        Assert.Equal(points, model.Sample(500, seed: 11).GetColumn<float[]>("Features").ToArray());
+        Assert.NotEqual(points, model.Sample(500, seed: 12).GetColumn<float[]>("Features").ToArray());
+    }
+
+    [Fact]
+    public void PotentialIsReadAtEachPointAndRejectsAPartialPoint()
+    {
+        var ml = new MLContext(seed: 1);
+        var model = ml.Transforms.HamiltonianFlow(SmallOptions()).Fit(ml.Data.LoadFromEnumerable(Clusters(200, 1)));
+
+        float[] v = model.Potential(new[] { -2f, 0f, 2f, 1f, 0f, 0.5f });
+
+        Assert.Equal(3, v.Length);
+        Assert.All(v, x => Assert.True(float.IsFinite(x)));
+        Assert.Equal(v[1], model.Potential(new[] { 2f, 1f })[0]);
+        Assert.Throws<ArgumentException>(() => model.Potential(new[] { 1f, 2f, 3f }));
+    }
+
+    [Fact]
+    public void AcceptsDoubleVectorAndSingleScalarFeatures()
+    {
+        var ml = new MLContext(seed: 1);
+        var points = Clusters(200, 1);
+        var doubles = ml.Data.LoadFromEnumerable(points.Select(p => new DoublePoint { Features = p.Features.Select(x => (double)x).ToArray() }));
+        var scalars = ml.Data.LoadFromEnumerable(points.Select(p => new ScalarPoint { Features = p.Features[0] }));
+
+        var fromDoubles = ml.Transforms.HamiltonianFlow(SmallOptions()).Fit(doubles);
+        var fromSingles = ml.Transforms.HamiltonianFlow(SmallOptions()).Fit(ml.Data.LoadFromEnumerable(points));
+        var fromScalars = ml.Transforms.HamiltonianFlow(SmallOptions()).Fit(scalars);
+
+        // The same values as Single train the same flow.
+        Assert.Equal(LogLikelihoods(fromSingles.Transform(ml.Data.LoadFromEnumerable(points))), LogLikelihoods(fromDoubles.Transform(doubles)));
+        Assert.Equal(1, fromScalars.Model.Dimension);
+        Assert.All(LogLikelihoods(fromScalars.Transform(scalars)), v => Assert.True(float.IsFinite(v)));
+        Assert.Equal(1, ((VectorDataViewType)fromScalars.Sample(3, 1).Schema["Features"].Type).Size);
+    }
+
+    internal sealed class DoublePoint
+    {
+        [VectorType(2)]
+        public double[] Features { get; set; } = Array.Empty<double>();
+    }
+
+    internal sealed class ScalarPoint
+    {
+        public float Features { get; set; }
+    }
+
+    internal sealed class VariablePoint
+    {
+        [VectorType]
+        public float[] Features { get; set; } = Array.Empty<float>();
+    }
+
+    internal sealed class TextPoint
+    {
+        public string Features { get; set; } = "";
+    }
+
+    [Fact]
+    public void RejectsWrongColumnTypesNamingColumnAndType()
+    {
+        var ml = new MLContext(seed: 1);
+        var variable = ml.Data.LoadFromEnumerable(new[] { new VariablePoint { Features = new[] { 1f } } });
+        var text = ml.Data.LoadFromEnumerable(new[] { new TextPoint { Features = "a" } });
+        var estimator = ml.Transforms.HamiltonianFlow(SmallOptions());
+
+        var e1 = Assert.Throws<ArgumentOutOfRangeException>(() => estimator.Fit(variable));
+        Assert.Contains("'Features'", e1.Message);
+        Assert.Contains("Vector<Single>", e1.Message);
+        var e2 = Assert.Throws<ArgumentOutOfRangeException>(() => estimator.GetOutputSchema(Shape(variable.Schema)));
+        Assert.Contains("variable size", e2.Message);
+        var e3 = Assert.Throws<ArgumentOutOfRangeException>(() => estimator.GetOutputSchema(Shape(text.Schema)));
+        Assert.Contains("String", e3.Message);
+        var e4 = Assert.Throws<ArgumentOutOfRangeException>(() => ml.Transforms.HamiltonianFlow(featureColumnName: "Missing").Fit(text));
+        Assert.Contains("'Missing'", e4.Message);
+
+        // A fitted 2-D model refuses a 1-D column of the same name.
+        var model = estimator.Fit(ml.Data.LoadFromEnumerable(Clusters(100, 1)));
+        var scalar = ml.Data.LoadFromEnumerable(new[] { new ScalarPoint { Features = 1 } });
+        var e5 = Assert.Throws<ArgumentOutOfRangeException>(() => model.GetOutputSchema(scalar.Schema));
+        Assert.Contains("trained on 2", e5.Message);
+    }
+
+    [Fact]
+    public void EmptyOrAllNonFiniteTrainingDataThrowsAndNonFiniteRowsAreSkippedWithALogMessage()
+    {
+        var ml = new MLContext(seed: 1);
+        var log = new List<string>();
+        ml.Log += (_, e) => { lock (log) log.Add(e.Message); };
+        var estimator = ml.Transforms.HamiltonianFlow(SmallOptions());
+
+        var empty = Assert.Throws<InvalidOperationException>(() => estimator.Fit(ml.Data.LoadFromEnumerable(Array.Empty<Point>())));
+        Assert.Contains("empty", empty.Message);
+        var allNaN = new[] { new Point { Features = new[] { float.NaN, 1f } } };
+        Assert.Throws<InvalidOperationException>(() => estimator.Fit(ml.Data.LoadFromEnumerable(allNaN)));
+
+        var data = Clusters(100, 1).Concat(allNaN).Concat(new[] { new Point { Features = new[] { 1f, float.NegativeInfinity } } });
+        estimator.Fit(ml.Data.LoadFromEnumerable(data));
+        lock (log)
+        {
+            Assert.Contains(log, m => m.Contains("Skipped 2 training rows") && m.Contains("'Features'"));
+            Assert.Contains(log, m => m.Contains("Epoch 8: training loss"));
+        }
+    }
+
+    [Fact]
+    public void SeedComesFromTheMLContextWhenTheOptionsGiveNone()
+    {
+        float[] Train(int contextSeed)
+        {
+            var ml = new MLContext(seed: contextSeed);
+            var options = SmallOptions();
+            options.Seed = null;
+            options.Epochs = 2;
+            var data = ml.Data.LoadFromEnumerable(Clusters(100, 1));
+            return LogLikelihoods(ml.Transforms.HamiltonianFlow(options).Fit(data).Transform(data));
+        }
+
+        Assert.Equal(Train(5), Train(5));
+        Assert.NotEqual(Train(5), Train(6));
+    }
+
+    [Fact]
+    public void CancelExecutionStopsTrainingBetweenBatches()
+    {
+        var ml = new MLContext(seed: 1);
+        ml.Log += (_, e) =>
+        {
+            if (e.Message.Contains("Epoch 1:"))
+                CancelExecution(ml);
+        };
+        var options = SmallOptions();
+        options.Epochs = 100_000;
+        var estimator = ml.Transforms.HamiltonianFlow(options);
+
+        Assert.ThrowsAny<OperationCanceledException>(() => estimator.Fit(ml.Data.LoadFromEnumerable(Clusters(200, 1))));
+    }
+
+    // ML.NET 5.0.1 keeps SchemaShape.Create and MLContext's cancellation (ICancelable) internal; tools such as AutoML reach them.
+    private static SchemaShape Shape(DataViewSchema schema) =>
+        (SchemaShape)typeof(SchemaShape).GetMethod("Create", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)!
+            .Invoke(null, new object[] { schema })!;
+
+    private static void CancelExecution(MLContext ml)
+    {
+        object env = typeof(MLContext).GetFields(System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Instance)
+            .Select(f => f.GetValue(ml)).Single(v => v?.GetType().GetInterface("ICancelable") is not null)!;
+        env.GetType().GetInterface("ICancelable")!.GetMethod("CancelExecution")!.Invoke(env, null);
+    }
+
+    [Fact]
+    public void InvalidOptionsAreRejectedNamingTheOption()
+    {
+        var ml = new MLContext();
+        var e = Assert.Throws<ArgumentException>(() => ml.Transforms.HamiltonianFlow(new HamiltonianFlowTrainer.Options { ImportanceSamples = 0 }));
+        Assert.Contains("ImportanceSamples", e.Message);
+        e = Assert.Throws<ArgumentException>(() => ml.Transforms.HamiltonianFlow(new HamiltonianFlowTrainer.Options { LeapfrogSteps = 0 }));
+        Assert.Contains("LeapfrogSteps", e.Message);
+        e = Assert.Throws<ArgumentException>(() => ml.Transforms.HamiltonianFlow(new HamiltonianFlowTrainer.Options { KineticEnergy = (KineticEnergyKind)7 }));
+        Assert.Contains("7", e.Message);
+    }
+}

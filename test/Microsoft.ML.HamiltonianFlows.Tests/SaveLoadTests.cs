@@ -1,0 +1,149 @@
+using System.Diagnostics;
+using Microsoft.ML.Data;
+using System.IO.Compression;
+using Xunit;
+
+namespace Microsoft.ML.HamiltonianFlows.Tests;
+
+[Collection(TorchGlobalGeneratorCollection.Name)]
+public class SaveLoadTests
+{
+    private static IEstimator<ITransformer> DensityChain(MLContext ml) =>
+        ml.Transforms.NormalizeMinMax("Features").Append(ml.Transforms.HamiltonianFlow(HamiltonianFlowTransformerTests.SmallOptions()));
+
+    // Mixes ML.NET's normaliser, the density transformer and the anomaly detector (ML.NET's own prediction transformer).
+    private static IEstimator<ITransformer> AnomalyChain(MLContext ml) =>
+        ml.Transforms.NormalizeMinMax("Features")
+            .Append(ml.Transforms.HamiltonianFlow(HamiltonianFlowTransformerTests.SmallOptions()))
+            .Append(ml.AnomalyDetection.Trainers.HamiltonianFlow(HamiltonianFlowTransformerTests.SmallOptions(), contamination: 0.1));
+
+    private static IDataView TestRows(MLContext ml) =>
+        ml.Data.LoadFromEnumerable(HamiltonianFlowTransformerTests.Clusters(300, 4)
+            .Append(new HamiltonianFlowTransformerTests.Point { Features = new[] { float.NaN, 1f } }));
+
+    private static string[] Bits(IDataView scored, params string[] columns)
+    {
+        var values = columns.Select(c => scored.Schema[c].Type == BooleanDataViewType.Instance
+            ? scored.GetColumn<bool>(c).Select(b => b ? "1" : "0").ToArray()
+            : scored.GetColumn<float>(c).Select(v => BitConverter.SingleToUInt32Bits(v).ToString("X8")).ToArray()).ToArray();
+        return Enumerable.Range(0, values[0].Length).Select(i => string.Join('\t', values.Select(v => v[i]))).ToArray();
+    }
+
+    [Theory]
+    [InlineData(false, "LogLikelihood")]
+    [InlineData(true, "LogLikelihood,Score,PredictedLabel")]
+    public void ChainLoadedInAnotherProcessReproducesEveryOutputBitForBit(bool anomaly, string columnList)
+    {
+        string[] columns = columnList.Split(',');
+        var ml = new MLContext(seed: 1);
+        var train = ml.Data.LoadFromEnumerable(HamiltonianFlowTransformerTests.Clusters(300, 1));
+        var model = (anomaly ? AnomalyChain(ml) : DensityChain(ml)).Fit(train);
+        var test = TestRows(ml);
+        var expected = Bits(model.Transform(test), columns);
+
+        var folder = Directory.CreateTempSubdirectory("nhf-saveload-");
+        try
+        {
+            string modelPath = Path.Combine(folder.FullName, "model.zip"), dataPath = Path.Combine(folder.FullName, "data.idv");
+            ml.Model.Save(model, train.Schema, modelPath);
+            using (var stream = File.Create(dataPath))
+                ml.Data.SaveAsBinary(test, stream);
+
+            // The same process with a fresh context...
+            var reloaded = new MLContext(seed: 99).Model.Load(modelPath, out var schema);
+            Assert.Equal(expected, Bits(reloaded.Transform(test), columns));
+            Assert.Contains(schema, c => c.Name == "Features");
+
+            // ...and a fresh process that never names this library's types.
+            string outputPath = Path.Combine(folder.FullName, "scores.txt");
+            RunLoadCheck(modelPath, dataPath, outputPath, columns);
+            Assert.Equal(expected, File.ReadAllLines(outputPath));
+        }
+        finally
+        {
+            folder.Delete(recursive: true);
+        }
+    }
+
+    private static void RunLoadCheck(params object[] args)
+    {
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "ModelLoadCheck.dll"));
+        foreach (var arg in args)
+        {
+            if (arg is string[] many)
+                foreach (var a in many)
+                    start.ArgumentList.Add(a);
+            else
+                start.ArgumentList.Add((string)arg);
+        }
+        using var process = Process.Start(start)!;
+        string stderr = process.StandardError.ReadToEndAsync().Result + process.StandardOutput.ReadToEnd();
+        Assert.True(process.WaitForExit(120_000), "ModelLoadCheck did not finish in 2 minutes");
+        Assert.True(process.ExitCode == 0, $"ModelLoadCheck exited with {process.ExitCode}: {stderr}");
+    }
+
+    private static byte[] SaveDensityModel(MLContext ml)
+    {
+        var data = ml.Data.LoadFromEnumerable(HamiltonianFlowTransformerTests.Clusters(100, 1));
+        var options = HamiltonianFlowTransformerTests.SmallOptions();
+        options.Epochs = 1;
+        var model = ml.Transforms.HamiltonianFlow(options).Fit(data);
+        using var stream = new MemoryStream();
+        ml.Model.Save(model, data.Schema, stream);
+        return stream.ToArray();
+    }
+
+    // Rewrites every zip entry whose content `edit` changes.
+    private static byte[] EditEntries(byte[] zip, Func<string, byte[], byte[]?> edit)
+    {
+        using var output = new MemoryStream();
+        using (var source = new ZipArchive(new MemoryStream(zip), ZipArchiveMode.Read))
+        using (var target = new ZipArchive(output, ZipArchiveMode.Create, leaveOpen: true))
+        {
+            foreach (var entry in source.Entries)
+            {
+                using var content = new MemoryStream();
+                using (var s = entry.Open())
+                    s.CopyTo(content);
+                byte[] bytes = edit(entry.FullName, content.ToArray()) ?? content.ToArray();
+                using var t = target.CreateEntry(entry.FullName).Open();
+                t.Write(bytes);
+            }
+        }
+        return output.ToArray();
+    }
+
+    private static string AllMessages(Exception e) => e.InnerException is null ? e.Message : e.Message + " | " + AllMessages(e.InnerException);
+
+    [Fact]
+    public void ModelOfAnotherFormatVersionFailsNamingBothVersions()
+    {
+        var ml = new MLContext(seed: 1);
+        byte[] zip = EditEntries(SaveDensityModel(ml), (_, bytes) =>
+        {
+            // The transformer's header: model signature at 0x40, written and readable versions at 0x48 and 0x4C.
+            if (bytes.Length < 0x50 || !bytes.AsSpan(0x40, 8).SequenceEqual("HFLOWXFM"u8))
+                return null;
+            var copy = (byte[])bytes.Clone();
+            BitConverter.TryWriteBytes(copy.AsSpan(0x48), 0x00020001u);
+            BitConverter.TryWriteBytes(copy.AsSpan(0x4C), 0x00020001u);
+            return copy;
+        });
+
+        var e = Assert.ThrowsAny<Exception>(() => new MLContext().Model.Load(new MemoryStream(zip), out _));
+        string message = AllMessages(e);
+        Assert.Contains("0x00020001", message);
+        Assert.Contains("0x00010001", message);
+    }
+
+    [Fact]
+    public void TruncatedWeightsFailWithAClearMessage()
+    {
+        var ml = new MLContext(seed: 1);
+        byte[] zip = EditEntries(SaveDensityModel(ml), (name, bytes) => name.EndsWith("FlowWeights", StringComparison.Ordinal) ? bytes[..(bytes.Length / 2)] : null);
+
+        var e = Assert.ThrowsAny<Exception>(() => new MLContext().Model.Load(new MemoryStream(zip), out _));
+        Assert.Contains("corrupt or truncated", AllMessages(e));
+    }
+}
