@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Microsoft.ML.Data;
 using System.IO.Compression;
 using Xunit;
@@ -67,20 +66,9 @@ public class SaveLoadTests
 
     private static void RunLoadCheck(params object[] args)
     {
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "ModelLoadCheck.dll"));
-        foreach (var arg in args)
-        {
-            if (arg is string[] many)
-                foreach (var a in many)
-                    start.ArgumentList.Add(a);
-            else
-                start.ArgumentList.Add((string)arg);
-        }
-        using var process = Process.Start(start)!;
-        string stderr = process.StandardError.ReadToEndAsync().Result + process.StandardOutput.ReadToEnd();
-        Assert.True(process.WaitForExit(120_000), "ModelLoadCheck did not finish in 2 minutes");
-        Assert.True(process.ExitCode == 0, $"ModelLoadCheck exited with {process.ExitCode}: {stderr}");
+        var arguments = args.SelectMany(a => a as string[] ?? new[] { (string)a });
+        var (exitCode, output) = ChildProcess.RunDotnet(Path.Combine(AppContext.BaseDirectory, "ModelLoadCheck.dll"), arguments, TimeSpan.FromMinutes(2));
+        Assert.True(exitCode == 0, $"ModelLoadCheck exited with {exitCode}: {output}");
     }
 
     private static byte[] SaveDensityModel(MLContext ml)

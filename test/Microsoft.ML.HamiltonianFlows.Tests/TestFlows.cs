@@ -19,13 +19,13 @@ internal static class TestFlows
 
     public static HamiltonianFlow Build(FlowArchitecture architecture, int seed = 7)
     {
-        torch.manual_seed(seed);
-        var flow = new HamiltonianFlow(architecture);
+        var flow = HamiltonianFlow.Create(architecture, seed);
         // Move every parameter off its initial value: the zero-initialised output layers (a flat potential,
         // an N(0, I) encoder) and the unit masses would make the dynamics too trivial to test.
         using var noGrad = no_grad();
+        using var generator = new Generator((ulong)seed);
         foreach (var parameter in flow.parameters())
-            parameter.add_(0.3 * rand_like(parameter) - 0.15);
+            parameter.add_(0.3 * rand(parameter.shape, dtype: parameter.dtype, generator: generator) - 0.15);
         return flow;
     }
 

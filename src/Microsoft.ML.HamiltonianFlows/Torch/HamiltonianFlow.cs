@@ -17,6 +17,23 @@ public sealed class HamiltonianFlow : nn.Module
     private readonly ModuleList<Leapfrog> layers = new();
     private readonly MomentumEncoder encoder;
 
+    // Weight initialisation draws from torch's process-wide generator: seeding and building under one lock keep
+    // flows created on several threads at once reproducible.
+    private static readonly object InitializationLock = new();
+
+    /// <summary>
+    /// Builds an untrained flow whose initial weights are determined by <paramref name="seed"/>; safe to call from
+    /// several threads at once.
+    /// </summary>
+    public static HamiltonianFlow Create(FlowArchitecture architecture, int seed, Device? device = null)
+    {
+        lock (InitializationLock)
+        {
+            torch.manual_seed(seed);
+            return new HamiltonianFlow(architecture, device ?? CPU);
+        }
+    }
+
     /// <summary>Builds an untrained flow on the CPU, its weights drawn from torch's global generator.</summary>
     public HamiltonianFlow(FlowArchitecture architecture) : this(architecture, CPU) { }
 

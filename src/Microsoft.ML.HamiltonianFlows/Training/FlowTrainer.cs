@@ -11,10 +11,6 @@ namespace Microsoft.ML.HamiltonianFlows.Training;
 /// </summary>
 public static class FlowTrainer
 {
-    // Weight initialisation draws from torch's global generator: seeding and building happen under one lock so
-    // that trainings on several threads at once still get the weights their seeds promise.
-    private static readonly object InitializationLock = new();
-
     /// <summary>Builds a flow of the given architecture (weights seeded by <see cref="FlowTrainingOptions.Seed"/>) and trains it.</summary>
     /// <param name="architecture">Shape of the flow.</param>
     /// <param name="data">Training rows, shape [n, d].</param>
@@ -39,12 +35,7 @@ public static class FlowTrainer
             torch.set_num_threads(threads);
 
         // Everything after initialisation draws from a private generator.
-        HamiltonianFlow flow;
-        lock (InitializationLock)
-        {
-            torch.manual_seed(options.Seed);
-            flow = new HamiltonianFlow(architecture, device ?? CPU);
-        }
+        var flow = HamiltonianFlow.Create(architecture, options.Seed, device);
         try
         {
             return Fit(flow, data, options, progress, cancellationToken);
