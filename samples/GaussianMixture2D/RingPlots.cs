@@ -10,9 +10,9 @@ internal static class RingPlots
     private const double Half = 6.5;
     private const int PanelSize = 420, ScatterPoints = 3000;
     private const double EnergyClip = 12;
-    private const int DensitySamples = 32;
+    private const int DensitySamples = 16;
 
-    public static void Write(string folder, GaussianRing ring, float[] train, VariantResult fixedKinetic, VariantResult neuralKinetic, RunSettings settings)
+    public static void Write(string folder, GaussianRing ring, double entropy, float[] train, VariantResult fixedKinetic, VariantResult neuralKinetic, RunSettings settings)
     {
         WriteSamples(Path.Combine(folder, "samples.png"), train, fixedKinetic, neuralKinetic, settings.Seed);
         var grid = Grid(settings.GridCells);
@@ -37,7 +37,7 @@ internal static class RingPlots
             ($"model density, {neuralKinetic.Name}", Apply(Exp(LogLikelihood(neuralKinetic.Flow, grid, settings)), d => Math.Min(d, cap))),
         });
 
-        WriteTrainingCurves(Path.Combine(folder, "training.png"), ring.Entropy(), fixedKinetic, neuralKinetic);
+        WriteTrainingCurves(Path.Combine(folder, "training.png"), entropy, fixedKinetic, neuralKinetic);
     }
 
     private static void WriteSamples(string path, float[] train, VariantResult fixedKinetic, VariantResult neuralKinetic, int seed)
