@@ -64,7 +64,7 @@ public class SaveLoadTests
         }
     }
 
-    private static void RunLoadCheck(params object[] args)
+    internal static void RunLoadCheck(params object[] args)
     {
         var arguments = args.SelectMany(a => a as string[] ?? new[] { (string)a });
         var (exitCode, output) = ChildProcess.RunDotnet(Path.Combine(AppContext.BaseDirectory, "ModelLoadCheck.dll"), arguments, TimeSpan.FromMinutes(2));
