@@ -1,3 +1,4 @@
+using Microsoft.ML.Data;
 using Microsoft.ML.HamiltonianFlows.Training;
 using Microsoft.ML.Runtime;
 using static TorchSharp.torch;
@@ -13,19 +14,41 @@ internal static class FlowFitting
     // How often training looks whether the context's execution was cancelled; the engine then stops before its next batch.
     private static readonly TimeSpan CancellationPoll = TimeSpan.FromMilliseconds(50);
 
-    /// <summary>A trained model with the feature column it read and the finite training rows (count x d values).</summary>
-    internal sealed record Result(HamiltonianFlowModelParameters Model, FeatureColumn Feature, float[] Rows, int Count);
+    // Rows a streamed epoch shuffles among when the data cannot shuffle itself (ML.NET's ShuffleRows pool is 1000).
+    private const int ShufflePoolRows = 4096;
+
+    /// <summary>
+    /// A trained model with the feature column it read and the count of finite training rows; their values
+    /// (count x d) when they were read into memory, null when training streamed them.
+    /// </summary>
+    internal sealed record Result(HamiltonianFlowModelParameters Model, FeatureColumn Feature, float[]? Rows, long Count);
 
     internal static Result Fit(IHost host, IDataView data, HamiltonianFlowTrainer.Options options)
     {
         var feature = FeatureColumn.Bind(data.Schema, options.FeatureColumnName);
         using var ch = host.Start("Training");
-        var (rows, count) = ReadFiniteRows(ch, data, feature);
-
         int seed = options.Seed ?? host.Rand.Next();
         var architecture = options.ToArchitecture(feature.Dimension);
         var trainingOptions = options.ToTrainingOptions(seed);
-        ch.Info($"Training a Hamiltonian flow on {count} rows of dimension {feature.Dimension} (seed {seed}).");
+        double budgetBytes = options.MemoryBudgetMegabytes * 1024 * 1024;
+        // Counting rows reads no column, so it costs little next to an epoch; many views know their count outright.
+        long total = data.GetRowCount() ?? CountRows(data);
+        DataViewRows? streamed = total * feature.Dimension * 4.0 > budgetBytes
+            ? new DataViewRows(ch, data, feature, (int)Math.Clamp(budgetBytes / (feature.Dimension * 4.0), 1, ShufflePoolRows))
+            : null;
+        float[]? rows = null;
+        long count;
+        if (streamed is null)
+        {
+            (rows, count) = ReadFiniteRows(ch, data, feature);
+            ch.Info($"Training a Hamiltonian flow on {count} rows of dimension {feature.Dimension} (seed {seed}).");
+        }
+        else
+        {
+            count = total;
+            ch.Info($"Training a Hamiltonian flow on {total} rows of dimension {feature.Dimension} (seed {seed}), streamed: " +
+                    $"they exceed the memory budget of {options.MemoryBudgetMegabytes} MB.");
+        }
 
         using var cancellation = new CancellationTokenSource();
         using var poll = new Timer(_ =>
@@ -42,14 +65,19 @@ internal static class FlowFitting
             }
         }, null, CancellationPoll, CancellationPoll);
 
+        Action<FlowTrainingProgress> report = p => ch.Info($"Epoch {p.Epoch}: training loss {p.TrainingLoss:F4} nats" +
+            (p.ValidationLoss is double v ? $", validation loss {v:F4}" : "") +
+            $", learning rate {p.LearningRate:G3}, {p.SkippedBatches} skipped batches.");
         FlowTrainingResult result;
-        using (var trainingRows = tensor(rows, new long[] { count, feature.Dimension }))
+        if (streamed is not null)
         {
-            result = FlowTrainer.Train(architecture, trainingRows, trainingOptions,
-                p => ch.Info($"Epoch {p.Epoch}: training loss {p.TrainingLoss:F4} nats" +
-                             (p.ValidationLoss is double v ? $", validation loss {v:F4}" : "") +
-                             $", learning rate {p.LearningRate:G3}, {p.SkippedBatches} skipped batches."),
-                cancellation.Token);
+            result = FlowTrainer.Train(architecture, streamed, trainingOptions, report, cancellation.Token);
+            count = streamed.FiniteRows;
+        }
+        else
+        {
+            using var trainingRows = tensor(rows!, new long[] { count, feature.Dimension });
+            result = FlowTrainer.Train(architecture, trainingRows, trainingOptions, report, cancellation.Token);
         }
         ch.Info($"Kept the weights of epoch {result.BestEpoch}" + (result.StoppedEarly ? " (stopped early)." : "."));
         // The scoring seed is a function of the training seed, so a model trained twice scores identically.
@@ -80,12 +108,119 @@ internal static class FlowFitting
                 }
             }
         }
+        ReportSkipped(ch, feature, count, skipped);
+        return (rows.ToArray(), count);
+    }
+
+    private static void ReportSkipped(IChannel ch, FeatureColumn feature, long count, long skipped)
+    {
         if (skipped > 0)
             ch.Warning($"Skipped {skipped} training rows whose feature column '{feature.Name}' has NaN or infinite values.");
         if (count == 0)
             throw ch.Except(skipped > 0
                 ? $"No training rows left: all {skipped} rows of feature column '{feature.Name}' have NaN or infinite values."
                 : $"The training data is empty: feature column '{feature.Name}' has no rows.");
-        return (rows.ToArray(), count);
+    }
+
+    private static long CountRows(IDataView data)
+    {
+        long count = 0;
+        using var cursor = data.GetRowCursor(Array.Empty<DataViewSchema.Column>());
+        while (cursor.MoveNext())
+            count++;
+        return count;
+    }
+
+    /// <summary>
+    /// The feature column of a view as <see cref="StreamedRows"/>: each pass opens a cursor, keyed by the row id
+    /// (which ML.NET keeps per row whatever the order). The storage-order pass counts the finite rows and reports
+    /// the others, once.
+    /// </summary>
+    private sealed class DataViewRows : StreamedRows
+    {
+        private readonly IChannel ch;
+        private readonly IDataView data;
+        private readonly FeatureColumn feature;
+        private readonly int poolRows;
+        private bool reported;
+
+        public DataViewRows(IChannel ch, IDataView data, FeatureColumn feature, int poolRows)
+        {
+            this.ch = ch;
+            this.data = data;
+            this.feature = feature;
+            this.poolRows = poolRows;
+        }
+
+        public override int Dimension => feature.Dimension;
+
+        /// <summary>Finite rows seen by the first storage-order pass.</summary>
+        public long FiniteRows { get; private set; }
+
+        public override IEnumerable<StreamedRow> Read(int? shuffleSeed)
+        {
+            var columns = new[] { data.Schema[feature.Name] };
+            // A view that shuffles itself does it best; otherwise a bounded pool shuffles the storage order locally.
+            if (shuffleSeed is int seed && !data.CanShuffle)
+                return Pooled(ReadCursor(data.GetRowCursor(columns), counting: false), new Random(seed));
+            return ReadCursor(shuffleSeed is int s ? data.GetRowCursor(columns, new Random(s)) : data.GetRowCursor(columns),
+                counting: shuffleSeed is null && !reported);
+        }
+
+        private IEnumerable<StreamedRow> ReadCursor(DataViewRowCursor cursor, bool counting)
+        {
+            using (cursor)
+            {
+                var read = feature.MakeReader(cursor);
+                var id = cursor.GetIdGetter();
+                DataViewRowId rowId = default;
+                var row = new float[feature.Dimension];
+                long finite = 0, skipped = 0;
+                while (cursor.MoveNext())
+                {
+                    // The engine skips non-finite rows itself; they are only counted here.
+                    if (read(row))
+                        finite++;
+                    else
+                        skipped++;
+                    id(ref rowId);
+                    yield return new StreamedRow(rowId.Low ^ (rowId.High * 0x9E3779B97F4A7C15UL), row);
+                }
+                if (counting)
+                {
+                    reported = true;
+                    FiniteRows = finite;
+                    ReportSkipped(ch, feature, finite, skipped);
+                }
+            }
+        }
+
+        /// <summary>
+        /// Local shuffle of a stream: each arriving row takes the place of a random row of a full pool, which is
+        /// emitted; the pool's rest is emitted in random order at the end.
+        /// </summary>
+        private IEnumerable<StreamedRow> Pooled(IEnumerable<StreamedRow> rows, Random random)
+        {
+            var pool = new List<StreamedRow>(poolRows);
+            foreach (var row in rows)
+            {
+                // The cursor reuses its buffer, and the pool holds rows across reads.
+                var copy = new StreamedRow(row.Key, (float[])row.Values.Clone());
+                if (pool.Count < poolRows)
+                {
+                    pool.Add(copy);
+                    continue;
+                }
+                int i = random.Next(poolRows);
+                yield return pool[i];
+                pool[i] = copy;
+            }
+            for (int n = pool.Count; n > 0; n--)
+            {
+                int i = random.Next(n);
+                yield return pool[i];
+                pool[i] = pool[n - 1];
+            }
+        }
     }
 }

@@ -37,7 +37,7 @@ public sealed class HamiltonianFlowAnomalyTrainer : IEstimator<AnomalyPrediction
         host.CheckValue(input, nameof(input));
         RequireSingleVector(FeatureColumn.Bind(input.Schema, options.FeatureColumnName));
         var fitted = FlowFitting.Fit(host, input, options);
-        float threshold = Threshold(fitted);
+        float threshold = Threshold(fitted, input);
         using (var ch = host.Start("Threshold"))
             ch.Info($"Anomaly threshold {threshold:G6} nats: the {1 - contamination:P1} quantile of the training scores.");
         return new AnomalyPredictionTransformer<HamiltonianFlowModelParameters>(
@@ -70,19 +70,48 @@ public sealed class HamiltonianFlowAnomalyTrainer : IEstimator<AnomalyPrediction
 
     // Scores are negative log-likelihoods; PredictedLabel is Score > threshold, so about a fraction
     // `contamination` of the training rows lies above it.
-    private float Threshold(FlowFitting.Result fitted)
+    private float Threshold(FlowFitting.Result fitted, IDataView input)
     {
         int d = fitted.Feature.Dimension;
         var scores = new float[fitted.Count];
-        for (int start = 0; start < fitted.Count; start += LogLikelihoodDataView.BlockSize)
+        if (fitted.Rows is { } rows)
         {
-            int n = Math.Min(LogLikelihoodDataView.BlockSize, fitted.Count - start);
-            fitted.Model.LogLikelihood(fitted.Rows.AsSpan(start * d, n * d), scores.AsSpan(start, n));
+            for (int start = 0; start < scores.Length; start += LogLikelihoodDataView.BlockSize)
+            {
+                int n = Math.Min(LogLikelihoodDataView.BlockSize, scores.Length - start);
+                fitted.Model.LogLikelihood(rows.AsSpan(start * d, n * d), scores.AsSpan(start, n));
+            }
+        }
+        else
+        {
+            ScoreStreamed(fitted, input, scores);
         }
         for (int i = 0; i < scores.Length; i++)
             scores[i] = -scores[i];
         Array.Sort(scores);
         int index = Math.Clamp((int)Math.Ceiling((1 - contamination) * scores.Length) - 1, 0, scores.Length - 1);
         return scores[index];
+    }
+
+    /// <summary>Log-likelihoods of the finite rows of a view too large to read at once, a block at a time.</summary>
+    private static void ScoreStreamed(FlowFitting.Result fitted, IDataView input, float[] scores)
+    {
+        int d = fitted.Feature.Dimension;
+        var block = new float[LogLikelihoodDataView.BlockSize * d];
+        int filled = 0, scored = 0;
+        using var cursor = input.GetRowCursor(new[] { input.Schema[fitted.Feature.Name] });
+        var read = fitted.Feature.MakeReader(cursor);
+        while (cursor.MoveNext())
+        {
+            if (!read(block.AsSpan(filled * d, d)))
+                continue;
+            if (++filled == LogLikelihoodDataView.BlockSize)
+            {
+                fitted.Model.LogLikelihood(block, scores.AsSpan(scored, filled));
+                scored += filled;
+                filled = 0;
+            }
+        }
+        fitted.Model.LogLikelihood(block.AsSpan(0, filled * d), scores.AsSpan(scored, filled));
     }
 }

@@ -102,6 +102,18 @@ public sealed class HamiltonianFlowTrainer : IEstimator<HamiltonianFlowTransform
         /// <summary>Torch intra-op threads during training; null leaves torch's setting. Default null.</summary>
         public int? NumberOfThreads { get; set; }
 
+        /// <summary>
+        /// Most megabytes of training rows read into memory. When the finite rows (count x dimension x 4 bytes) fit,
+        /// they are read once and trained on in memory; otherwise training streams: a first pass over the data counts
+        /// the rows and accumulates the standardisation statistics, and every epoch reads the data again through a
+        /// shuffled cursor (the data's own shuffling when it can shuffle, else a pool of at most 4096 rows and of at
+        /// most this budget), holding one minibatch and the validation rows. Streamed validation rows are chosen by a
+        /// hash of the row's id and the seed, so the split is about, not exactly, <see cref="ValidationFraction"/>,
+        /// and a streamed model differs from an in-memory one trained on the same data. The anomaly detector also
+        /// scores its training rows a block at a time then. Default 1024.
+        /// </summary>
+        public double MemoryBudgetMegabytes { get; set; } = 1024;
+
         internal FlowArchitecture ToArchitecture(int dimension) => new()
         {
             Dimension = dimension,
@@ -143,6 +155,8 @@ public sealed class HamiltonianFlowTrainer : IEstimator<HamiltonianFlowTransform
                 throw new ArgumentException($"{nameof(OutputColumnName)} must be set.", nameof(OutputColumnName));
             if (ImportanceSamples < 1)
                 throw new ArgumentException($"{nameof(ImportanceSamples)} must be at least 1, got {ImportanceSamples}.", nameof(ImportanceSamples));
+            if (!(MemoryBudgetMegabytes > 0))
+                throw new ArgumentException($"{nameof(MemoryBudgetMegabytes)} must be positive, got {MemoryBudgetMegabytes}.", nameof(MemoryBudgetMegabytes));
             ToArchitecture(1).Validate();
             ToTrainingOptions(0).Validate();
         }

@@ -45,6 +45,25 @@ public sealed class Standardizer : nn.Module<Tensor, Tensor>
         data = data.index_select(0, data.isfinite().all(1).nonzero().squeeze(1));
         Tensor m = data.mean(new long[] { 0 });
         Tensor s = data.shape[0] > 1 ? data.std(0) : ones_like(m);
+        Set(m, s, minimumRelativeScale);
+    }
+
+    /// <summary>
+    /// <see cref="Fit(Tensor, double)"/> from statistics a caller accumulated itself over the finite rows (streamed data that is
+    /// never a tensor): per-feature mean and sample standard deviation (n - 1 in the denominator) of <paramref name="count"/> rows.
+    /// </summary>
+    internal void FitStatistics(double[] featureMean, double[] standardDeviation, long count, double minimumRelativeScale)
+    {
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        Tensor m = tensor(featureMean).to(mean.dtype);
+        // As Fit on a tensor: one row has no spread, so the scale is left at one.
+        Tensor s = count > 1 ? tensor(standardDeviation).to(scale.dtype) : ones_like(m);
+        Set(m, s, minimumRelativeScale);
+    }
+
+    private void Set(Tensor m, Tensor s, double minimumRelativeScale)
+    {
         if (minimumRelativeScale > 0)
             s = s.maximum(s.mean() * minimumRelativeScale);
         s = where(s > 0, s / target, ones_like(s));
