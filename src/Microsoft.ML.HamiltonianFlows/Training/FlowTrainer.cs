@@ -29,11 +29,6 @@ public static class FlowTrainer
         ArgumentNullException.ThrowIfNull(architecture);
         ArgumentNullException.ThrowIfNull(data);
         ArgumentNullException.ThrowIfNull(options);
-        architecture.Validate();
-        options.Validate();
-        if (options.NumberOfThreads is int threads)
-            torch.set_num_threads(threads);
-
         return Build(architecture, options, device, flow => Fit(flow, data, options, progress, cancellationToken));
     }
 
@@ -58,18 +53,19 @@ public static class FlowTrainer
         ArgumentNullException.ThrowIfNull(architecture);
         ArgumentNullException.ThrowIfNull(rows);
         ArgumentNullException.ThrowIfNull(options);
-        architecture.Validate();
-        options.Validate();
         if (rows.Dimension != architecture.Dimension)
             throw new ArgumentException($"The rows have dimension {rows.Dimension}; the architecture has {architecture.Dimension}.", nameof(rows));
-        if (options.NumberOfThreads is int threads)
-            torch.set_num_threads(threads);
         return Build(architecture, options, device, flow => Fit(flow, rows, options, progress, cancellationToken));
     }
 
     private static FlowTrainingResult Build(
         FlowArchitecture architecture, FlowTrainingOptions options, Device? device, Func<HamiltonianFlow, FlowTrainingResult> fit)
     {
+        architecture.Validate();
+        options.Validate();
+        if (options.NumberOfThreads is int threads)
+            torch.set_num_threads(threads);
+
         // Everything after initialisation draws from a private generator.
         var flow = HamiltonianFlow.Create(architecture, options.Seed, device);
         try
