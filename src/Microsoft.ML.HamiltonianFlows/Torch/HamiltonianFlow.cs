@@ -127,13 +127,21 @@ public sealed class HamiltonianFlow : nn.Module
     // z holds the standardised rows repeated once per sample; (p, logEncoder) the momenta proposed for them.
     private Tensor LogImportanceWeights(Tensor z, int samples, (Tensor P, Tensor LogProbability) proposal)
     {
-        var (p, logEncoder) = proposal;
+        Tensor logWeights = PhaseSpaceLogImportanceWeights(z, samples, proposal);
+        return Architecture.Standardize ? logWeights + standardizer.LogJacobian() : logWeights;
+    }
+
+    /// <summary>
+    /// log N(q0) + log N(p0) - log r(p | z) for flow-coordinate points z (each row repeated once per sample, sample-major)
+    /// and momenta p proposed for them by any proposal r: [samples, n], each an unbiased estimate of the flow's density
+    /// of z in log space. The posterior sampler uses it with its own momentum law; no standardisation is involved.
+    /// </summary>
+    internal Tensor PhaseSpaceLogImportanceWeights(Tensor z, int samples, (Tensor P, Tensor LogProbability) proposal)
+    {
+        var (p, logProposal) = proposal;
         long n = z.shape[0] / samples;
         var (q0, p0) = Inverse(z, p);
-        Tensor logWeights = StandardNormal.LogProbability(q0) + StandardNormal.LogProbability(p0) - logEncoder;
-        if (Architecture.Standardize)
-            logWeights = logWeights + standardizer.LogJacobian();
-        return logWeights.view(samples, n);
+        return (StandardNormal.LogProbability(q0) + StandardNormal.LogProbability(p0) - logProposal).view(samples, n);
     }
 
     /// <summary>The evidence lower bound per row, [n]: the training objective (one momentum sample).</summary>

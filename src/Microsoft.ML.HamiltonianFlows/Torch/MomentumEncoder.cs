@@ -43,4 +43,11 @@ public sealed class MomentumEncoder : nn.Module<Tensor, (Tensor Mean, Tensor Log
         Tensor logProbability = StandardNormal.LogProbability(e) - logScale.sum(-1);
         return (p, logProbability);
     }
+
+    /// <summary>log enc(p | q) for batches q and p of shape [n, d]; returns [n].</summary>
+    public Tensor LogProbability(Tensor q, Tensor p)
+    {
+        var (mean, logScale) = forward(q);
+        return StandardNormal.LogProbability((p - mean) * (-logScale).exp()) - logScale.sum(-1);
+    }
 }

@@ -31,4 +31,17 @@ public sealed class QuadraticKineticEnergy : KineticEnergy
 
     /// <inheritdoc />
     public override Tensor Gradient(Tensor p) => log_mass is null ? p : p * (-log_mass).exp();
+
+    /// <summary>
+    /// The momentum's normalised Boltzmann law exp(-K(p)) / Z = N(p; 0, M), with Z = (2 pi)^(d/2) det(M)^(1/2):
+    /// log density for a batch p of shape [n, d]; returns [n]. It is the stationary law of p that the dynamics preserve.
+    /// </summary>
+    public Tensor LogBoltzmann(Tensor p)
+    {
+        Tensor logDensity = -forward(p) - 0.5 * p.shape[^1] * Math.Log(2 * Math.PI);
+        return log_mass is null ? logDensity : logDensity - 0.5 * log_mass.expand(p.shape[^1]).sum();
+    }
+
+    /// <summary>Draws from the Boltzmann law N(0, M) given standard-normal draws e: p = M^(1/2) e.</summary>
+    public Tensor SampleBoltzmann(Tensor e) => log_mass is null ? e : e * (0.5 * log_mass).exp();
 }

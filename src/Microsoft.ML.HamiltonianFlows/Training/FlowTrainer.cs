@@ -252,7 +252,7 @@ public static class FlowTrainer
                     {
                         using Tensor batch = batches.Current;
                         cancellationToken.ThrowIfCancellationRequested();
-                        rate = options.LearningRate * rateScale * ScheduleFactor(options.Schedule, step, budget);
+                        rate = options.LearningRate * rateScale * options.Schedule.Factor(step, budget);
                         foreach (var group in optimizer.ParamGroups)
                             group.LearningRate = rate;
 
@@ -320,12 +320,6 @@ public static class FlowTrainer
         double? finalValidationLoss = validation is not null ? MeanLoss(flow, validation, options) : null;
         return new FlowTrainingResult(flow, history, bestEpoch, stoppedEarly, finalValidationLoss);
     }
-
-    private static double ScheduleFactor(LearningRateSchedule schedule, long step, long budget) => schedule switch
-    {
-        LearningRateSchedule.Cosine => 0.5 * (1 + Math.Cos(Math.PI * step / budget)),
-        _ => 1,
-    };
 
     /// <summary>Mean training loss over rows, with momenta drawn from a fixed seed so epochs compare fairly.</summary>
     private static double MeanLoss(HamiltonianFlow flow, Tensor rows, FlowTrainingOptions options)
