@@ -124,24 +124,11 @@ internal static class CosmologyExperiment
     private static double KullbackLeibler(GridPosterior grid, PosteriorFlow flow, int momentumSamples, Generator generator)
     {
         int[] cells = grid.HeaviestCells(0.999);
-        double cellArea = grid.CellWidth * grid.CellHeight, massSum = cells.Sum(c => grid.Mass[c]), sum = 0;
-        const int chunk = 1024;
-        using var noGrad = no_grad();
-        for (int start = 0; start < cells.Length; start += chunk)
-        {
-            using var scope = NewDisposeScope();
-            int count = Math.Min(chunk, cells.Length - start);
-            var points = new double[2 * count];
-            for (int k = 0; k < count; k++)
-                (points[2 * k], points[2 * k + 1]) = grid.Centre(cells[start + k]);
-            double[] logQ = flow.LogDensity(tensor(points, new long[] { count, 2 }), momentumSamples, generator).data<double>().ToArray();
-            for (int k = 0; k < count; k++)
-            {
-                int c = cells[start + k];
-                sum += grid.Mass[c] * (Math.Log(grid.Mass[c] / cellArea) - logQ[k]);
-            }
-        }
-        return sum / massSum;
+        double[] logQ = grid.Evaluate(cells, theta => flow.LogDensity(theta, momentumSamples, generator));
+        double cellArea = grid.CellWidth * grid.CellHeight, sum = 0;
+        for (int k = 0; k < cells.Length; k++)
+            sum += grid.Mass[cells[k]] * (Math.Log(grid.Mass[cells[k]] / cellArea) - logQ[k]);
+        return sum / cells.Sum(c => grid.Mass[c]);
     }
 
     private static HamiltonianMonteCarlo.Result RunHmc(SupernovaPosterior posterior, RunSettings settings)

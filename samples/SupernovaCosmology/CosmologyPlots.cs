@@ -39,7 +39,10 @@ internal static class CosmologyPlots
             plot.Title($"{title}; lines: grid posterior, 68% and 95%");
             plot.XLabel("Omega_m");
             plot.YLabel("Omega_Lambda");
-            plot.Axes.SetLimits(0, SupernovaPosterior.MaxMatter, 0, SupernovaPosterior.MaxLambda);
+            // Five posterior standard deviations around the mean, within the prior box.
+            double[] sd = grid.StandardDeviation;
+            plot.Axes.SetLimits(Math.Max(0, grid.Mean[0] - 5 * sd[0]), Math.Min(SupernovaPosterior.MaxMatter, grid.Mean[0] + 5 * sd[0]),
+                Math.Max(0, grid.Mean[1] - 5 * sd[1]), Math.Min(SupernovaPosterior.MaxLambda, grid.Mean[1] + 5 * sd[1]));
             plot.ShowLegend(Alignment.LowerRight);
         }
         figure.Layout = new ScottPlot.MultiplotLayouts.Columns();

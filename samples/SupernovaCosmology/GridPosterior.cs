@@ -14,18 +14,7 @@ internal sealed class GridPosterior
         Rows = rows;
         CellWidth = SupernovaPosterior.MaxMatter / columns;
         CellHeight = SupernovaPosterior.MaxLambda / rows;
-        LogDensity = new double[rows * columns];
-        const int chunk = 2048;
-        using var noGrad = no_grad();
-        for (int start = 0; start < LogDensity.Length; start += chunk)
-        {
-            using var scope = NewDisposeScope();
-            int count = Math.Min(chunk, LogDensity.Length - start);
-            var points = new double[2 * count];
-            for (int k = 0; k < count; k++)
-                (points[2 * k], points[2 * k + 1]) = Centre(start + k);
-            logDensity(tensor(points, new long[] { count, 2 })).data<double>().CopyTo(LogDensity.AsSpan(start, count));
-        }
+        LogDensity = Evaluate(Enumerable.Range(0, rows * columns).ToArray(), logDensity);
         double max = LogDensity.Max();
         double sum = LogDensity.Sum(v => Math.Exp(v - max));
         LogEvidence = max + Math.Log(sum) + Math.Log(CellWidth * CellHeight);
@@ -64,6 +53,24 @@ internal sealed class GridPosterior
     public double[] Mean { get; }
     public double[,] Covariance { get; }
     public double[] StandardDeviation => new[] { Math.Sqrt(Covariance[0, 0]), Math.Sqrt(Covariance[1, 1]) };
+
+    /// <summary>f at the centres of the given cells, a chunk at a time and without gradients, so that the tensors stay small.</summary>
+    public double[] Evaluate(int[] cells, Func<Tensor, Tensor> f)
+    {
+        const int chunk = 1024;
+        var values = new double[cells.Length];
+        using var noGrad = no_grad();
+        for (int start = 0; start < cells.Length; start += chunk)
+        {
+            using var scope = NewDisposeScope();
+            int count = Math.Min(chunk, cells.Length - start);
+            var points = new double[2 * count];
+            for (int k = 0; k < count; k++)
+                (points[2 * k], points[2 * k + 1]) = Centre(cells[start + k]);
+            f(tensor(points, new long[] { count, 2 })).data<double>().CopyTo(values.AsSpan(start, count));
+        }
+        return values;
+    }
 
     /// <summary>(Omega_m, Omega_Lambda) at the centre of cell c.</summary>
     public (double X, double Y) Centre(int c) => ((c % Columns + 0.5) * CellWidth, (c / Columns + 0.5) * CellHeight);

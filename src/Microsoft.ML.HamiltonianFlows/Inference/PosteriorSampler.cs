@@ -71,62 +71,43 @@ public static class PosteriorSampler
         PosteriorFlow posterior, PosteriorSamplerOptions options, Action<FlowTrainingProgress>? progress, CancellationToken cancellationToken)
     {
         using var generator = new Generator((ulong)options.Seed, posterior.Flow.Device);
-        var parameters = posterior.Flow.parameters().Concat(posterior.LocationScale.parameters()).ToList();
-        using var optimizer = optim.Adam(parameters, options.LearningRate);
+        using var optimizer = new GuardedAdam(posterior.Flow.parameters().Concat(posterior.LocationScale.parameters()),
+            options.LearningRate, options.Schedule, options.GradientClipNorm, options.MaxConsecutiveNonFiniteBatches);
 
         var history = new List<FlowTrainingProgress>();
-        int skipped = 0, consecutiveFailures = 0;
-        double rateScale = 1, rate = options.LearningRate, lossSum = 0;
+        double lossSum = 0;
         long lossCount = 0;
         for (long step = 0; step < options.Steps;)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            rate = options.LearningRate * rateScale * options.Schedule.Factor(step, options.Steps);
-            foreach (var group in optimizer.ParamGroups)
-                group.LearningRate = rate;
-
             using (var scope = NewDisposeScope())
             {
-                optimizer.zero_grad();
-                var (logWeights, theta) = posterior.Draw(options.BatchSize, generator, options.InverseTemperature(step), needsGradient: true);
-                Tensor loss = -logWeights.mean();
-                double lossValue = loss.to(ScalarType.Float64).item<double>();
-                bool finite = double.IsFinite(lossValue);
-                if (finite)
-                {
-                    loss.backward();
-                    // Parameters outside the objective (the encoder, under a Boltzmann momentum law) have no gradient.
-                    var withGradient = parameters.Where(p => p.grad is not null).ToList();
-                    double norm = nn.utils.clip_grad_norm_(withGradient, options.GradientClipNorm ?? double.PositiveInfinity);
-                    finite = double.IsFinite(norm);
-                    if (!finite)
-                        posterior.CheckTargetGradient(theta);
-                }
+                Tensor? theta = null;
+                double? loss = optimizer.Step(step, options.Steps,
+                    () =>
+                    {
+                        var (logWeights, draws) = posterior.Draw(options.BatchSize, generator, options.InverseTemperature(step), needsGradient: true);
+                        theta = draws;
+                        return -logWeights.mean();
+                    },
+                    // A non-finite gradient is the density's fault when its own gradient is non-finite at a draw: say where.
+                    () => posterior.CheckTargetGradient(theta!),
+                    (failures, rate) =>
+                        $"Training diverged: {failures} consecutive steps gave a non-finite objective or gradient (step {step + 1}, " +
+                        $"learning rate lowered to {rate.ToString("G3", CultureInfo.InvariantCulture)}). A log-density of -infinity " +
+                        $"where the flow puts mass makes the objective infinite: declare the support with {nameof(PosteriorSamplerOptions.Constraints)}, " +
+                        $"or lower {nameof(PosteriorSamplerOptions.LearningRate)}.");
                 step++;
-                if (!finite)
+                if (loss is double value)
                 {
-                    optimizer.zero_grad();
-                    skipped++;
-                    rateScale *= 0.5;
-                    if (++consecutiveFailures >= options.MaxConsecutiveNonFiniteBatches)
-                        throw new InvalidOperationException(
-                            $"Training diverged: {consecutiveFailures} consecutive steps gave a non-finite objective or gradient (step {step}, " +
-                            $"learning rate lowered to {(rate * 0.5).ToString("G3", CultureInfo.InvariantCulture)}). A log-density of -infinity " +
-                            $"where the flow puts mass makes the objective infinite: declare the support with {nameof(PosteriorSamplerOptions.Constraints)}, " +
-                            $"or lower {nameof(PosteriorSamplerOptions.LearningRate)}.");
-                }
-                else
-                {
-                    consecutiveFailures = 0;
-                    optimizer.step();
-                    lossSum += lossValue;
+                    lossSum += value;
                     lossCount++;
                 }
             }
 
             if (step % options.ReportInterval == 0 || step == options.Steps)
             {
-                var report = new FlowTrainingProgress(history.Count + 1, step, lossCount > 0 ? lossSum / lossCount : double.NaN, null, rate, skipped);
+                var report = new FlowTrainingProgress(history.Count + 1, step, lossCount > 0 ? lossSum / lossCount : double.NaN, null, optimizer.LearningRate, optimizer.Skipped);
                 history.Add(report);
                 progress?.Invoke(report);
                 lossSum = 0;

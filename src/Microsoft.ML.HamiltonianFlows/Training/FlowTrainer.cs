@@ -229,14 +229,13 @@ public static class FlowTrainer
     {
         long batchesPerEpoch = (trainRows + options.BatchSize - 1) / options.BatchSize;
         long budget = Math.Min(options.Epochs * batchesPerEpoch, options.MaxSteps ?? long.MaxValue);
-        var parameters = flow.parameters().ToList();
-        using var optimizer = optim.Adam(parameters, options.LearningRate);
+        using var optimizer = new GuardedAdam(
+            flow.parameters(), options.LearningRate, options.Schedule, options.GradientClipNorm, options.MaxConsecutiveNonFiniteBatches);
 
         var history = new List<FlowTrainingProgress>();
         var best = new BestWeights();
         long step = 0;
-        int skipped = 0, consecutiveFailures = 0, bestEpoch = 0, epochsWithoutImprovement = 0;
-        double rateScale = 1, rate = options.LearningRate;
+        int bestEpoch = 0, epochsWithoutImprovement = 0;
         bool stoppedEarly = false;
 
         try
@@ -252,43 +251,23 @@ public static class FlowTrainer
                     {
                         using Tensor batch = batches.Current;
                         cancellationToken.ThrowIfCancellationRequested();
-                        rate = options.LearningRate * rateScale * options.Schedule.Factor(step, budget);
-                        foreach (var group in optimizer.ParamGroups)
-                            group.LearningRate = rate;
-
                         using var scope = NewDisposeScope();
-                        optimizer.zero_grad();
-                        Tensor loss = -flow.LogLikelihood(batch, options.ImportanceSamples, generator).mean();
-                        double lossValue = loss.to(ScalarType.Float64).item<double>();
-                        bool finite = double.IsFinite(lossValue);
-                        if (finite)
+                        double? loss = optimizer.Step(step++, budget,
+                            () => -flow.LogLikelihood(batch, options.ImportanceSamples, generator).mean(), null,
+                            (failures, rate) =>
+                                $"Training diverged: {failures} consecutive batches gave a non-finite loss or gradient " +
+                                $"(epoch {epoch}, step {step}, learning rate lowered to {rate:G3}). Lower {nameof(FlowTrainingOptions.LearningRate)}, " +
+                                $"set {nameof(FlowTrainingOptions.GradientClipNorm)}, or check the data for extreme values.");
+                        if (loss is double value)
                         {
-                            loss.backward();
-                            double norm = nn.utils.clip_grad_norm_(parameters, options.GradientClipNorm ?? double.PositiveInfinity);
-                            finite = double.IsFinite(norm);
+                            lossSum += value;
+                            lossCount++;
                         }
-                        step++;
-                        if (!finite)
-                        {
-                            optimizer.zero_grad();
-                            skipped++;
-                            rateScale *= 0.5;
-                            if (++consecutiveFailures >= options.MaxConsecutiveNonFiniteBatches)
-                                throw new InvalidOperationException(
-                                    $"Training diverged: {consecutiveFailures} consecutive batches gave a non-finite loss or gradient " +
-                                    $"(epoch {epoch}, step {step}, learning rate lowered to {rate * 0.5:G3}). Lower {nameof(FlowTrainingOptions.LearningRate)}, " +
-                                    $"set {nameof(FlowTrainingOptions.GradientClipNorm)}, or check the data for extreme values.");
-                            continue;
-                        }
-                        consecutiveFailures = 0;
-                        optimizer.step();
-                        lossSum += lossValue;
-                        lossCount++;
                     }
                 }
 
                 double? validationLoss = validation is not null ? MeanLoss(flow, validation, options) : null;
-                var report = new FlowTrainingProgress(epoch, step, lossCount > 0 ? lossSum / lossCount : double.NaN, validationLoss, rate, skipped);
+                var report = new FlowTrainingProgress(epoch, step, lossCount > 0 ? lossSum / lossCount : double.NaN, validationLoss, optimizer.LearningRate, optimizer.Skipped);
                 history.Add(report);
                 progress?.Invoke(report);
 
