@@ -72,8 +72,8 @@ public sealed record PosteriorSamplerOptions
     {
         if (Steps < 1)
             throw new ArgumentException($"{nameof(Steps)} must be at least 1, got {Steps}.", nameof(Steps));
-        if (BatchSize < 2)
-            throw new ArgumentException($"{nameof(BatchSize)} must be at least 2, got {BatchSize}.", nameof(BatchSize));
+        if (BatchSize < 1)
+            throw new ArgumentException($"{nameof(BatchSize)} must be at least 1, got {BatchSize}.", nameof(BatchSize));
         if (!(LearningRate > 0) || double.IsInfinity(LearningRate))
             throw new ArgumentException($"{nameof(LearningRate)} must be positive and finite, got {LearningRate}.", nameof(LearningRate));
         if (!Enum.IsDefined(Schedule))
