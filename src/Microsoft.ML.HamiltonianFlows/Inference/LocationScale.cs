@@ -8,8 +8,8 @@ namespace Microsoft.ML.HamiltonianFlows.Inference;
 /// triangular with a positive diagonal (stored as its logarithm): a multivariate location-scale family, as in a
 /// Cholesky factor. It plays the part the <see cref="Torch.Standardizer"/> plays for data (here there are no data to fit):
 /// the flow works on an order-one scale whatever the parameters' units. It also carries the posterior's linear
-/// correlations, which the volume-preserving flow with a fixed N(0, I) momentum law cannot produce on its own: the phase-space
-/// target N(0, S) x N(0, I) is a symplectic image of N(0, I) x N(0, I) only when det S = 1 and S's symplectic eigenvalues are 1.
+/// correlations, which the symplectic leapfrog map with a fixed N(0, I) momentum law cannot produce linearly: a linear
+/// symplectic map takes N(0, I) x N(0, I) to N(0, S) x N(0, I) only when S = I (Williamson's theorem).
 /// Learned or fixed; its log-Jacobian is sum log diag L.
 /// </summary>
 public sealed class LocationScale : nn.Module<Tensor, Tensor>
