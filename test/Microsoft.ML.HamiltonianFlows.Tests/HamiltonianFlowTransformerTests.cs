@@ -85,6 +85,30 @@ public class HamiltonianFlowTransformerTests
     }
 
     [Fact]
+    public void DoublePrecisionTrainsAFloat64FlowThatScoresAndReloadsBitForBit()
+    {
+        var ml = new MLContext(seed: 1);
+        var options = SmallOptions();
+        options.DoublePrecision = true;
+        var data = ml.Data.LoadFromEnumerable(Clusters(300, 1));
+        var model = ml.Transforms.HamiltonianFlow(options).Fit(data);
+        Assert.Equal(TorchSharp.torch.ScalarType.Float64, model.Model.Architecture.Precision);
+
+        var test = Clusters(200, 5).Append(new Point { Features = new[] { 12f, -9f } }).ToArray();
+        var scores = LogLikelihoods(model.Transform(ml.Data.LoadFromEnumerable(test)));
+        Assert.True(scores[..200].Average() > scores[200] + 10, $"mean {scores[..200].Average()} vs far {scores[200]}");
+
+        var engine = ml.Model.CreatePredictionEngine<Point, Scored>(model);
+        Assert.Equal(scores, test.Select(p => engine.Predict(p).LogLikelihood).ToArray());
+
+        using var file = new MemoryStream();
+        ml.Model.Save(model, data.Schema, file);
+        file.Position = 0;
+        var reloaded = ml.Model.Load(file, out _);
+        Assert.Equal(scores, LogLikelihoods(reloaded.Transform(ml.Data.LoadFromEnumerable(test))));
+    }
+
+    [Fact]
     public void ParallelCursorsGiveTheSameScoresAsOneCursor()
     {
         var ml = new MLContext(seed: 1);

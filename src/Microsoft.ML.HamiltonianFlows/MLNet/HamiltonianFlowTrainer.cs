@@ -56,6 +56,12 @@ public sealed class HamiltonianFlowTrainer : IEstimator<HamiltonianFlowTransform
         /// <summary>Whether features are standardised before the flow (likelihoods stay in data units). Default true.</summary>
         public bool Standardize { get; set; } = true;
 
+        /// <summary>
+        /// Whether the flow computes in Double (float64) instead of Single (float32): roughly twice the time and memory,
+        /// for likelihoods compared to many digits. Output columns stay Single. Default false.
+        /// </summary>
+        public bool DoublePrecision { get; set; }
+
         /// <summary>Per-feature standard deviation after standardisation. Default 3.</summary>
         public double StandardizedScale { get; set; } = 3;
 
@@ -128,6 +134,7 @@ public sealed class HamiltonianFlowTrainer : IEstimator<HamiltonianFlowTransform
             Hamiltonians = Hamiltonians,
             Standardize = Standardize,
             StandardizedScale = StandardizedScale,
+            Precision = DoublePrecision ? TorchSharp.torch.ScalarType.Float64 : TorchSharp.torch.ScalarType.Float32,
         };
 
         internal FlowTrainingOptions ToTrainingOptions(int seed) => new()
