@@ -314,6 +314,8 @@ public class HamiltonianFlowTransformerTests
         Assert.Contains("ImportanceSamples", e.Message);
         e = Assert.Throws<ArgumentException>(() => ml.Transforms.HamiltonianFlow(new HamiltonianFlowTrainer.Options { LeapfrogSteps = 0 }));
         Assert.Contains("LeapfrogSteps", e.Message);
+        e = Assert.Throws<ArgumentException>(() => ml.Transforms.HamiltonianFlow(new HamiltonianFlowTrainer.Options { MaxConsecutiveNonFiniteBatches = 0 }));
+        Assert.Contains("MaxConsecutiveNonFiniteBatches", e.Message);
         e = Assert.Throws<ArgumentException>(() => ml.Transforms.HamiltonianFlow(new HamiltonianFlowTrainer.Options { KineticEnergy = (KineticEnergyKind)7 }));
         Assert.Contains("7", e.Message);
     }

@@ -96,6 +96,12 @@ public sealed class HamiltonianFlowTrainer : IEstimator<HamiltonianFlowTransform
         /// <summary>Epochs without validation improvement before stopping. Default 10.</summary>
         public int EarlyStoppingPatience { get; set; } = 10;
 
+        /// <summary>
+        /// Consecutive minibatches with a non-finite loss or gradient tolerated (each is skipped and halves the
+        /// learning rate) before training fails with an error instead of returning a broken model. Default 10.
+        /// </summary>
+        public int MaxConsecutiveNonFiniteBatches { get; set; } = 10;
+
         /// <summary>Seed of weights, shuffling and momenta; null draws one from the <see cref="MLContext"/>'s seed. Default null.</summary>
         public int? Seed { get; set; }
 
@@ -148,6 +154,7 @@ public sealed class HamiltonianFlowTrainer : IEstimator<HamiltonianFlowTransform
             GradientClipNorm = GradientClipNorm,
             ValidationFraction = ValidationFraction,
             EarlyStoppingPatience = EarlyStoppingPatience,
+            MaxConsecutiveNonFiniteBatches = MaxConsecutiveNonFiniteBatches,
             MinimumRelativeScale = MinimumRelativeScale,
             Seed = seed,
             NumberOfThreads = NumberOfThreads,
