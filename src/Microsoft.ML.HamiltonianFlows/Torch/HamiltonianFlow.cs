@@ -106,7 +106,7 @@ public sealed class HamiltonianFlow : nn.Module
         Tensor z = Standardized(x);
         if (samples > 1)
             z = z.repeat(samples, 1);
-        return LogImportanceWeights(z, samples, encoder.Sample(z, generator));
+        return LogImportanceWeights(x, z, samples, encoder.Sample(z, generator));
     }
 
     /// <summary>
@@ -121,19 +121,22 @@ public sealed class HamiltonianFlow : nn.Module
                 $"Expected noise of shape [samples >= 1, {x.shape[0]}, {Dimension}], got [{string.Join(", ", noise.shape)}].", nameof(noise));
         int samples = (int)noise.shape[0];
         Tensor z = Standardized(x).repeat(samples, 1);
-        return LogImportanceWeights(z, samples, encoder.Sample(z, noise.reshape(-1, Dimension).to(x.dtype, Device)));
+        return LogImportanceWeights(x, z, samples, encoder.Sample(z, noise.reshape(-1, Dimension).to(x.dtype, Device)));
     }
 
-    // z holds the standardised rows repeated once per sample; (p, logEncoder) the momenta proposed for them.
-    private Tensor LogImportanceWeights(Tensor z, int samples, (Tensor P, Tensor LogProbability) proposal)
+    // x holds the rows; z the standardised rows repeated once per sample; (p, logEncoder) the momenta proposed for them.
+    private Tensor LogImportanceWeights(Tensor x, Tensor z, int samples, (Tensor P, Tensor LogProbability) proposal)
     {
         var (p, logEncoder) = proposal;
-        long n = z.shape[0] / samples;
+        long n = x.shape[0];
         var (q0, p0) = Inverse(z, p);
         Tensor logWeights = StandardNormal.LogProbability(q0) + StandardNormal.LogProbability(p0) - logEncoder;
         if (Architecture.Standardize)
             logWeights = logWeights + standardizer.LogJacobian();
-        return logWeights.view(samples, n);
+        logWeights = logWeights.view(samples, n);
+        // A finite row far outside the data (|x| near float's limit) overflows along the way, and inf - inf makes
+        // NaN; its weight has underflowed to zero, so its log is -inf. Rows with a NaN or infinite value stay NaN.
+        return logWeights.masked_fill(logWeights.isnan() & x.isfinite().all(1), double.NegativeInfinity);
     }
 
     /// <summary>The evidence lower bound per row, [n]: the training objective (one momentum sample).</summary>
