@@ -30,6 +30,9 @@ public static class FlowWeightsFormat
     {
         ArgumentNullException.ThrowIfNull(flow);
         ArgumentNullException.ThrowIfNull(stream);
+        // Torch writes a disposed module without complaint, as a stream that no reader accepts.
+        if (flow.IsDisposed)
+            throw new ObjectDisposedException(nameof(HamiltonianFlow), "Cannot save a flow that has been disposed.");
         using var payload = new MemoryStream();
         using (var payloadWriter = new BinaryWriter(payload, Encoding.UTF8, leaveOpen: true))
         {

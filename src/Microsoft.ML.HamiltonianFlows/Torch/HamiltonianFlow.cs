@@ -52,6 +52,16 @@ public sealed class HamiltonianFlow : nn.Module
         Device = device;
     }
 
+    /// <summary>Whether <c>Dispose</c> has released the flow's tensors.</summary>
+    internal bool IsDisposed { get; private set; }
+
+    /// <summary>Releases the flow's tensors.</summary>
+    protected override void Dispose(bool disposing)
+    {
+        IsDisposed = true;
+        base.Dispose(disposing);
+    }
+
     /// <summary>The architecture this flow was built from.</summary>
     public FlowArchitecture Architecture { get; }
 
@@ -81,6 +91,7 @@ public sealed class HamiltonianFlow : nn.Module
     /// <summary>Phase-space map of sampling: base (q0, p0) to (qT, pT), in standardised units.</summary>
     public (Tensor Q, Tensor P) Forward(Tensor q, Tensor p)
     {
+        CheckPhaseSpace(q, p);
         foreach (Leapfrog layer in layers)
             (q, p) = layer.forward(q, p);
         return (q, p);
@@ -89,6 +100,7 @@ public sealed class HamiltonianFlow : nn.Module
     /// <summary>Exact inverse of <see cref="Forward"/>: (qT, pT) back to (q0, p0).</summary>
     public (Tensor Q, Tensor P) Inverse(Tensor q, Tensor p)
     {
+        CheckPhaseSpace(q, p);
         for (int t = layers.Count - 1; t >= 0; t--)
             (q, p) = layers[t].Inverse(q, p);
         return (q, p);
@@ -189,6 +201,14 @@ public sealed class HamiltonianFlow : nn.Module
 
     /// <summary>Number of trained parameters (the step size included when learned).</summary>
     public long ParameterCount => parameters().Sum(t => t.numel());
+
+    // Checked here, not left to torch, whose broadcasting error carries a page of native stack frames.
+    private void CheckPhaseSpace(Tensor q, Tensor p)
+    {
+        if (q.dim() != 2 || q.shape[1] != Dimension || !q.shape.SequenceEqual(p.shape))
+            throw new ArgumentException(
+                $"Expected q and p of one shape [n, {Dimension}], got [{string.Join(", ", q.shape)}] and [{string.Join(", ", p.shape)}].");
+    }
 
     private Tensor Standardized(Tensor x) => Architecture.Standardize ? standardizer.forward(x) : x;
 }
