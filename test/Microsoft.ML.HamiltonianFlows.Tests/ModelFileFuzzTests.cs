@@ -93,7 +93,7 @@ public sealed class ModelFileFuzzTests
                 catch (Exception e) when (e is not Xunit.Sdk.XunitException)
                 {
                     if (damage == Damage.FlippedWeightsBit)
-                        Assert.Contains("SHA-256", AllMessages(e));
+                        Assert.Contains("SHA-256", SaveLoadTests.AllMessages(e));
                 }
                 File.Delete(path);
             }
@@ -109,6 +109,4 @@ public sealed class ModelFileFuzzTests
         Assert.Equal(Variants / 4, outcomes.GetValueOrDefault($"{Damage.FlippedWeightsBit}: rejected"));
         Assert.Equal(Variants / 4, outcomes.GetValueOrDefault($"{Damage.Truncated}: rejected"));
     }
-
-    private static string AllMessages(Exception e) => e.InnerException is null ? e.Message : e.Message + " | " + AllMessages(e.InnerException);
 }

@@ -108,6 +108,13 @@ public sealed class ModelFileTests : IDisposable
         Assert.Contains("FlowWeights", message);
 
         LoadFails(ml, "Not a zip file at all"u8.ToArray(), "text.zip");
+
+        // A recorded CRC-32 that the content does not match: .NET 10's ZipArchive reads the entry without complaint.
+        byte[] wrongCrc = ModelZip.WithEntryCrc(zip, "FlowWeights", 0x12345678);
+        Assert.Equal(ModelZip.Entry(zip, "FlowWeights"), ModelZip.Entry(wrongCrc, "FlowWeights"));
+        message = LoadFails(ml, wrongCrc, "wrong-crc.zip").Message;
+        Assert.Contains("FlowWeights", message);
+        Assert.Contains("12345678", message);
     }
 
     [Fact]

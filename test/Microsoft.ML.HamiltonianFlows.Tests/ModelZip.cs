@@ -75,6 +75,32 @@ internal static class ModelZip
         throw new InvalidOperationException($"No entry ending with '{suffix}'.");
     }
 
+    /// <summary>
+    /// A copy of the zip whose entry ending with <paramref name="suffix"/> records another CRC-32, in its local header
+    /// (at 14) and in the central directory (at 16; name length at 28, name at 46), its content unchanged.
+    /// </summary>
+    public static byte[] WithEntryCrc(byte[] zip, string suffix, uint crc)
+    {
+        byte[] copy = (byte[])zip.Clone();
+        byte[] name = Encoding.UTF8.GetBytes(suffix);
+        int written = 0;
+        for (int i = 0; i + 46 <= zip.Length; i++)
+        {
+            bool local = zip.AsSpan(i, 4).SequenceEqual("PK\u0003\u0004"u8), central = zip.AsSpan(i, 4).SequenceEqual("PK\u0001\u0002"u8);
+            if (!local && !central)
+                continue;
+            int nameAt = local ? i + 30 : i + 46, nameLength = BitConverter.ToUInt16(zip, local ? i + 26 : i + 28);
+            if (zip.AsSpan(nameAt, nameLength).EndsWith(name))
+            {
+                BitConverter.TryWriteBytes(copy.AsSpan(local ? i + 14 : i + 16), crc);
+                written++;
+            }
+        }
+        if (written != 2)
+            throw new InvalidOperationException($"Expected a local and a central header for '{suffix}', found {written}.");
+        return copy;
+    }
+
     private static byte[] Read(ZipArchiveEntry entry)
     {
         using var content = new MemoryStream();

@@ -4,7 +4,7 @@ using Xunit.Abstractions;
 namespace Microsoft.ML.HamiltonianFlows.Tests;
 
 /// <summary>
-/// Public calls that could reach a libtorch path that aborts the process, run by test/RiskyCalls in a process of its
+/// Public calls that could reach a libtorch path that aborts the process, run by test/ReliabilityChecks in a process of its
 /// own: the process must exit normally, every bad call having thrown a managed exception that says what was wrong.
 /// </summary>
 public sealed class RiskyCallTests
@@ -44,8 +44,8 @@ public sealed class RiskyCallTests
     };
 
     private static readonly Lazy<(int ExitCode, string Output)> Run = new(() => ChildProcess.RunDotnet(
-        Path.Combine(AppContext.BaseDirectory, "RiskyCalls.dll"),
-        new[] { Path.Combine(AppContext.BaseDirectory, "Resources", "flow-v1.nhfw"), DamagedVersionOneFiles.ToString() },
+        Path.Combine(AppContext.BaseDirectory, "ReliabilityChecks.dll"),
+        new[] { "risky-calls", Path.Combine(AppContext.BaseDirectory, "Resources", "flow-v1.nhfw"), DamagedVersionOneFiles.ToString() },
         TimeSpan.FromMinutes(3)));
 
     [Fact]
@@ -53,7 +53,7 @@ public sealed class RiskyCallTests
     {
         var (exitCode, text) = Run.Value;
         output.WriteLine(text);
-        Assert.True(exitCode == 0, $"RiskyCalls exited with {exitCode} (134: SIGABRT, 139: SIGSEGV); its output ends: {text[^Math.Min(2000, text.Length)..]}");
+        Assert.True(exitCode == 0, $"ReliabilityChecks risky-calls exited with {exitCode} (134: SIGABRT, 139: SIGSEGV); its output ends: {text[^Math.Min(2000, text.Length)..]}");
         // Damaged version-1 weights (no checksum) reach torch's reader: each is rejected or loads, none ends the process.
         Assert.Contains($"damaged version-1 files: {DamagedVersionOneFiles}:", text);
     }

@@ -81,7 +81,7 @@ public class SaveLoadTests
         return stream.ToArray();
     }
 
-    private static string AllMessages(Exception e) => e.InnerException is null ? e.Message : e.Message + " | " + AllMessages(e.InnerException);
+    internal static string AllMessages(Exception e) => e.InnerException is null ? e.Message : e.Message + " | " + AllMessages(e.InnerException);
 
     [Fact]
     public void ModelOfAnotherFormatVersionFailsNamingBothVersions()
