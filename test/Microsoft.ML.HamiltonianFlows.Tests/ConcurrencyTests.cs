@@ -4,7 +4,10 @@ using static Microsoft.ML.HamiltonianFlows.Tests.HamiltonianFlowTransformerTests
 
 namespace Microsoft.ML.HamiltonianFlows.Tests;
 
-/// <summary>One fitted transformer used from 8 threads at once gives, call for call, what serial use gives.</summary>
+/// <summary>
+/// One fitted transformer used from 8 threads at once (Transform, a PredictionEngine each, Sample, Potential, and
+/// cursors of one shared scored view) gives, call for call, what serial use gives.
+/// </summary>
 [Collection(TorchGlobalGeneratorCollection.Name)]
 public sealed class ConcurrencyTests
 {
@@ -28,11 +31,15 @@ public sealed class ConcurrencyTests
         var serialTransform = rows.Select(r => Bits(model.Transform(ml.Data.LoadFromEnumerable(r)).GetColumn<float>("LogLikelihood"))).ToArray();
         var serialSamples = Enumerable.Range(0, Threads).Select(t => SampleBits(model, t)).ToArray();
         var serialPotential = rows.Select(r => Bits(model.Potential(r.SelectMany(p => p.Features).Where(float.IsFinite).Take(100).ToArray()))).ToArray();
+        // One scored view that all threads read through cursors of their own.
+        var shared = model.Transform(ml.Data.LoadFromEnumerable(Clusters(600, 3)));
+        var serialShared = Bits(shared.GetColumn<float>("LogLikelihood"));
 
         var transform = new string[Threads][];
         var predicted = new string[Threads][];
         var samples = new string[Threads][];
         var potential = new string[Threads][];
+        var cursors = new string[Threads][];
         using var start = new Barrier(Threads);
         var errors = new System.Collections.Concurrent.ConcurrentBag<Exception>();
         var threads = Enumerable.Range(0, Threads).Select(t => new Thread(() =>
@@ -48,6 +55,7 @@ public sealed class ConcurrencyTests
                 },
                 () => samples[t] = SampleBits(model, t),
                 () => potential[t] = Bits(model.Potential(rows[t].SelectMany(p => p.Features).Where(float.IsFinite).Take(100).ToArray())),
+                () => cursors[t] = Bits(shared.GetColumn<float>("LogLikelihood")),
             };
             start.SignalAndWait();
             try
@@ -72,32 +80,7 @@ public sealed class ConcurrencyTests
             Assert.Equal(serialTransform[t], predicted[t]);
             Assert.Equal(serialSamples[t], samples[t]);
             Assert.Equal(serialPotential[t], potential[t]);
+            Assert.Equal(serialShared, cursors[t]);
         }
-    }
-
-    [Fact]
-    public void CursorsOfOneScoredViewOnEightThreadsGetTheSerialScores()
-    {
-        var ml = new MLContext(seed: 1);
-        var model = ml.Transforms.HamiltonianFlow(SmallOptions()).Fit(ml.Data.LoadFromEnumerable(Clusters(300, 1)));
-        var scored = model.Transform(ml.Data.LoadFromEnumerable(Clusters(600, 3)));
-        var serial = Bits(scored.GetColumn<float>("LogLikelihood"));
-
-        var parallel = Enumerable.Range(0, Threads).AsParallel().WithDegreeOfParallelism(Threads).Select(_ =>
-        {
-            var column = scored.Schema["LogLikelihood"];
-            using var cursor = scored.GetRowCursor(new[] { column });
-            var getter = cursor.GetGetter<float>(column);
-            var values = new List<float>();
-            float value = 0;
-            while (cursor.MoveNext())
-            {
-                getter(ref value);
-                values.Add(value);
-            }
-            return Bits(values);
-        }).ToArray();
-
-        Assert.All(parallel, bits => Assert.Equal(serial, bits));
     }
 }
