@@ -28,8 +28,20 @@ internal static class AtomicFile
         }
         catch
         {
-            File.Delete(temporary);
+            DeleteQuietly(temporary);
             throw;
+        }
+    }
+
+    // The write's own exception is the one to report; a temporary file that cannot be removed must not replace it.
+    private static void DeleteQuietly(string path)
+    {
+        try
+        {
+            File.Delete(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
         }
     }
 }

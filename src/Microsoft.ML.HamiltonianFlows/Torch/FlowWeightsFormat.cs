@@ -30,7 +30,7 @@ public static class FlowWeightsFormat
     {
         ArgumentNullException.ThrowIfNull(flow);
         ArgumentNullException.ThrowIfNull(stream);
-        // Torch writes a disposed module without complaint, as a stream that no reader accepts.
+        // Torch writes a disposed module without complaint; what it writes is not the trained flow.
         if (flow.IsDisposed)
             throw new ObjectDisposedException(nameof(HamiltonianFlow), "Cannot save a flow that has been disposed.");
         using var payload = new MemoryStream();
