@@ -299,7 +299,7 @@ public class HamiltonianFlowTransformerTests
         (SchemaShape)typeof(SchemaShape).GetMethod("Create", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)!
             .Invoke(null, new object[] { schema })!;
 
-    private static void CancelExecution(MLContext ml)
+    internal static void CancelExecution(MLContext ml)
     {
         object env = typeof(MLContext).GetFields(System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Instance)
             .Select(f => f.GetValue(ml)).Single(v => v?.GetType().GetInterface("ICancelable") is not null)!;

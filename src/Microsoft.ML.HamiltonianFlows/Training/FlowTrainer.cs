@@ -234,7 +234,7 @@ public static class FlowTrainer
 
         var history = new List<FlowTrainingProgress>();
         var best = new BestWeights();
-        long step = 0;
+        long step = 0, updates = 0;
         int skipped = 0, consecutiveFailures = 0, bestEpoch = 0, epochsWithoutImprovement = 0;
         double rateScale = 1, rate = options.LearningRate;
         bool stoppedEarly = false;
@@ -282,6 +282,7 @@ public static class FlowTrainer
                         }
                         consecutiveFailures = 0;
                         optimizer.step();
+                        updates++;
                         lossSum += lossValue;
                         lossCount++;
                     }
@@ -311,6 +312,12 @@ public static class FlowTrainer
                     bestEpoch = epoch;
                 }
             }
+            // Fewer bad batches than the divergence limit can still be all there were: the flow would be untrained, or
+            // standardised with the NaN statistics of rows that are all non-finite.
+            if (updates == 0)
+                throw new InvalidOperationException(
+                    $"Training made no update: all {skipped} batches gave a non-finite loss or gradient. Check the data for NaN or " +
+                    $"infinite values, or lower {nameof(FlowTrainingOptions.LearningRate)}.");
             best.Restore(flow);
         }
         finally
