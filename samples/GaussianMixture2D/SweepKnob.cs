@@ -13,11 +13,11 @@ internal sealed record SweepKnob(string Name, string Label, double[] Values, Fun
     /// </summary>
     public static SweepKnob[] All(bool quick) => new[]
     {
-        new SweepKnob("leapfrog-steps", "leapfrog steps L (step size learned, initial 0.15)", quick ? new[] { 2.0, 8 } : new[] { 2.0, 4, 8, 16 },
+        new SweepKnob("leapfrog-steps", "leapfrog steps L (step size learned, initial 0.15)", quick ? new[] { 2.0, 4 } : new[] { 2.0, 4, 8, 16 },
             (a, v) => a with { LeapfrogSteps = (int)v }),
         // The step size is frozen here, or training would move the integration time away from the value tried.
-        new SweepKnob("integration-time", "integration time L eps (L = 8, eps fixed)", quick ? new[] { 0.4, 2.4 } : new[] { 0.4, 0.8, 1.6, 3.2 },
-            (a, v) => a with { LeapfrogSteps = 8, StepSize = v / 8, LearnStepSize = false }),
+        new SweepKnob("integration-time", "integration time L eps (L = 4, eps fixed)", quick ? new[] { 0.3, 2.4 } : new[] { 0.3, 0.6, 1.2, 2.4 },
+            (a, v) => a with { StepSize = v / a.LeapfrogSteps, LearnStepSize = false }),
         new SweepKnob("hidden-width", "hidden width (2 layers; K(p) too for the neural variant)", quick ? new[] { 16.0, 64 } : new[] { 16.0, 32, 64, 128 },
             (a, v) => a with { HiddenLayers = new[] { (int)v, (int)v } }),
         new SweepKnob("base-scale", "data std / base std (StandardizedScale)", quick ? new[] { 1.0, 3 } : new[] { 1.0, 2, 3, 5 },
