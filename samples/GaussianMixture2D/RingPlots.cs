@@ -44,7 +44,7 @@ internal static class RingPlots
         {
             ("p^2/2, fixed kinetic", Shift(momentumGrid.Map(EnergyReadout.QuadraticKinetic))),
             ($"K(p), {neuralKinetic.Name}", Shift(momentumGrid.Evaluate(neuralKinetic.Flow, (f, p) => f.KineticEnergy(p)))),
-        });
+        }, new ScottPlot.Range(0, EnergyClip)); // one colour scale, so that the panels compare directly
 
         WriteTrainingCurves(Path.Combine(folder, "training.png"), entropy, fixedKinetic, neuralKinetic);
     }
@@ -82,7 +82,7 @@ internal static class RingPlots
         figure.SavePng(path, PanelSize * panels.Length, PanelSize);
     }
 
-    private static void WriteHeatmaps(string path, string label, RingGrid grid, (string Title, double[,] Values)[] panels)
+    private static void WriteHeatmaps(string path, string label, RingGrid grid, (string Title, double[,] Values)[] panels, ScottPlot.Range? colourRange = null)
     {
         var figure = new Multiplot();
         figure.AddPlots(panels.Length);
@@ -91,6 +91,8 @@ internal static class RingPlots
             Plot plot = figure.GetPlot(i);
             var heatmap = plot.Add.Heatmap(panels[i].Values);
             heatmap.Colormap = new ScottPlot.Colormaps.Viridis();
+            if (colourRange is { } range)
+                heatmap.ManualRange = range;
             heatmap.Extent = new CoordinateRect(-grid.Half, grid.Half, -grid.Half, grid.Half);
             plot.Add.ColorBar(heatmap).Label = label;
             plot.Title(panels[i].Title);

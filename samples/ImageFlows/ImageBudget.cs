@@ -8,7 +8,7 @@ internal sealed record ImageBudget(int Side, int Width, int LeapfrogSteps, int S
     int MaxTrainImages, int MaxTestImages, int ImportanceSamples, int Seed)
 {
     /// <summary>The reduced variant used for docs/experiments.md: 14 x 14 images, minutes per model on 2 cores.</summary>
-    public static readonly ImageBudget Reduced = new(Side: 14, Width: 256, LeapfrogSteps: 4, Steps: 1500, BatchSize: 128, LearningRate: 1e-3,
+    public static readonly ImageBudget Reduced = new(Side: 14, Width: 256, LeapfrogSteps: 4, Steps: 1000, BatchSize: 128, LearningRate: 1e-3,
         MaxTrainImages: 60000, MaxTestImages: 10000, ImportanceSamples: 16, Seed: 1);
 
     /// <summary>Seconds, for the CI smoke test: 7 x 7 images, few rows and steps; the numbers are not meaningful.</summary>
