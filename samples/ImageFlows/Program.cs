@@ -3,7 +3,7 @@ using ImageFlows;
 
 // The paper's image experiments on 2 cores: density (bits/dim, sample grids) on MNIST digits and Fashion-MNIST for
 // both variants, and one-class anomaly detection on Fashion-MNIST against RandomizedPca.
-var quick = new Option<bool>("--quick") { Description = "7 x 7 images, a few hundred rows and steps: a smoke test (seconds); the numbers are not meaningful." };
+var quick = new Option<bool>("--quick") { Description = "7 x 7 images, 600 training rows, 30 steps: a smoke test (seconds); the numbers are not meaningful." };
 var side = new Option<int>("--side") { Description = "Side the 28 x 28 images are downsampled to by block averaging (28, 14, 7).", DefaultValueFactory = _ => ImageBudget.Reduced.Side };
 var width = new Option<int>("--width") { Description = "Width of the two hidden layers of every network.", DefaultValueFactory = _ => ImageBudget.Reduced.Width };
 var leapfrog = new Option<int>("--leapfrog-steps") { Description = "Leapfrog steps L.", DefaultValueFactory = _ => ImageBudget.Reduced.LeapfrogSteps };
