@@ -12,6 +12,30 @@ var root = new RootCommand("Trains fixed-kinetic and neural-kinetic Hamiltonian 
 {
     outOption, stepsOption, samplesOption, seedOption, quickOption,
 };
+var sweepOut = new Option<DirectoryInfo>("--out") { Description = "Folder for sweep.csv and the PNG plots.", DefaultValueFactory = _ => new DirectoryInfo("out/gaussian-mixture-2d-sweep") };
+var sweepSteps = new Option<int>("--steps") { Description = "Optimiser steps per training.", DefaultValueFactory = _ => SweepSettings.Default.Run.Steps };
+var sweepSeeds = new Option<int>("--seeds") { Description = "Seeds per point (0, 1, ...).", DefaultValueFactory = _ => SweepSettings.Default.Seeds };
+var sweepParallel = new Option<int>("--parallel") { Description = "Trainings at once, one torch thread each.", DefaultValueFactory = _ => SweepSettings.Default.Parallel };
+var sweepQuick = new Option<bool>("--quick") { Description = "Two values per knob, one seed, a seconds-long budget: a smoke test; the numbers are not meaningful." };
+var sweep = new Command("sweep", "Robustness study: excess test NLL of both variants against leapfrog steps, integration time, width and base scale, over seeds.")
+{
+    sweepOut, sweepSteps, sweepSeeds, sweepParallel, sweepQuick,
+};
+sweep.SetAction(parse =>
+{
+    var settings = parse.GetValue(sweepQuick)
+        ? SweepSettings.QuickSettings
+        : SweepSettings.Default with
+        {
+            Run = SweepSettings.Default.Run with { Steps = parse.GetValue(sweepSteps) },
+            Seeds = parse.GetValue(sweepSeeds),
+        };
+    settings = settings with { Parallel = parse.GetValue(sweepParallel) };
+    if (settings.Seeds < 1 || settings.Parallel < 1 || settings.Run.Steps < 1)
+        throw new ArgumentException($"--seeds ({settings.Seeds}), --parallel ({settings.Parallel}) and --steps ({settings.Run.Steps}) must be at least 1.");
+    RobustnessSweep.Run(settings, parse.GetValue(sweepOut)!, Console.Out);
+});
+root.Subcommands.Add(sweep);
 root.SetAction(parse =>
 {
     var settings = parse.GetValue(quickOption)

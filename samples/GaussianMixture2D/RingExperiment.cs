@@ -45,14 +45,26 @@ internal static class RingExperiment
             log.WriteLine($"{r.Name,-16}{r.Flow.ParameterCount,12}{r.TestNll,11:F4}{r.TestNll - entropy,10:F4}{r.TestNegativeElbo,9:F4}{r.TrainSeconds,9:F1}");
         log.WriteLine($"(NLL: importance-weighted with K = {settings.ImportanceSamples}, nats per point on {settings.TestPoints} fresh points; H: exact entropy)");
 
-        WriteMetrics(Path.Combine(output.FullName, "metrics.json"), settings, entropy, fixedKinetic, neuralKinetic);
+        // Interpretability: does V read as -log p up to a constant? Weighted by p over a grid covering the ring.
+        var grid = new RingGrid(settings.GridCells, RingPlots.Half);
+        var fixedPotential = EnergyReadout.Potential(ring, fixedKinetic.Flow, grid);
+        var neuralPotential = EnergyReadout.Potential(ring, neuralKinetic.Flow, grid);
+        var neuralKineticMatch = EnergyReadout.Kinetic(neuralKinetic.Flow, new RingGrid(settings.GridCells, EnergyReadout.MomentumHalf));
+        log.WriteLine();
+        log.WriteLine($"{"V(q) vs -log p, p-weighted",-28}{"corr",8}{"rms",8}{"slope",8}");
+        log.WriteLine($"{fixedKinetic.Name,-28}{fixedPotential.Correlation,8:F3}{fixedPotential.RmsAfterConstant,8:F3}{fixedPotential.Slope,8:F3}");
+        log.WriteLine($"{neuralKinetic.Name,-28}{neuralPotential.Correlation,8:F3}{neuralPotential.RmsAfterConstant,8:F3}{neuralPotential.Slope,8:F3}");
+        log.WriteLine($"{"K(p) vs p^2/2, N(0,I)-weighted",-28}{neuralKineticMatch.Correlation,8:F3}{neuralKineticMatch.RmsAfterConstant,8:F3}{neuralKineticMatch.Slope,8:F3}  ({neuralKinetic.Name})");
+
+        WriteMetrics(Path.Combine(output.FullName, "metrics.json"), settings, entropy,
+            (fixedKinetic, fixedPotential, null), (neuralKinetic, neuralPotential, neuralKineticMatch));
         RingPlots.Write(output.FullName, ring, entropy, train, fixedKinetic, neuralKinetic, settings);
         log.WriteLine($"Wrote metrics.json and plots to {output.FullName}");
         fixedKinetic.Flow.Dispose();
         neuralKinetic.Flow.Dispose();
     }
 
-    private static VariantResult Train(string name, FlowArchitecture architecture, float[] train, float[] test, RunSettings settings, TextWriter log)
+    internal static VariantResult Train(string name, FlowArchitecture architecture, float[] train, float[] test, RunSettings settings, TextWriter log)
     {
         var options = new FlowTrainingOptions
         {
@@ -92,17 +104,21 @@ internal static class RingExperiment
         return (nll / n, negativeElbo / n);
     }
 
-    private static void WriteMetrics(string path, RunSettings settings, double entropy, VariantResult fixedKinetic, VariantResult neuralKinetic)
+    private static void WriteMetrics(string path, RunSettings settings, double entropy,
+        (VariantResult Result, EnergyMatch Potential, EnergyMatch? Kinetic) fixedKinetic,
+        (VariantResult Result, EnergyMatch Potential, EnergyMatch? Kinetic) neuralKinetic)
     {
-        object Summary(VariantResult r) => new
+        object Summary((VariantResult Result, EnergyMatch Potential, EnergyMatch? Kinetic) v) => new
         {
-            testNll = r.TestNll,
-            nllMinusEntropy = r.TestNll - entropy,
-            testNegativeElbo = r.TestNegativeElbo,
-            parameters = r.Flow.ParameterCount,
-            trainSeconds = r.TrainSeconds,
-            stepSize = r.Flow.Layers[0].StepSize.to(ScalarType.Float64).item<double>(),
-            finalTrainingLoss = r.History[^1].TrainingLoss,
+            testNll = v.Result.TestNll,
+            nllMinusEntropy = v.Result.TestNll - entropy,
+            testNegativeElbo = v.Result.TestNegativeElbo,
+            parameters = v.Result.Flow.ParameterCount,
+            trainSeconds = v.Result.TrainSeconds,
+            stepSize = v.Result.Flow.Layers[0].StepSize.to(ScalarType.Float64).item<double>(),
+            finalTrainingLoss = v.Result.History[^1].TrainingLoss,
+            potentialVsNegativeLogDensity = Json(v.Potential),
+            kineticVsQuadratic = v.Kinetic is null ? null : Json(v.Kinetic),
         };
         var metrics = new
         {
@@ -113,4 +129,6 @@ internal static class RingExperiment
         };
         File.WriteAllText(path, JsonSerializer.Serialize(metrics, new JsonSerializerOptions { WriteIndented = true }));
     }
+
+    private static object Json(EnergyMatch m) => new { correlation = m.Correlation, rmsAfterConstant = m.RmsAfterConstant, slope = m.Slope };
 }

@@ -7,7 +7,8 @@ namespace GaussianMixture2D;
 /// <summary>The figures of the 2D experiment, as PNG files.</summary>
 internal static class RingPlots
 {
-    private const double Half = 6.5;
+    /// <summary>Half-width of the plotted square in data units: the ring (radius 4) plus 5 standard deviations.</summary>
+    public const double Half = 6.5;
     private const int PanelSize = 420, ScatterPoints = 3000;
     private const double EnergyClip = 12;
     private const int DensitySamples = 16;
@@ -15,27 +16,35 @@ internal static class RingPlots
     public static void Write(string folder, GaussianRing ring, double entropy, float[] train, VariantResult fixedKinetic, VariantResult neuralKinetic, RunSettings settings)
     {
         WriteSamples(Path.Combine(folder, "samples.png"), train, fixedKinetic, neuralKinetic, settings.Seed);
-        var grid = Grid(settings.GridCells);
-        double[,] target = Map(grid, settings.GridCells, (x, y) => -ring.LogDensity(x, y));
+        var grid = new RingGrid(settings.GridCells, Half);
+        double[,] target = grid.Map((x, y) => -ring.LogDensity(x, y));
 
         // The interpretability claim: V(q) should look like -log p up to a constant. Each map is shifted to min 0
         // and clipped, so that the far corners do not wash out the wells.
-        WriteHeatmaps(Path.Combine(folder, "potential.png"), $"energy - min, clipped at {EnergyClip}", settings.GridCells, new[]
+        WriteHeatmaps(Path.Combine(folder, "potential.png"), $"energy - min, clipped at {EnergyClip}", grid, new[]
         {
             ("-log p of the target", Shift(target)),
-            ($"V(q), {fixedKinetic.Name}", Shift(Evaluate(fixedKinetic.Flow, grid, settings.GridCells, (f, x) => f.PotentialEnergy(x)))),
-            ($"V(q), {neuralKinetic.Name}", Shift(Evaluate(neuralKinetic.Flow, grid, settings.GridCells, (f, x) => f.PotentialEnergy(x)))),
+            ($"V(q), {fixedKinetic.Name}", Shift(grid.Evaluate(fixedKinetic.Flow, (f, x) => f.PotentialEnergy(x)))),
+            ($"V(q), {neuralKinetic.Name}", Shift(grid.Evaluate(neuralKinetic.Flow, (f, x) => f.PotentialEnergy(x)))),
         });
 
         // Importance-weighted estimates on single grid points are noisy, with rare large weights: the colour scale is
         // capped at 1.5 times the target's peak so that one such point does not wash out the map.
         double cap = 1.5 * Exp(Negate(target)).Cast<double>().Max();
-        WriteHeatmaps(Path.Combine(folder, "density.png"), $"density, capped at {cap:F3}", settings.GridCells, new[]
+        WriteHeatmaps(Path.Combine(folder, "density.png"), $"density, capped at {cap:F3}", grid, new[]
         {
             ("target density", Exp(Negate(target))),
             ($"model density, {fixedKinetic.Name}", Apply(Exp(LogLikelihood(fixedKinetic.Flow, grid, settings)), d => Math.Min(d, cap))),
             ($"model density, {neuralKinetic.Name}", Apply(Exp(LogLikelihood(neuralKinetic.Flow, grid, settings)), d => Math.Min(d, cap))),
         });
+
+        // The original NHF learns K(p) as well; next to the fixed p^2/2 it shows what the dynamics use instead.
+        var momentumGrid = new RingGrid(settings.GridCells, EnergyReadout.MomentumHalf);
+        WriteHeatmaps(Path.Combine(folder, "kinetic.png"), $"energy - min, clipped at {EnergyClip}", momentumGrid, new[]
+        {
+            ("p^2/2, fixed kinetic", Shift(momentumGrid.Map(EnergyReadout.QuadraticKinetic))),
+            ($"K(p), {neuralKinetic.Name}", Shift(momentumGrid.Evaluate(neuralKinetic.Flow, (f, p) => f.KineticEnergy(p)))),
+        }, new ScottPlot.Range(0, EnergyClip)); // one colour scale, so that the panels compare directly
 
         WriteTrainingCurves(Path.Combine(folder, "training.png"), entropy, fixedKinetic, neuralKinetic);
     }
@@ -73,7 +82,7 @@ internal static class RingPlots
         figure.SavePng(path, PanelSize * panels.Length, PanelSize);
     }
 
-    private static void WriteHeatmaps(string path, string label, int cells, (string Title, double[,] Values)[] panels)
+    private static void WriteHeatmaps(string path, string label, RingGrid grid, (string Title, double[,] Values)[] panels, ScottPlot.Range? colourRange = null)
     {
         var figure = new Multiplot();
         figure.AddPlots(panels.Length);
@@ -82,10 +91,12 @@ internal static class RingPlots
             Plot plot = figure.GetPlot(i);
             var heatmap = plot.Add.Heatmap(panels[i].Values);
             heatmap.Colormap = new ScottPlot.Colormaps.Viridis();
-            heatmap.Extent = new CoordinateRect(-Half, Half, -Half, Half);
+            if (colourRange is { } range)
+                heatmap.ManualRange = range;
+            heatmap.Extent = new CoordinateRect(-grid.Half, grid.Half, -grid.Half, grid.Half);
             plot.Add.ColorBar(heatmap).Label = label;
             plot.Title(panels[i].Title);
-            plot.Axes.SetLimits(-Half, Half, -Half, Half);
+            plot.Axes.SetLimits(-grid.Half, grid.Half, -grid.Half, grid.Half);
         }
         figure.Layout = new ScottPlot.MultiplotLayouts.Columns();
         figure.SavePng(path, (PanelSize + 60) * panels.Length, PanelSize);
@@ -110,52 +121,10 @@ internal static class RingPlots
         plot.SavePng(path, 720, 420);
     }
 
-    /// <summary>Cell centres of a cells x cells grid over [-Half, Half]^2, row 0 at the top, as [cells^2, 2].</summary>
-    private static float[] Grid(int cells)
-    {
-        var points = new float[2 * cells * cells];
-        double h = 2 * Half / cells;
-        for (int row = 0; row < cells; row++)
-        for (int col = 0; col < cells; col++)
-        {
-            int k = row * cells + col;
-            points[2 * k] = (float)(-Half + (col + 0.5) * h);
-            points[2 * k + 1] = (float)(Half - (row + 0.5) * h);
-        }
-        return points;
-    }
-
-    private static double[,] Map(float[] grid, int cells, Func<double, double, double> f)
-    {
-        var values = new double[cells, cells];
-        for (int k = 0; k < cells * cells; k++)
-            values[k / cells, k % cells] = f(grid[2 * k], grid[2 * k + 1]);
-        return values;
-    }
-
-    /// <summary>f on every grid point, a chunk at a time so that intermediate tensors stay small.</summary>
-    private static double[,] Evaluate(HamiltonianFlow flow, float[] grid, int cells, Func<HamiltonianFlow, Tensor, Tensor> f)
-    {
-        const int chunk = 1000;
-        using var noGrad = no_grad();
-        var map = new double[cells, cells];
-        int count = cells * cells;
-        for (int start = 0; start < count; start += chunk)
-        {
-            using var scope = NewDisposeScope();
-            int n = Math.Min(chunk, count - start);
-            Tensor x = tensor(grid.AsSpan(2 * start, 2 * n).ToArray(), new long[] { n, 2 });
-            double[] values = f(flow, x).to(ScalarType.Float64).data<double>().ToArray();
-            for (int k = 0; k < n; k++)
-                map[(start + k) / cells, (start + k) % cells] = values[k];
-        }
-        return map;
-    }
-
-    private static double[,] LogLikelihood(HamiltonianFlow flow, float[] grid, RunSettings settings)
+    private static double[,] LogLikelihood(HamiltonianFlow flow, RingGrid grid, RunSettings settings)
     {
         using var generator = new Generator((ulong)settings.Seed + 13);
-        return Evaluate(flow, grid, settings.GridCells, (f, x) => f.LogLikelihood(x, DensitySamples, generator));
+        return grid.Evaluate(flow, (f, x) => f.LogLikelihood(x, DensitySamples, generator));
     }
 
     private static double[,] Shift(double[,] v)

@@ -48,13 +48,25 @@ public class FlowWeightsFormatTests
         Assert.Equal(0, TestFlows.MaxAbs(flow.Sample(10, g1).Q - loaded.Sample(10, g2).Q));
     }
 
+    private static byte[] Saved(HamiltonianFlow flow)
+    {
+        using var stream = new MemoryStream();
+        FlowWeightsFormat.Save(flow, stream);
+        return stream.ToArray();
+    }
+
+    // Version 2: "NHFW", int version, long payload length, payload, 32-byte SHA-256 of the payload.
+    private const int PayloadOffset = 16;
+
+    /// <summary>What the version-1 writer wrote for the same flow: "NHFW", int 1, then the same payload.</summary>
+    internal static byte[] AsVersionOne(byte[] versionTwo) =>
+        "NHFW"u8.ToArray().Concat(BitConverter.GetBytes(1)).Concat(versionTwo[PayloadOffset..^32]).ToArray();
+
     [Fact]
     public void LoadRejectsForeignTruncatedAndNewerStreams()
     {
         using var flow = Trained(new FlowArchitecture { Dimension = 2, HiddenLayers = new[] { 8 } });
-        using var stream = new MemoryStream();
-        FlowWeightsFormat.Save(flow, stream);
-        byte[] bytes = stream.ToArray();
+        byte[] bytes = Saved(flow);
 
         var foreign = Assert.Throws<InvalidDataException>(() => FlowWeightsFormat.Load(new MemoryStream("PK\u0003\u0004 not weights"u8.ToArray())));
         Assert.Contains("NHFW", foreign.Message);
@@ -64,8 +76,67 @@ public class FlowWeightsFormatTests
         var version = Assert.Throws<InvalidDataException>(() => FlowWeightsFormat.Load(new MemoryStream(newer)));
         Assert.Contains($"version {FlowWeightsFormat.CurrentVersion + 1}", version.Message);
         Assert.Contains($"version {FlowWeightsFormat.CurrentVersion}", version.Message);
+        Assert.Contains("version 1", version.Message);
 
-        foreach (int length in new[] { 6, 20, bytes.Length / 2, bytes.Length - 1 })
-            Assert.Throws<InvalidDataException>(() => FlowWeightsFormat.Load(new MemoryStream(bytes, 0, length)));
+        Assert.Contains("corrupt header", Assert.Throws<InvalidDataException>(() => FlowWeightsFormat.Load(new MemoryStream(bytes, 0, 6))).Message);
+        foreach (int length in new[] { 20, bytes.Length / 2, bytes.Length - 1 })
+            Assert.Contains("truncated", Assert.Throws<InvalidDataException>(() => FlowWeightsFormat.Load(new MemoryStream(bytes, 0, length))).Message);
+    }
+
+    [Fact]
+    public void AnyFlippedBitOfTheWeightsOrTheirChecksumFailsTheChecksum()
+    {
+        using var flow = Trained(new FlowArchitecture { Dimension = 2, HiddenLayers = new[] { 8 } });
+        byte[] bytes = Saved(flow);
+        var random = new Random(1);
+        for (int i = 0; i < 200; i++)
+        {
+            int bit = PayloadOffset * 8 + random.Next((bytes.Length - PayloadOffset) * 8);
+            byte[] flipped = (byte[])bytes.Clone();
+            flipped[bit / 8] ^= (byte)(1 << (bit % 8));
+            var e = Assert.Throws<InvalidDataException>(() => FlowWeightsFormat.Load(new MemoryStream(flipped)));
+            Assert.Contains("SHA-256", e.Message);
+        }
+    }
+
+    [Fact]
+    public void VersionOneFilesStillLoad()
+    {
+        // Written by the version-1 writer (commit af336f8): Dimension 2, HiddenLayers [6], LeapfrogSteps 2, 2 epochs.
+        byte[] v1 = File.ReadAllBytes(Path.Combine(AppContext.BaseDirectory, "Resources", "flow-v1.nhfw"));
+        Assert.Equal(1, BitConverter.ToInt32(v1, 4));
+
+        using var loaded = FlowWeightsFormat.Load(new MemoryStream(v1));
+
+        Assert.Equal(new FlowArchitecture { Dimension = 2, HiddenLayers = loaded.Architecture.HiddenLayers, LeapfrogSteps = 2 }, loaded.Architecture);
+        Assert.Equal(new[] { 6 }, loaded.Architecture.HiddenLayers);
+        // Version 2 wraps the same payload (architecture and torch state) in a length and a checksum.
+        Assert.Equal(v1, AsVersionOne(Saved(loaded)));
+    }
+
+    [Fact]
+    public void SavingToAPathReplacesTheFileWholeAndLoadingNamesTheFile()
+    {
+        using var flow = Trained(new FlowArchitecture { Dimension = 2, HiddenLayers = new[] { 8 } });
+        var folder = Directory.CreateTempSubdirectory("nhf-weights-");
+        try
+        {
+            string path = Path.Combine(folder.FullName, "flow.nhfw");
+            File.WriteAllText(path, "an older file");
+            FlowWeightsFormat.Save(flow, path);
+            Assert.Equal(Saved(flow), File.ReadAllBytes(path));
+            Assert.Single(folder.GetFiles());
+            using (var loaded = FlowWeightsFormat.Load(path))
+                Assert.Equal(TestFlows.Weights(flow)["standardizer.scale"], TestFlows.Weights(loaded)["standardizer.scale"]);
+
+            File.WriteAllBytes(path, Saved(flow)[..100]);
+            var e = Assert.Throws<InvalidDataException>(() => FlowWeightsFormat.Load(path));
+            Assert.Contains(path, e.Message);
+            Assert.Contains("truncated", e.Message);
+        }
+        finally
+        {
+            folder.Delete(recursive: true);
+        }
     }
 }

@@ -85,6 +85,30 @@ public class HamiltonianFlowTransformerTests
     }
 
     [Fact]
+    public void DoublePrecisionTrainsAFloat64FlowThatScoresAndReloadsBitForBit()
+    {
+        var ml = new MLContext(seed: 1);
+        var options = SmallOptions();
+        options.DoublePrecision = true;
+        var data = ml.Data.LoadFromEnumerable(Clusters(300, 1));
+        var model = ml.Transforms.HamiltonianFlow(options).Fit(data);
+        Assert.Equal(TorchSharp.torch.ScalarType.Float64, model.Model.Architecture.Precision);
+
+        var test = Clusters(200, 5).Append(new Point { Features = new[] { 12f, -9f } }).ToArray();
+        var scores = LogLikelihoods(model.Transform(ml.Data.LoadFromEnumerable(test)));
+        Assert.True(scores[..200].Average() > scores[200] + 10, $"mean {scores[..200].Average()} vs far {scores[200]}");
+
+        var engine = ml.Model.CreatePredictionEngine<Point, Scored>(model);
+        Assert.Equal(scores, test.Select(p => engine.Predict(p).LogLikelihood).ToArray());
+
+        using var file = new MemoryStream();
+        ml.Model.Save(model, data.Schema, file);
+        file.Position = 0;
+        var reloaded = ml.Model.Load(file, out _);
+        Assert.Equal(scores, LogLikelihoods(reloaded.Transform(ml.Data.LoadFromEnumerable(test))));
+    }
+
+    [Fact]
     public void ParallelCursorsGiveTheSameScoresAsOneCursor()
     {
         var ml = new MLContext(seed: 1);
@@ -275,7 +299,7 @@ public class HamiltonianFlowTransformerTests
         (SchemaShape)typeof(SchemaShape).GetMethod("Create", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)!
             .Invoke(null, new object[] { schema })!;
 
-    private static void CancelExecution(MLContext ml)
+    internal static void CancelExecution(MLContext ml)
     {
         object env = typeof(MLContext).GetFields(System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Instance)
             .Select(f => f.GetValue(ml)).Single(v => v?.GetType().GetInterface("ICancelable") is not null)!;
@@ -290,6 +314,8 @@ public class HamiltonianFlowTransformerTests
         Assert.Contains("ImportanceSamples", e.Message);
         e = Assert.Throws<ArgumentException>(() => ml.Transforms.HamiltonianFlow(new HamiltonianFlowTrainer.Options { LeapfrogSteps = 0 }));
         Assert.Contains("LeapfrogSteps", e.Message);
+        e = Assert.Throws<ArgumentException>(() => ml.Transforms.HamiltonianFlow(new HamiltonianFlowTrainer.Options { MaxConsecutiveNonFiniteBatches = 0 }));
+        Assert.Contains("MaxConsecutiveNonFiniteBatches", e.Message);
         e = Assert.Throws<ArgumentException>(() => ml.Transforms.HamiltonianFlow(new HamiltonianFlowTrainer.Options { KineticEnergy = (KineticEnergyKind)7 }));
         Assert.Contains("7", e.Message);
     }

@@ -56,6 +56,12 @@ public sealed class HamiltonianFlowTrainer : IEstimator<HamiltonianFlowTransform
         /// <summary>Whether features are standardised before the flow (likelihoods stay in data units). Default true.</summary>
         public bool Standardize { get; set; } = true;
 
+        /// <summary>
+        /// Whether the flow computes in Double (float64) instead of Single (float32): roughly twice the time and memory,
+        /// for likelihoods compared to many digits. Output columns stay Single. Default false.
+        /// </summary>
+        public bool DoublePrecision { get; set; }
+
         /// <summary>Per-feature standard deviation after standardisation. Default 3.</summary>
         public double StandardizedScale { get; set; } = 3;
 
@@ -89,6 +95,12 @@ public sealed class HamiltonianFlowTrainer : IEstimator<HamiltonianFlowTransform
 
         /// <summary>Epochs without validation improvement before stopping. Default 10.</summary>
         public int EarlyStoppingPatience { get; set; } = 10;
+
+        /// <summary>
+        /// Consecutive minibatches with a non-finite loss or gradient tolerated (each is skipped and halves the
+        /// learning rate) before training fails with an error instead of returning a broken model. Default 10.
+        /// </summary>
+        public int MaxConsecutiveNonFiniteBatches { get; set; } = 10;
 
         /// <summary>Seed of weights, shuffling and momenta; null draws one from the <see cref="MLContext"/>'s seed. Default null.</summary>
         public int? Seed { get; set; }
@@ -128,6 +140,7 @@ public sealed class HamiltonianFlowTrainer : IEstimator<HamiltonianFlowTransform
             Hamiltonians = Hamiltonians,
             Standardize = Standardize,
             StandardizedScale = StandardizedScale,
+            Precision = DoublePrecision ? TorchSharp.torch.ScalarType.Float64 : TorchSharp.torch.ScalarType.Float32,
         };
 
         internal FlowTrainingOptions ToTrainingOptions(int seed) => new()
@@ -141,6 +154,7 @@ public sealed class HamiltonianFlowTrainer : IEstimator<HamiltonianFlowTransform
             GradientClipNorm = GradientClipNorm,
             ValidationFraction = ValidationFraction,
             EarlyStoppingPatience = EarlyStoppingPatience,
+            MaxConsecutiveNonFiniteBatches = MaxConsecutiveNonFiniteBatches,
             MinimumRelativeScale = MinimumRelativeScale,
             Seed = seed,
             NumberOfThreads = NumberOfThreads,

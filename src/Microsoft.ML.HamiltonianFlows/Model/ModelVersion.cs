@@ -27,6 +27,11 @@ internal readonly record struct ModelVersion(
     /// <exception cref="FormatException">The stream is not this model, or a version this code cannot read.</exception>
     internal void CheckAtModel(ModelLoadContext ctx)
     {
+        var expected = ToVersionInfo();
+        if (ctx.Header.ModelSignature != expected.ModelSignature)
+            throw new FormatException(
+                $"Cannot load {LoaderSignature}: the stream has model signature '{Signature(ctx.Header.ModelSignature)}', not " +
+                $"'{ModelSignature}'; it was written by another component or is damaged.");
         try
         {
             ctx.CheckAtModel(ToVersionInfo());
@@ -41,4 +46,8 @@ internal readonly record struct ModelVersion(
     }
 
     private static string Format(uint version) => $"0x{version:X8}";
+
+    // VersionInfo packs the eight signature characters into a ulong, the first in the lowest byte.
+    private static string Signature(ulong packed) =>
+        new(Enumerable.Range(0, 8).Select(i => (char)((packed >> (8 * i)) & 0xFF)).Select(c => char.IsControl(c) ? '?' : c).ToArray());
 }

@@ -1,17 +1,27 @@
+using System.Security.Cryptography;
 using System.Text;
+using Microsoft.ML.HamiltonianFlows.IO;
 using static TorchSharp.torch;
 
 namespace Microsoft.ML.HamiltonianFlows.Torch;
 
 /// <summary>
-/// Binary format of a flow's weights: the magic "NHFW", a format version, the whole
-/// <see cref="FlowArchitecture"/>, then torch's own state serialisation. A reader rebuilds the flow from the
-/// header, so weights can never be loaded into a different architecture.
+/// Binary format of a flow's weights: the magic "NHFW", a format version, then a payload (the whole
+/// <see cref="FlowArchitecture"/> and torch's own state serialisation) with its length before it and its SHA-256
+/// after it. A reader rebuilds the flow from the header, so weights can never be loaded into a different
+/// architecture, and checks the hash before torch reads a byte, so a damaged file fails with a message instead of
+/// loading as a different model.
 /// </summary>
+/// <remarks>
+/// Version 1 (the first release) had no length and no hash: the payload followed the version directly. It is still
+/// read, unverified.
+/// </remarks>
 public static class FlowWeightsFormat
 {
-    /// <summary>The version this build writes; it reads this version only.</summary>
-    public const int CurrentVersion = 1;
+    /// <summary>The version this build writes; it also reads version 1.</summary>
+    public const int CurrentVersion = 2;
+
+    private const int UnverifiedVersion = 1;
 
     private static readonly byte[] Magic = "NHFW"u8.ToArray();
 
@@ -20,29 +30,128 @@ public static class FlowWeightsFormat
     {
         ArgumentNullException.ThrowIfNull(flow);
         ArgumentNullException.ThrowIfNull(stream);
+        // Torch writes a disposed module without complaint; what it writes is not the trained flow.
+        if (flow.IsDisposed)
+            throw new ObjectDisposedException(nameof(HamiltonianFlow), "Cannot save a flow that has been disposed.");
+        using var payload = new MemoryStream();
+        using (var payloadWriter = new BinaryWriter(payload, Encoding.UTF8, leaveOpen: true))
+        {
+            WriteArchitecture(payloadWriter, flow.Architecture);
+            flow.save(payloadWriter);
+        }
         using var writer = new BinaryWriter(stream, Encoding.UTF8, leaveOpen: true);
         writer.Write(Magic);
         writer.Write(CurrentVersion);
-        WriteArchitecture(writer, flow.Architecture);
-        flow.save(writer);
+        writer.Write(payload.Length);
+        writer.Write(payload.GetBuffer(), 0, (int)payload.Length);
+        writer.Write(SHA256.HashData(payload.GetBuffer().AsSpan(0, (int)payload.Length)));
         writer.Flush();
     }
 
-    /// <summary>Reads a flow written by <see cref="Save"/>, onto <paramref name="device"/> (the CPU when null).</summary>
-    /// <exception cref="InvalidDataException">The stream is not flow weights, or has another format version.</exception>
+    /// <summary>
+    /// Writes <paramref name="flow"/> to the file at <paramref name="path"/> atomically: to a temporary file beside it,
+    /// moved into place once complete, so that a failure part-way leaves any earlier file as it was.
+    /// </summary>
+    public static void Save(HamiltonianFlow flow, string path)
+    {
+        ArgumentNullException.ThrowIfNull(flow);
+        AtomicFile.Write(path, stream => Save(flow, stream));
+    }
+
+    /// <summary>Reads a flow written by <see cref="Save(HamiltonianFlow, Stream)"/>, onto <paramref name="device"/> (the CPU when null).</summary>
+    /// <exception cref="InvalidDataException">
+    /// The stream is not flow weights, has a format version this build does not read, is truncated, or fails its checksum.
+    /// </exception>
     public static HamiltonianFlow Load(Stream stream, Device? device = null)
     {
         ArgumentNullException.ThrowIfNull(stream);
         using var reader = new BinaryReader(stream, Encoding.UTF8, leaveOpen: true);
-        FlowArchitecture architecture;
+        int version;
         try
         {
             if (!reader.ReadBytes(Magic.Length).AsSpan().SequenceEqual(Magic))
                 throw new InvalidDataException("Not Hamiltonian flow weights: the stream does not start with \"NHFW\".");
-            int version = reader.ReadInt32();
-            if (version != CurrentVersion)
+            version = reader.ReadInt32();
+        }
+        catch (EndOfStreamException e)
+        {
+            throw new InvalidDataException($"Hamiltonian flow weights have a corrupt header: {e.Message}", e);
+        }
+        switch (version)
+        {
+            case CurrentVersion:
+                using (var payload = new BinaryReader(VerifiedPayload(reader), Encoding.UTF8))
+                    return ReadPayload(payload, device);
+            case UnverifiedVersion:
+                return ReadPayload(reader, device);
+            default:
                 throw new InvalidDataException(
-                    $"Hamiltonian flow weights have format version {version}; this build reads version {CurrentVersion}.");
+                    $"Hamiltonian flow weights have format version {version}; this build reads version {CurrentVersion} and version {UnverifiedVersion}.");
+        }
+    }
+
+    /// <summary>Reads a flow from the file at <paramref name="path"/>; see <see cref="Load(Stream, Device?)"/>.</summary>
+    /// <exception cref="InvalidDataException">The file is not valid flow weights; the message names the file.</exception>
+    public static HamiltonianFlow Load(string path, Device? device = null)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        using var file = File.OpenRead(path);
+        try
+        {
+            return Load(file, device);
+        }
+        catch (InvalidDataException e)
+        {
+            throw new InvalidDataException($"Cannot load '{path}': {e.Message}", e);
+        }
+    }
+
+    /// <summary>The length-prefixed payload of a version-2 stream, once its SHA-256 matches.</summary>
+    private static MemoryStream VerifiedPayload(BinaryReader reader)
+    {
+        var payload = new MemoryStream();
+        long length = -1;
+        try
+        {
+            length = reader.ReadInt64();
+            if (length < 0)
+                throw new InvalidDataException($"Hamiltonian flow weights have a corrupt header: a payload of {length} bytes.");
+            // Copied in chunks, not allocated up front: a corrupt length must not allocate gigabytes.
+            var chunk = new byte[81920];
+            while (payload.Length < length)
+            {
+                int read = reader.Read(chunk, 0, (int)Math.Min(chunk.Length, length - payload.Length));
+                if (read == 0)
+                    throw new EndOfStreamException();
+                payload.Write(chunk, 0, read);
+            }
+            var expected = reader.ReadBytes(SHA256.HashSizeInBytes);
+            if (expected.Length != SHA256.HashSizeInBytes)
+                throw new EndOfStreamException();
+            if (!SHA256.HashData(payload.GetBuffer().AsSpan(0, (int)payload.Length)).AsSpan().SequenceEqual(expected))
+                throw new InvalidDataException("Hamiltonian flow weights are corrupt: their SHA-256 checksum does not match.");
+        }
+        catch (EndOfStreamException e)
+        {
+            long read = payload.Length;
+            payload.Dispose();
+            throw new InvalidDataException(
+                $"Hamiltonian flow weights are truncated: the header announces {length} bytes of weights and a checksum; the stream ended after {read}.", e);
+        }
+        catch
+        {
+            payload.Dispose();
+            throw;
+        }
+        payload.Position = 0;
+        return payload;
+    }
+
+    private static HamiltonianFlow ReadPayload(BinaryReader reader, Device? device)
+    {
+        FlowArchitecture architecture;
+        try
+        {
             architecture = ReadArchitecture(reader);
             architecture.Validate();
         }

@@ -52,6 +52,16 @@ public sealed class HamiltonianFlow : nn.Module
         Device = device;
     }
 
+    /// <summary>Whether <c>Dispose</c> has released the flow's tensors.</summary>
+    internal bool IsDisposed { get; private set; }
+
+    /// <summary>Releases the flow's tensors.</summary>
+    protected override void Dispose(bool disposing)
+    {
+        IsDisposed = true;
+        base.Dispose(disposing);
+    }
+
     /// <summary>The architecture this flow was built from.</summary>
     public FlowArchitecture Architecture { get; }
 
@@ -81,6 +91,7 @@ public sealed class HamiltonianFlow : nn.Module
     /// <summary>Phase-space map of sampling: base (q0, p0) to (qT, pT), in standardised units.</summary>
     public (Tensor Q, Tensor P) Forward(Tensor q, Tensor p)
     {
+        CheckPhaseSpace(q, p);
         foreach (Leapfrog layer in layers)
             (q, p) = layer.forward(q, p);
         return (q, p);
@@ -89,6 +100,7 @@ public sealed class HamiltonianFlow : nn.Module
     /// <summary>Exact inverse of <see cref="Forward"/>: (qT, pT) back to (q0, p0).</summary>
     public (Tensor Q, Tensor P) Inverse(Tensor q, Tensor p)
     {
+        CheckPhaseSpace(q, p);
         for (int t = layers.Count - 1; t >= 0; t--)
             (q, p) = layers[t].Inverse(q, p);
         return (q, p);
@@ -106,7 +118,7 @@ public sealed class HamiltonianFlow : nn.Module
         Tensor z = Standardized(x);
         if (samples > 1)
             z = z.repeat(samples, 1);
-        return LogImportanceWeights(z, samples, encoder.Sample(z, generator));
+        return LogImportanceWeights(x, z, samples, encoder.Sample(z, generator));
     }
 
     /// <summary>
@@ -121,14 +133,18 @@ public sealed class HamiltonianFlow : nn.Module
                 $"Expected noise of shape [samples >= 1, {x.shape[0]}, {Dimension}], got [{string.Join(", ", noise.shape)}].", nameof(noise));
         int samples = (int)noise.shape[0];
         Tensor z = Standardized(x).repeat(samples, 1);
-        return LogImportanceWeights(z, samples, encoder.Sample(z, noise.reshape(-1, Dimension).to(x.dtype, Device)));
+        return LogImportanceWeights(x, z, samples, encoder.Sample(z, noise.reshape(-1, Dimension).to(x.dtype, Device)));
     }
 
-    // z holds the standardised rows repeated once per sample; (p, logEncoder) the momenta proposed for them.
-    private Tensor LogImportanceWeights(Tensor z, int samples, (Tensor P, Tensor LogProbability) proposal)
+    // x holds the rows; z the standardised rows repeated once per sample; (p, logEncoder) the momenta proposed for them.
+    private Tensor LogImportanceWeights(Tensor x, Tensor z, int samples, (Tensor P, Tensor LogProbability) proposal)
     {
         Tensor logWeights = PhaseSpaceLogImportanceWeights(z, samples, proposal);
-        return Architecture.Standardize ? logWeights + standardizer.LogJacobian() : logWeights;
+        if (Architecture.Standardize)
+            logWeights = logWeights + standardizer.LogJacobian();
+        // A finite row far outside the data (|x| near float's limit) overflows along the way, and inf - inf makes
+        // NaN; its weight has underflowed to zero, so its log is -inf. Rows with a NaN or infinite value stay NaN.
+        return logWeights.masked_fill(logWeights.isnan() & x.isfinite().all(1), double.NegativeInfinity);
     }
 
     /// <summary>
@@ -194,6 +210,14 @@ public sealed class HamiltonianFlow : nn.Module
 
     /// <summary>Number of trained parameters (the step size included when learned).</summary>
     public long ParameterCount => parameters().Sum(t => t.numel());
+
+    // Checked here, not left to torch, whose broadcasting error carries a page of native stack frames.
+    private void CheckPhaseSpace(Tensor q, Tensor p)
+    {
+        if (q.dim() != 2 || q.shape[1] != Dimension || !q.shape.SequenceEqual(p.shape))
+            throw new ArgumentException(
+                $"Expected q and p of one shape [n, {Dimension}], got [{string.Join(", ", q.shape)}] and [{string.Join(", ", p.shape)}].");
+    }
 
     private Tensor Standardized(Tensor x) => Architecture.Standardize ? standardizer.forward(x) : x;
 }

@@ -234,7 +234,7 @@ public static class FlowTrainer
 
         var history = new List<FlowTrainingProgress>();
         var best = new BestWeights();
-        long step = 0;
+        long step = 0, updates = 0;
         int bestEpoch = 0, epochsWithoutImprovement = 0;
         bool stoppedEarly = false;
 
@@ -260,6 +260,7 @@ public static class FlowTrainer
                                 $"set {nameof(FlowTrainingOptions.GradientClipNorm)}, or check the data for extreme values.");
                         if (loss is double value)
                         {
+                            updates++;
                             lossSum += value;
                             lossCount++;
                         }
@@ -290,6 +291,12 @@ public static class FlowTrainer
                     bestEpoch = epoch;
                 }
             }
+            // Fewer bad batches than the divergence limit can still be all there were: the flow would be untrained, or
+            // standardised with the NaN statistics of rows that are all non-finite.
+            if (updates == 0)
+                throw new InvalidOperationException(
+                    $"Training made no update: all {optimizer.Skipped} batches gave a non-finite loss or gradient. Check the data for NaN or " +
+                    $"infinite values, or lower {nameof(FlowTrainingOptions.LearningRate)}.");
             best.Restore(flow);
         }
         finally

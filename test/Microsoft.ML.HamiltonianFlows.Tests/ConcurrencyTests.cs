@@ -1,0 +1,86 @@
+using Microsoft.ML.Data;
+using Xunit;
+using static Microsoft.ML.HamiltonianFlows.Tests.HamiltonianFlowTransformerTests;
+
+namespace Microsoft.ML.HamiltonianFlows.Tests;
+
+/// <summary>
+/// One fitted transformer used from 8 threads at once (Transform, a PredictionEngine each, Sample, Potential, and
+/// cursors of one shared scored view) gives, call for call, what serial use gives.
+/// </summary>
+[Collection(TorchGlobalGeneratorCollection.Name)]
+public sealed class ConcurrencyTests
+{
+    private const int Threads = 8;
+
+    private static string[] Bits(IEnumerable<float> values) => values.Select(v => BitConverter.SingleToUInt32Bits(v).ToString("X8")).ToArray();
+
+    private static string[] SampleBits(HamiltonianFlowTransformer model, int seed) =>
+        Bits(model.Sample(50, seed).GetColumn<float[]>("Features").SelectMany(row => row));
+
+    [Fact]
+    public void EightThreadsScoringAndSamplingAtOnceGetTheSerialResults()
+    {
+        var ml = new MLContext(seed: 1);
+        var model = ml.Transforms.HamiltonianFlow(SmallOptions()).Fit(ml.Data.LoadFromEnumerable(Clusters(300, 1)));
+        // Each thread has rows of its own, some shared with the others, and one with a NaN.
+        var rows = Enumerable.Range(0, Threads)
+            .Select(t => Clusters(110, 10 + t).Concat(Clusters(10, 99)).Append(new Point { Features = new[] { float.NaN, 1f } }).ToArray())
+            .ToArray();
+
+        var serialTransform = rows.Select(r => Bits(model.Transform(ml.Data.LoadFromEnumerable(r)).GetColumn<float>("LogLikelihood"))).ToArray();
+        var serialSamples = Enumerable.Range(0, Threads).Select(t => SampleBits(model, t)).ToArray();
+        var serialPotential = rows.Select(r => Bits(model.Potential(r.SelectMany(p => p.Features).Where(float.IsFinite).Take(100).ToArray()))).ToArray();
+        // One scored view that all threads read through cursors of their own.
+        var shared = model.Transform(ml.Data.LoadFromEnumerable(Clusters(600, 3)));
+        var serialShared = Bits(shared.GetColumn<float>("LogLikelihood"));
+
+        var transform = new string[Threads][];
+        var predicted = new string[Threads][];
+        var samples = new string[Threads][];
+        var potential = new string[Threads][];
+        var cursors = new string[Threads][];
+        using var start = new Barrier(Threads);
+        var errors = new System.Collections.Concurrent.ConcurrentBag<Exception>();
+        var threads = Enumerable.Range(0, Threads).Select(t => new Thread(() =>
+        {
+            // Every thread does everything, in an order of its own, so that different calls overlap.
+            var work = new Action[]
+            {
+                () => transform[t] = Bits(model.Transform(ml.Data.LoadFromEnumerable(rows[t])).GetColumn<float>("LogLikelihood")),
+                () =>
+                {
+                    var engine = ml.Model.CreatePredictionEngine<Point, Scored>(model);
+                    predicted[t] = Bits(rows[t].Select(p => engine.Predict(p).LogLikelihood).ToArray());
+                },
+                () => samples[t] = SampleBits(model, t),
+                () => potential[t] = Bits(model.Potential(rows[t].SelectMany(p => p.Features).Where(float.IsFinite).Take(100).ToArray())),
+                () => cursors[t] = Bits(shared.GetColumn<float>("LogLikelihood")),
+            };
+            start.SignalAndWait();
+            try
+            {
+                for (int k = 0; k < work.Length; k++)
+                    work[(k + t) % work.Length]();
+            }
+            catch (Exception e)
+            {
+                errors.Add(e);
+            }
+        })).ToList();
+        foreach (var thread in threads)
+            thread.Start();
+        foreach (var thread in threads)
+            thread.Join();
+
+        Assert.Empty(errors);
+        for (int t = 0; t < Threads; t++)
+        {
+            Assert.Equal(serialTransform[t], transform[t]);
+            Assert.Equal(serialTransform[t], predicted[t]);
+            Assert.Equal(serialSamples[t], samples[t]);
+            Assert.Equal(serialPotential[t], potential[t]);
+            Assert.Equal(serialShared, cursors[t]);
+        }
+    }
+}

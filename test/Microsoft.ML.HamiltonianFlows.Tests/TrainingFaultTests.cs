@@ -1,0 +1,103 @@
+using Microsoft.ML.Data;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace Microsoft.ML.HamiltonianFlows.Tests;
+
+/// <summary>
+/// Awkward training data and settings: the fit either returns a model whose scores are finite for finite input, or
+/// stops with a message saying what to change. Never a model that scores NaN.
+/// </summary>
+[Collection(TorchGlobalGeneratorCollection.Name)]
+public sealed class TrainingFaultTests
+{
+    private readonly ITestOutputHelper output;
+
+    public TrainingFaultTests(ITestOutputHelper output) => this.output = output;
+
+    private static HamiltonianFlowTransformerTests.Point P(float x, float y) => new() { Features = new[] { x, y } };
+
+    private static HamiltonianFlowTransformerTests.Point[] Scaled(HamiltonianFlowTransformerTests.Point[] points, float scale, float offset = 0) =>
+        points.Select(p => P(p.Features[0] * scale + offset, p.Features[1] * scale + offset)).ToArray();
+
+    /// <summary>Training rows of each case, and the rows it is scored on (the training distribution and far from it).</summary>
+    private static (HamiltonianFlowTransformerTests.Point[] Train, HamiltonianFlowTransformerTests.Point[] Test) Data(string fault)
+    {
+        var train = HamiltonianFlowTransformerTests.Clusters(256, 1);
+        var test = HamiltonianFlowTransformerTests.Clusters(64, 2).Concat(new[] { P(40, -30), P(-400, 300), P(0, 0) }).ToArray();
+        return fault switch
+        {
+            "non-finite rows" => (train.Select((p, i) => (i % 5) switch
+            {
+                0 => P(float.NaN, p.Features[1]),
+                1 => P(p.Features[0], float.PositiveInfinity),
+                2 => P(float.NegativeInfinity, float.NaN),
+                _ => p,
+            }).ToArray(), test),
+            "constant column" => (train.Select(p => P(p.Features[0], 5)).ToArray(), test.Select(p => P(p.Features[0], p.Features[1] + 5)).ToArray()),
+            "all rows identical" => (Enumerable.Repeat(P(1, 2), 256).ToArray(), test),
+            "each row 16 times" => (train.Take(16).SelectMany(p => Enumerable.Repeat(p, 16)).ToArray(), test),
+            "scale 1e6" => (Scaled(train, 1e6f, 3e6f), Scaled(test, 1e6f, 3e6f)),
+            "scale 1e-6" => (Scaled(train, 1e-6f, 1e-5f), Scaled(test, 1e-6f, 1e-5f)),
+            "scale 1e6 unstandardised" => (Scaled(train, 1e6f), Scaled(test, 1e6f)),
+            _ => (train, test),
+        };
+    }
+
+    [Theory]
+    [InlineData("non-finite rows")]
+    [InlineData("constant column")]
+    [InlineData("all rows identical")]
+    [InlineData("each row 16 times")]
+    [InlineData("scale 1e6")]
+    [InlineData("scale 1e-6")]
+    [InlineData("scale 1e6 unstandardised")]
+    [InlineData("learning rate 100x")]
+    [InlineData("learning rate 100x, no clipping")]
+    [InlineData("learning rate 10000x, no clipping")]
+    public void FitReturnsAFiniteModelOrStopsWithAMessage(string fault)
+    {
+        var ml = new MLContext(seed: 1);
+        var (train, test) = Data(fault);
+        var options = HamiltonianFlowTransformerTests.SmallOptions();
+        options.Standardize = !fault.Contains("unstandardised");
+        if (fault.StartsWith("learning rate", StringComparison.Ordinal))
+            options.LearningRate *= fault.Contains("10000x") ? 10000 : 100;
+        if (fault.Contains("no clipping"))
+            options.GradientClipNorm = null;
+
+        HamiltonianFlowTransformer model;
+        try
+        {
+            model = ml.Transforms.HamiltonianFlow(options).Fit(ml.Data.LoadFromEnumerable(train));
+        }
+        catch (InvalidOperationException e)
+        {
+            output.WriteLine($"{fault}: stopped: {e.Message}");
+            Assert.Contains("diverged", e.Message);
+            Assert.Contains(nameof(options.LearningRate), e.Message);
+            return;
+        }
+        // Finite rows at the edge of float's range, whose computation overflows.
+        test = test.Concat(new[] { P(1e10f, -1e10f), P(1e20f, 3), P(-3e38f, 3e38f), P(float.MaxValue, float.MinValue) }).ToArray();
+        var scores = model.Transform(ml.Data.LoadFromEnumerable(test)).GetColumn<float>("LogLikelihood").ToArray();
+        output.WriteLine($"{fault}: fitted; in-distribution mean {scores[..64].Average():G4}, far rows {string.Join(", ", scores[64..])}");
+        Assert.All(scores, s => Assert.False(float.IsNaN(s)));
+        Assert.All(scores[..64], s => Assert.True(float.IsFinite(s)));
+    }
+
+    [Fact]
+    public void EngineScoresAnOverflowingFiniteRowAsMinusInfinityAndANaNRowAsNaN()
+    {
+        using var flow = TestFlows.Build(new Torch.FlowArchitecture { Dimension = 2, HiddenLayers = new[] { 8 } });
+        using var scope = TorchSharp.torch.NewDisposeScope();
+        using var noGrad = TorchSharp.torch.no_grad();
+        var x = TorchSharp.torch.tensor(new[] { 0.5f, -1f, -3e38f, 3e38f, float.NaN, 0f }, new long[] { 3, 2 });
+
+        float[] logLikelihood = flow.LogLikelihood(x, 4).data<float>().ToArray();
+
+        Assert.True(float.IsFinite(logLikelihood[0]));
+        Assert.Equal(float.NegativeInfinity, logLikelihood[1]);
+        Assert.True(float.IsNaN(logLikelihood[2]));
+    }
+}

@@ -1,0 +1,112 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Microsoft.ML.HamiltonianFlows;
+using Microsoft.ML.HamiltonianFlows.Torch;
+using Microsoft.ML.HamiltonianFlows.Training;
+using static TorchSharp.torch;
+
+/// <summary>
+/// Public calls that could reach a libtorch path that aborts the process: bad shapes, disposed models, and damaged
+/// version-1 weights, which no checksum guards. Prints one line per call, "name: returned" or "name: threw type: message",
+/// then a summary of the damaged files. A native abort ends the process early, after the name of the call it was in.
+/// </summary>
+internal static class RiskyCalls
+{
+    public static int Run(string versionOneFile, int variants)
+    {
+        set_num_threads(1);
+        using var data = randn(new long[] { 64, 2 }, generator: new Generator(1));
+        var flow = FlowTrainer.Train(new FlowArchitecture { Dimension = 2, HiddenLayers = new[] { 8 }, LeapfrogSteps = 2 }, data,
+            new FlowTrainingOptions { Epochs = 1, BatchSize = 32, Seed = 1 }).Flow;
+
+        Call("LogLikelihood of [n, d + 1] rows", () => flow.LogLikelihood(zeros(4, 3), 2));
+        Call("LogLikelihood of a vector", () => flow.LogLikelihood(zeros(2), 2));
+        Call("LogLikelihood of no rows", () => flow.LogLikelihood(zeros(0, 2), 2));
+        Call("LogLikelihood of integer rows", () => flow.LogLikelihood(ones(3, 2, ScalarType.Int64), 2));
+        Call("LogLikelihood with 0 samples", () => flow.LogLikelihood(zeros(3, 2), 0));
+        Call("LogLikelihood with noise of the wrong shape", () => flow.LogLikelihood(zeros(3, 2), zeros(2, 4, 2)));
+        Call("LogLikelihood with gradients on", () => flow.LogLikelihood(zeros(3, 2, requires_grad: true), 2).sum().backward());
+        Call("Sample -1 points", () => flow.Sample(-1));
+        Call("Sample 0 points", () => flow.Sample(0));
+        Call("Forward with q and p of different rows", () => flow.Forward(zeros(3, 2), zeros(4, 2)));
+        Call("Inverse with q and p of different widths", () => flow.Inverse(zeros(3, 2), zeros(3, 5)));
+        Call("PotentialEnergy of layer 5", () => flow.PotentialEnergy(zeros(3, 2), layer: 5));
+        Call("EnergyAlongTrajectory of [n, d + 1]", () => flow.EnergyAlongTrajectory(zeros(3, 3), zeros(3, 3)));
+        Call("Train on [n, d + 1] rows", () => FlowTrainer.Train(new FlowArchitecture { Dimension = 2 }, zeros(8, 3), new FlowTrainingOptions { Epochs = 1 }));
+        Call("Train on NaN rows only", () => FlowTrainer.Train(new FlowArchitecture { Dimension = 2 }, full(8, 2, double.NaN), new FlowTrainingOptions { Epochs = 1 }));
+        Call("Load an empty stream", () => FlowWeightsFormat.Load(new MemoryStream()));
+        flow.Dispose();
+        Call("LogLikelihood of a disposed flow", () => flow.LogLikelihood(zeros(3, 2), 2));
+        Call("Save a disposed flow", () => FlowWeightsFormat.Save(flow, new MemoryStream()));
+
+        var ml = new MLContext(seed: 1);
+        var rows = ml.Data.LoadFromEnumerable(Enumerable.Range(0, 64).Select(i => new Row { Features = new[] { i % 7 * 0.3f, i % 5 * 0.2f } }));
+        var model = ml.Transforms.HamiltonianFlow(new HamiltonianFlowTrainer.Options { Epochs = 1, HiddenLayers = new[] { 8 }, Seed = 1 }).Fit(rows);
+        var engine = ml.Model.CreatePredictionEngine<Row, Scored>(model);
+        Call("Potential of 3 values for d = 2", () => model.Potential(new float[3]));
+        Call("Sample -1 rows", () => model.Sample(-1));
+        model.Dispose();
+        Call("Transform with a disposed model", () => model.Transform(rows).GetColumn<float>("LogLikelihood").ToArray());
+        Call("PredictionEngine of a disposed model", () => engine.Predict(new Row { Features = new[] { 1f, 2f } }));
+        Call("Sample of a disposed model", () => model.Sample(3).GetColumn<float[]>("Features").ToArray());
+
+        // Damaged version-1 weights: no checksum, so torch's own reader sees the damage.
+        byte[] v1 = File.ReadAllBytes(versionOneFile);
+        using var x = randn(new long[] { 8, 2 }, generator: new Generator(2));
+        // Fixed momentum noise, so that an undamaged flow reproduces the scores bit for bit.
+        using var noise = randn(new long[] { 4, 8, 2 }, generator: new Generator(3));
+        float[] expected;
+        using (var original = FlowWeightsFormat.Load(new MemoryStream(v1)))
+        using (no_grad())
+            expected = original.LogLikelihood(x, noise).data<float>().ToArray();
+        int same = 0, different = 0, rejected = 0;
+        for (int i = 0; i < variants; i++)
+        {
+            var random = new Random(i);
+            byte[] variant;
+            if (i % 2 == 0)
+            {
+                variant = (byte[])v1.Clone();
+                int bit = random.Next(v1.Length * 8);
+                variant[bit / 8] ^= (byte)(1 << (bit % 8));
+            }
+            else
+            {
+                variant = v1[..random.Next(v1.Length)];
+            }
+            Console.Out.Flush();
+            try
+            {
+                using var loaded = FlowWeightsFormat.Load(new MemoryStream(variant));
+                using var scope = NewDisposeScope();
+                using var noGrad = no_grad();
+                float[] got = loaded.LogLikelihood(x, noise).data<float>().ToArray();
+                if (got.SequenceEqual(expected))
+                    same++;
+                else
+                    different++;
+            }
+            catch (InvalidDataException)
+            {
+                rejected++;
+            }
+        }
+        Console.WriteLine($"damaged version-1 files: {variants}: {rejected} rejected, {same} loaded unchanged, {different} loaded as a different model");
+        return 0;
+    }
+
+    private static void Call(string name, Action call)
+    {
+        Console.Write($"{name}: ");
+        Console.Out.Flush();
+        try
+        {
+            call();
+            Console.WriteLine("returned");
+        }
+        catch (Exception e)
+        {
+            Console.WriteLine($"threw {e.GetType().Name}: {e.Message.ReplaceLineEndings(" ")}");
+        }
+    }
+}
