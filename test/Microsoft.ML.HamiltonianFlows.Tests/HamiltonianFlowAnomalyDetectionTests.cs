@@ -56,7 +56,6 @@ public class HamiltonianFlowAnomalyDetectionTests
         Assert.True(pca.AreaUnderRocCurve >= 0.98, $"PCA AUC {pca.AreaUnderRocCurve}");
         Assert.True(nhf.AreaUnderRocCurve >= Math.Max(0.98667, pca.AreaUnderRocCurve), $"NHF AUC {nhf.AreaUnderRocCurve}, PCA {pca.AreaUnderRocCurve}");
         Assert.Equal(1.0, nhf.DetectionRateAtFalsePositiveCount);
-        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(60), $"took {clock.Elapsed}");
     }
 
     [Fact]
