@@ -1,0 +1,44 @@
+using BenchmarkDotNet.Attributes;
+using Microsoft.ML.HamiltonianFlows.Torch;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.HamiltonianFlows.PerformanceTests;
+
+/// <summary>
+/// A training step of <see cref="Training.FlowTrainer"/>: minibatch, negative ELBO, one backward pass, gradient clipping,
+/// Adam. Each invocation trains a new flow for <see cref="Steps"/> steps, so the time per operation includes a
+/// twentieth of building the flow and fitting the standardisation.
+/// </summary>
+public class TrainingStepBenchmarks
+{
+    private const int Steps = 20;
+    private Tensor batch = null!;
+
+    /// <summary>The model size.</summary>
+    [ParamsSource(nameof(Workloads))]
+    public Workload Workload { get; set; } = Workload.TwoD;
+
+    /// <summary>Fixed (the paper's) or neural (original NHF) kinetic energy.</summary>
+    [Params(KineticEnergyKind.Quadratic, KineticEnergyKind.Neural)]
+    public KineticEnergyKind Kinetic { get; set; }
+
+    /// <summary>The values of <see cref="Workload"/>.</summary>
+    public static IEnumerable<Workload> Workloads => Workload.All;
+
+    /// <summary>Draws the batch the steps train on.</summary>
+    [GlobalSetup]
+    public void Setup() => batch = Workload.Batch(seed: 1);
+
+    /// <summary>Trains for <see cref="Steps"/> steps.</summary>
+    [Benchmark(OperationsPerInvoke = Steps)]
+    public long TrainingStep()
+    {
+        var result = Workload.Train(Kinetic, batch, Steps);
+        result.Flow.Dispose();
+        return result.History.Count;
+    }
+
+    /// <summary>Releases the batch.</summary>
+    [GlobalCleanup]
+    public void Cleanup() => batch.Dispose();
+}
