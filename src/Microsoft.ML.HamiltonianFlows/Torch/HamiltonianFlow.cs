@@ -120,7 +120,9 @@ public sealed class HamiltonianFlow : nn.Module
             throw new ArgumentException(
                 $"Expected noise of shape [samples >= 1, {x.shape[0]}, {Dimension}], got [{string.Join(", ", noise.shape)}].", nameof(noise));
         int samples = (int)noise.shape[0];
-        Tensor z = Standardized(x).repeat(samples, 1);
+        Tensor z = Standardized(x);
+        if (samples > 1)
+            z = z.repeat(samples, 1);
         return LogImportanceWeights(z, samples, encoder.Sample(z, noise.reshape(-1, Dimension).to(x.dtype, Device)));
     }
 
