@@ -31,7 +31,8 @@ run() {
   echo "# load $(cut -d' ' -f1-3 /proc/loadavg) before $1" >> "$results"
   case "$1" in
     torchsharp) dotnet "$dll" --threads "$threads" --compare >> "$results" ;;
-    pytorch-*) "$python" "$here/pytorch/nhf_reference.py" --threads "$threads" --gradient "${1#pytorch-}" >> "$results" ;;
+    # OpenBLAS keeps its own thread pool: pin it to the same count as torch's.
+    pytorch-*) OPENBLAS_NUM_THREADS="$threads" "$python" "$here/pytorch/nhf_reference.py" --threads "$threads" --gradient "${1#pytorch-}" >> "$results" ;;
   esac
 }
 

@@ -1,11 +1,12 @@
-"""Summarises compare.sh's rounds: the median over rounds of each implementation's median time, the ratios
-PyTorch / TorchSharp (above 1: this library is faster), and the matrix-product GFLOP/s of this library as a
-fraction of the practical peak (the 2048^3 float32 product, measured in the same rounds)."""
+"""Summarises compare.sh's rounds: the median over rounds of each implementation's median wall time, the ratios
+PyTorch / TorchSharp (above 1: this library is faster) by wall and by process CPU time, and the matrix-product
+GFLOP/s of this library as a fraction of the practical peak (the 2048^3 float32 product, measured in the same rounds)."""
 import statistics
 import sys
 from collections import defaultdict
 
-times = defaultdict(list)  # (implementation, operation, workload, kinetic) -> per-round medians in ms
+times = defaultdict(list)  # (implementation, operation, workload, kinetic) -> per-round median wall ms
+cpu_times = defaultdict(list)  # the same for process CPU ms
 flops = {}
 loads = []
 threads = set()
@@ -17,13 +18,14 @@ with open(sys.argv[1]) as f:
         fields = line.rstrip("\n").split("\t")
         implementation, operation, workload, kinetic, thread_count, median = fields[:6]
         times[(implementation, operation, workload, kinetic)].append(float(median))
+        cpu_times[(implementation, operation, workload, kinetic)].append(float(fields[7]))
         threads.add(thread_count)
         if implementation == "torchsharp":
-            flops[(operation, workload, kinetic)] = float(fields[7])
+            flops[(operation, workload, kinetic)] = float(fields[8])
 
 
-def median(implementation, key):
-    values = times.get((implementation,) + key)
+def median(implementation, key, table=times):
+    values = table.get((implementation,) + key)
     return statistics.median(values) if values else float("nan")
 
 
@@ -33,7 +35,7 @@ print(f"threads {', '.join(sorted(threads))}; 1-minute load average before each 
 print(f"practical peak (2048^3 float32 matmul): TorchSharp {peak:.1f} GFLOP/s, PyTorch "
       f"{flops[('matmul', '2048', '-')] / median('pytorch-autograd', ('matmul', '2048', '-')) / 1e6:.1f} GFLOP/s")
 header = ["operation", "workload", "kinetic", "TorchSharp ms", "PyTorch autograd ms", "PyTorch closed ms",
-          "x vs autograd", "x vs closed", "GFLOP/s", "% of peak"]
+          "x vs autograd", "x vs closed", "x vs autograd (CPU)", "x vs closed (CPU)", "GFLOP/s", "% of peak"]
 print("| " + " | ".join(header) + " |")
 print("|" + "---|" * len(header))
 for (operation, workload, kinetic), count in flops.items():
@@ -41,6 +43,8 @@ for (operation, workload, kinetic), count in flops.items():
         continue
     key = (operation, workload, kinetic)
     ours, autograd, closed = (median(i, key) for i in ("torchsharp", "pytorch-autograd", "pytorch-closed"))
+    cpu_ours, cpu_autograd, cpu_closed = (median(i, key, cpu_times) for i in ("torchsharp", "pytorch-autograd", "pytorch-closed"))
     gflops = count / ours / 1e6
     print(f"| {operation} | {workload} | {kinetic} | {ours:.2f} | {autograd:.2f} | {closed:.2f} | "
-          f"{autograd / ours:.2f} | {closed / ours:.2f} | {gflops:.1f} | {100 * gflops / peak:.0f}% |")
+          f"{autograd / ours:.2f} | {closed / ours:.2f} | {cpu_autograd / cpu_ours:.2f} | {cpu_closed / cpu_ours:.2f} | "
+          f"{gflops:.1f} | {100 * gflops / peak:.0f}% |")

@@ -8,11 +8,13 @@ at 10), the importance-weighted log-likelihood with K = 16 and sampling. Two way
   autograd   torch.autograd.grad(V(q).sum(), q, create_graph=True): the idiomatic way, as NHF implementations do
   closed     the MLP's backward pass written as forward ops, as the C# library does (Mlp.InputGradient)
 
-Prints one tab-separated line per operation: implementation, operation, workload, kinetic, threads, median ms, count.
+Prints one tab-separated line per operation: implementation, operation, workload, kinetic, threads, median wall ms,
+count, median process CPU ms (the figure background load disturbs least on one thread).
 Run with Debian's python3-torch and libopenblas0:  /usr/bin/python3 nhf_reference.py --threads 2 [--gradient autograd]
 """
 import argparse
 import math
+import statistics
 import time
 
 import torch
@@ -125,13 +127,22 @@ def batch_of(d, n, seed):
     return torch.randn((n, d), generator=generator) if d == 2 else torch.rand((n, d), generator=generator)
 
 
+def now():
+    return time.perf_counter(), time.process_time()
+
+
+def elapsed(start):
+    wall, cpu = now()
+    return wall - start[0], cpu - start[1]
+
+
 def train_step_times(flow, data, steps, generator):
     """The C# FlowTrainer's step: shuffled minibatch, -ELBO, backward, clip at 10, Adam with a cosine rate."""
     params = list(flow.parameters())
     optimizer = torch.optim.Adam(params, lr=2e-3)
     times = []
     for step in range(steps):
-        start = time.perf_counter()
+        start = now()
         batch = data.index_select(0, torch.randperm(data.shape[0], generator=generator))
         for group in optimizer.param_groups:
             group["lr"] = 2e-3 * 0.5 * (1 + math.cos(math.pi * step / steps))
@@ -141,25 +152,23 @@ def train_step_times(flow, data, steps, generator):
             loss.backward()
             if math.isfinite(float(nn.utils.clip_grad_norm_(params, 10.0))):
                 optimizer.step()
-        times.append(time.perf_counter() - start)
+        times.append(elapsed(start))
     return times
 
 
 def timed(warmup, measured, operation):
     times = []
     for i in range(warmup + measured):
-        start = time.perf_counter()
+        start = now()
         operation()
         if i >= warmup:
-            times.append(time.perf_counter() - start)
+            times.append(elapsed(start))
     return times
 
 
-def report(implementation, operation, workload, kinetic, threads, seconds):
-    seconds = sorted(seconds)
-    n = len(seconds)
-    median = seconds[n // 2] if n % 2 else 0.5 * (seconds[n // 2 - 1] + seconds[n // 2])
-    print(f"{implementation}\t{operation}\t{workload}\t{kinetic}\t{threads}\t{median * 1000:.3f}\t{n}", flush=True)
+def report(implementation, operation, workload, kinetic, threads, times):
+    wall, cpu = (statistics.median(t[i] for t in times) * 1000 for i in (0, 1))
+    print(f"{implementation}\t{operation}\t{workload}\t{kinetic}\t{threads}\t{wall:.3f}\t{len(times)}\t{cpu:.3f}", flush=True)
 
 
 def main():
