@@ -8,22 +8,11 @@ namespace Microsoft.ML.HamiltonianFlows.PerformanceTests;
 /// The two gradient-free uses of a trained flow on one batch: the importance-weighted log-likelihood with
 /// <see cref="Workload.ScoringSamples"/> momenta per row, and sampling.
 /// </summary>
-public class InferenceBenchmarks
+public class InferenceBenchmarks : WorkloadBenchmarks
 {
     private HamiltonianFlow flow = null!;
     private Tensor batch = null!;
     private Generator generator = null!;
-
-    /// <summary>The model size.</summary>
-    [ParamsSource(nameof(Workloads))]
-    public Workload Workload { get; set; } = Workload.TwoD;
-
-    /// <summary>Fixed (the paper's) or neural (original NHF) kinetic energy.</summary>
-    [Params(KineticEnergyKind.Quadratic, KineticEnergyKind.Neural)]
-    public KineticEnergyKind Kinetic { get; set; }
-
-    /// <summary>The values of <see cref="Workload"/>.</summary>
-    public static IEnumerable<Workload> Workloads => Workload.All;
 
     /// <summary>Builds the flow and draws the batch.</summary>
     [GlobalSetup]

@@ -1,5 +1,4 @@
 using BenchmarkDotNet.Attributes;
-using Microsoft.ML.HamiltonianFlows.Torch;
 using static TorchSharp.torch;
 
 namespace Microsoft.ML.HamiltonianFlows.PerformanceTests;
@@ -9,21 +8,10 @@ namespace Microsoft.ML.HamiltonianFlows.PerformanceTests;
 /// Adam. Each invocation trains a new flow for <see cref="Steps"/> steps, so the time per operation includes a
 /// twentieth of building the flow and fitting the standardisation.
 /// </summary>
-public class TrainingStepBenchmarks
+public class TrainingStepBenchmarks : WorkloadBenchmarks
 {
     private const int Steps = 20;
     private Tensor batch = null!;
-
-    /// <summary>The model size.</summary>
-    [ParamsSource(nameof(Workloads))]
-    public Workload Workload { get; set; } = Workload.TwoD;
-
-    /// <summary>Fixed (the paper's) or neural (original NHF) kinetic energy.</summary>
-    [Params(KineticEnergyKind.Quadratic, KineticEnergyKind.Neural)]
-    public KineticEnergyKind Kinetic { get; set; }
-
-    /// <summary>The values of <see cref="Workload"/>.</summary>
-    public static IEnumerable<Workload> Workloads => Workload.All;
 
     /// <summary>Draws the batch the steps train on.</summary>
     [GlobalSetup]

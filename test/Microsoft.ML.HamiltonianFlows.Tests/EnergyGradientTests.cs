@@ -14,16 +14,10 @@ public class EnergyGradientTests
     [InlineData(Activation.Tanh, KineticEnergyKind.Neural, MassKind.Identity)]
     public void ClosedFormGradientsMatchAutograd(Activation activation, KineticEnergyKind kinetic, MassKind mass)
     {
-        var architecture = new FlowArchitecture
-        {
-            Dimension = 3, HiddenLayers = new[] { 16, 8, 12 }, Activation = activation, Kinetic = kinetic, Mass = mass,
-            Precision = ScalarType.Float64,
-        };
-        using var flow = TestFlows.Build(architecture);
+        using var flow = Flow(activation, kinetic, mass);
         using var scope = NewDisposeScope();
         Hamiltonian hamiltonian = flow.Layers[0].Hamiltonian;
-        Tensor q = TestFlows.Points(40, 3, 1, ScalarType.Float64).requires_grad_(true);
-        Tensor p = TestFlows.Points(40, 3, 2, ScalarType.Float64).requires_grad_(true);
+        var (q, p) = PhasePoints();
 
         Tensor dVdq = autograd.grad(new[] { hamiltonian.Potential.forward(q).sum() }, new[] { q })[0];
         Tensor dKdp = autograd.grad(new[] { hamiltonian.Kinetic.forward(p).sum() }, new[] { p })[0];
@@ -40,16 +34,10 @@ public class EnergyGradientTests
     [InlineData(Activation.Tanh, KineticEnergyKind.Neural, MassKind.Identity)]
     public void ClosedFormGradientsGiveAutogradParameterGradients(Activation activation, KineticEnergyKind kinetic, MassKind mass)
     {
-        var architecture = new FlowArchitecture
-        {
-            Dimension = 3, HiddenLayers = new[] { 16, 8, 12 }, Activation = activation, Kinetic = kinetic, Mass = mass,
-            Precision = ScalarType.Float64,
-        };
-        using var flow = TestFlows.Build(architecture);
+        using var flow = Flow(activation, kinetic, mass);
         using var scope = NewDisposeScope();
         Hamiltonian hamiltonian = flow.Layers[0].Hamiltonian;
-        Tensor q = TestFlows.Points(40, 3, 1, ScalarType.Float64).requires_grad_(true);
-        Tensor p = TestFlows.Points(40, 3, 2, ScalarType.Float64).requires_grad_(true);
+        var (q, p) = PhasePoints();
         // A fixed random projection makes the loss depend on every component of both gradients.
         Tensor weights = TestFlows.Points(40, 3, 3, ScalarType.Float64);
         var parameters = hamiltonian.parameters().ToList();
@@ -65,6 +53,16 @@ public class EnergyGradientTests
         for (int i = 0; i < parameters.Count; i++)
             Assert.True(TestFlows.MaxAbs(expected[i] - actual[i]) < 1e-12, $"parameter {i} of {parameters.Count}");
     }
+
+    // Three hidden layers of different widths, in float64 so that the comparisons can be tight.
+    private static HamiltonianFlow Flow(Activation activation, KineticEnergyKind kinetic, MassKind mass) => TestFlows.Build(new FlowArchitecture
+    {
+        Dimension = 3, HiddenLayers = new[] { 16, 8, 12 }, Activation = activation, Kinetic = kinetic, Mass = mass,
+        Precision = ScalarType.Float64,
+    });
+
+    private static (Tensor Q, Tensor P) PhasePoints() =>
+        (TestFlows.Points(40, 3, 1, ScalarType.Float64).requires_grad_(true), TestFlows.Points(40, 3, 2, ScalarType.Float64).requires_grad_(true));
 
     private static List<Tensor> ParameterGradients(Tensor loss, List<TorchSharp.Modules.Parameter> parameters)
     {
