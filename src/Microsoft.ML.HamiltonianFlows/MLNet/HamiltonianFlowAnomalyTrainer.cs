@@ -76,9 +76,10 @@ public sealed class HamiltonianFlowAnomalyTrainer : IEstimator<AnomalyPrediction
         var scores = new float[fitted.Count];
         if (fitted.Rows is { } rows)
         {
-            for (int start = 0; start < scores.Length; start += LogLikelihoodDataView.BlockSize)
+            int blockRows = LogLikelihoodDataView.BlockRows(d, fitted.Model.ImportanceSamples);
+            for (int start = 0; start < scores.Length; start += blockRows)
             {
-                int n = Math.Min(LogLikelihoodDataView.BlockSize, scores.Length - start);
+                int n = Math.Min(blockRows, scores.Length - start);
                 fitted.Model.LogLikelihood(rows.AsSpan(start * d, n * d), scores.AsSpan(start, n));
             }
         }
@@ -97,7 +98,8 @@ public sealed class HamiltonianFlowAnomalyTrainer : IEstimator<AnomalyPrediction
     private static void ScoreStreamed(FlowFitting.Result fitted, IDataView input, float[] scores)
     {
         int d = fitted.Feature.Dimension;
-        var block = new float[LogLikelihoodDataView.BlockSize * d];
+        int blockRows = LogLikelihoodDataView.BlockRows(d, fitted.Model.ImportanceSamples);
+        var block = new float[blockRows * d];
         int filled = 0, scored = 0;
         using var cursor = input.GetRowCursor(new[] { input.Schema[fitted.Feature.Name] });
         var read = fitted.Feature.MakeReader(cursor);
@@ -105,7 +107,7 @@ public sealed class HamiltonianFlowAnomalyTrainer : IEstimator<AnomalyPrediction
         {
             if (!read(block.AsSpan(filled * d, d)))
                 continue;
-            if (++filled == LogLikelihoodDataView.BlockSize)
+            if (++filled == blockRows)
             {
                 fitted.Model.LogLikelihood(block, scores.AsSpan(scored, filled));
                 scored += filled;

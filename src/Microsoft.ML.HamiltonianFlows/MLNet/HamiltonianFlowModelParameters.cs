@@ -147,7 +147,8 @@ public sealed class HamiltonianFlowModelParameters : ModelParametersBase<float>,
         lock (flowLock)
         {
             using var scope = NewDisposeScope();
-            using var noGrad = no_grad();
+            // Inference mode, not only no_grad: no graph and no version counters on the intermediate tensors.
+            using var inference = inference_mode();
             Tensor logLikelihood = flow.LogLikelihood(tensor(x, new long[] { n, d }), tensor(noise, new long[] { ImportanceSamples, n, d }));
             values = logLikelihood.to(ScalarType.Float32).cpu().data<float>().ToArray();
         }

@@ -10,8 +10,13 @@ namespace Microsoft.ML.HamiltonianFlows;
 /// </summary>
 internal sealed class LogLikelihoodDataView : IDataView
 {
-    // Rows per torch call: large enough to amortise the call, small enough that K x block x d stays modest.
-    internal const int BlockSize = 256;
+    // Rows per torch call: enough that each tensor op works on a large array (per-op overhead amortised, and torch's
+    // intra-op threads get work worth splitting), capped so that the K x rows x d momenta stay near 4 MB.
+    private const int MaxBlockRows = 4096;
+    private const int BlockValues = 1 << 20;
+
+    /// <summary>Rows scored per torch call for data of dimension <paramref name="dimension"/> with <paramref name="samples"/> importance samples.</summary>
+    internal static int BlockRows(int dimension, int samples) => Math.Clamp(BlockValues / (dimension * samples), 1, MaxBlockRows);
 
     private readonly HamiltonianFlowTransformer parent;
     private readonly IDataView input;
@@ -59,7 +64,7 @@ internal sealed class LogLikelihoodDataView : IDataView
             this.view = view;
             this.input = input;
             this.lookAhead = lookAhead;
-            int blockSize = lookAhead is null ? 0 : BlockSize;
+            int blockSize = lookAhead is null ? 0 : BlockRows(view.parent.Dimension, view.parent.Model.ImportanceSamples);
             block = new float[blockSize * view.parent.Dimension];
             scores = new float[blockSize];
             if (lookAhead is not null)

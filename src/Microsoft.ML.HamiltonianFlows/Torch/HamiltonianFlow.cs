@@ -115,9 +115,7 @@ public sealed class HamiltonianFlow : nn.Module
         if (samples < 1)
             throw new ArgumentException($"{nameof(samples)} must be at least 1, got {samples}.", nameof(samples));
         x = Prepare(x);
-        Tensor z = Standardized(x);
-        if (samples > 1)
-            z = z.repeat(samples, 1);
+        Tensor z = StandardizedRepeated(x, samples);
         return LogImportanceWeights(x, z, samples, encoder.Sample(z, generator));
     }
 
@@ -132,7 +130,7 @@ public sealed class HamiltonianFlow : nn.Module
             throw new ArgumentException(
                 $"Expected noise of shape [samples >= 1, {x.shape[0]}, {Dimension}], got [{string.Join(", ", noise.shape)}].", nameof(noise));
         int samples = (int)noise.shape[0];
-        Tensor z = Standardized(x).repeat(samples, 1);
+        Tensor z = StandardizedRepeated(x, samples);
         return LogImportanceWeights(x, z, samples, encoder.Sample(z, noise.reshape(-1, Dimension).to(x.dtype, Device)));
     }
 
@@ -218,6 +216,9 @@ public sealed class HamiltonianFlow : nn.Module
             throw new ArgumentException(
                 $"Expected q and p of one shape [n, {Dimension}], got [{string.Join(", ", q.shape)}] and [{string.Join(", ", p.shape)}].");
     }
+
+    // The standardised rows once per momentum sample, sample-major; no copy for one sample.
+    private Tensor StandardizedRepeated(Tensor x, int samples) => samples > 1 ? Standardized(x).repeat(samples, 1) : Standardized(x);
 
     private Tensor Standardized(Tensor x) => Architecture.Standardize ? standardizer.forward(x) : x;
 }

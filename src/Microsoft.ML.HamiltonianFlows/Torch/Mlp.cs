@@ -57,8 +57,19 @@ internal sealed class Mlp : nn.Module<Tensor, Tensor>
         for (int i = 0; i < hiddenCount; i++)
         {
             Tensor z = _layers[i].forward(h);
-            h = Activate(z);
-            slopes[i] = _activation == Activation.Tanh ? 1 - h.square() : z.sigmoid();
+            if (_activation == Activation.Tanh)
+            {
+                h = z.tanh();
+                slopes[i] = 1 - h.square();
+            }
+            else
+            {
+                // softplus' = sigmoid needs no activation, and the last hidden layer's activation only feeds the output
+                // value, which the gradient never uses: skipping it saves a softplus (and its backward) per evaluation.
+                slopes[i] = z.sigmoid();
+                if (i < hiddenCount - 1)
+                    h = nn.functional.softplus(z);
+            }
         }
         Tensor g = _layers[^1].weight!.expand(x.shape[0], -1);
         for (int i = hiddenCount - 1; i >= 0; i--)

@@ -1,0 +1,52 @@
+using System.Diagnostics;
+using BenchmarkDotNet.Running;
+using Microsoft.ML.HamiltonianFlows.PerformanceTests;
+
+// Usage (docs/benchmarks.md):
+//   [--threads N] [BenchmarkDotNet arguments, e.g. --filter '*']   the BenchmarkDotNet suite
+//   [--threads N] --compare                                        one round of compare.sh (tab-separated medians)
+//   [--threads N] --stream ROWS                                    Transform throughput and peak memory over ROWS rows
+var rest = new List<string>(args);
+int threads = TakeOption(rest, "--threads") is string t ? int.Parse(t) : Environment.ProcessorCount;
+TorchSharp.torch.set_num_threads(threads);
+
+if (rest.Remove("--compare"))
+{
+    Comparison.Run(threads);
+}
+else if (TakeOption(rest, "--stream") is string rowsText)
+{
+    long rows = long.Parse(rowsText);
+    using var throughput = new TransformThroughput();
+    var process = Process.GetCurrentProcess();
+    TimeSpan cpuBefore = process.TotalProcessorTime;
+    var watch = Stopwatch.StartNew();
+    double sum = throughput.Score(rows);
+    watch.Stop();
+    process.Refresh();
+    // CPU time per row is the figure that background load disturbs least (wall time stretches with it).
+    double cpuMicroseconds = (process.TotalProcessorTime - cpuBefore).TotalMicroseconds / rows;
+    Console.WriteLine($"Transform: {rows:N0} rows in {watch.Elapsed.TotalSeconds:F1} s = {rows / watch.Elapsed.TotalSeconds:N0} rows/s " +
+        $"on {threads} torch thread(s), {cpuMicroseconds:F2} us CPU per row; mean log-likelihood {sum / rows:F6}; " +
+        $"peak RSS {PeakResidentMegabytes():N0} MB");
+}
+else
+{
+    BenchmarkSwitcher.FromAssembly(typeof(Workload).Assembly).Run(rest.ToArray(), new BenchmarkConfig());
+}
+
+static string? TakeOption(List<string> args, string name)
+{
+    int i = args.IndexOf(name);
+    if (i < 0)
+        return null;
+    if (i + 1 >= args.Count)
+        throw new ArgumentException($"{name} needs a value.");
+    string value = args[i + 1];
+    args.RemoveRange(i, 2);
+    return value;
+}
+
+// The kernel's high-water mark of the resident set (VmHWM), which covers native (libtorch) memory too.
+static long PeakResidentMegabytes() =>
+    long.Parse(File.ReadLines("/proc/self/status").First(l => l.StartsWith("VmHWM:")).Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]) / 1024;
