@@ -31,84 +31,70 @@ public class GaussianMixture2DSampleTests
     [Fact]
     public void QuickRunWritesMetricsAndPlots()
     {
-        var folder = Directory.CreateTempSubdirectory("gm2d-");
-        try
-        {
-            // Run as its own process: the sample's ScottPlot brings a SkiaSharp that ImageAnalytics cannot share.
-            var (exitCode, log) = ChildProcess.RunDotnet(
-                ChildProcess.RepositoryProgram("samples/GaussianMixture2D", "GaussianMixture2D"),
-                new[] { "--quick", "--out", folder.FullName }, TimeSpan.FromMinutes(3));
-            Assert.True(exitCode == 0, $"the sample exited with {exitCode}: {log}");
+        using var folder = new TemporaryFolder("gm2d-");
+        // Run as its own process: the sample's ScottPlot brings a SkiaSharp that ImageAnalytics cannot share.
+        var (exitCode, log) = ChildProcess.RunDotnet(
+            ChildProcess.RepositoryProgram("samples/GaussianMixture2D", "GaussianMixture2D"),
+            new[] { "--quick", "--out", folder.FullName }, TimeSpan.FromMinutes(3));
+        Assert.True(exitCode == 0, $"the sample exited with {exitCode}: {log}");
 
-            using var metrics = JsonDocument.Parse(File.ReadAllText(Path.Combine(folder.FullName, "metrics.json")));
-            JsonElement root = metrics.RootElement;
-            double entropy = root.GetProperty("targetEntropy").GetDouble();
-            Assert.InRange(entropy, 3.50, 3.54); // log 8 + log(2 pi e 0.25) = 3.531, less a little overlap
-            foreach (string variant in new[] { "fixedKinetic", "neuralKinetic" })
-            {
-                double nll = root.GetProperty(variant).GetProperty("testNll").GetDouble();
-                Assert.True(double.IsFinite(nll) && nll > entropy - 0.5, $"{variant} NLL {nll}");
-            }
-            Assert.True(root.GetProperty("fixedKinetic").GetProperty("parameters").GetInt64()
-                        < root.GetProperty("neuralKinetic").GetProperty("parameters").GetInt64());
-            foreach (string variant in new[] { "fixedKinetic", "neuralKinetic" })
-            {
-                JsonElement match = root.GetProperty(variant).GetProperty("potentialVsNegativeLogDensity");
-                Assert.InRange(match.GetProperty("correlation").GetDouble(), -1, 1);
-                Assert.True(match.GetProperty("rmsAfterConstant").GetDouble() >= 0, variant);
-            }
-            // Only the neural variant has a learned kinetic energy to compare with p^2/2.
-            Assert.Equal(JsonValueKind.Null, root.GetProperty("fixedKinetic").GetProperty("kineticVsQuadratic").ValueKind);
-            Assert.InRange(root.GetProperty("neuralKinetic").GetProperty("kineticVsQuadratic").GetProperty("correlation").GetDouble(), -1, 1);
-            foreach (string plot in new[] { "samples.png", "potential.png", "density.png", "training.png", "kinetic.png" })
-            {
-                byte[] png = File.ReadAllBytes(Path.Combine(folder.FullName, plot));
-                Assert.True(png.Length > 5000 && png[1] == 'P' && png[2] == 'N' && png[3] == 'G', plot);
-            }
-            Assert.Contains("test NLL", log);
-            Assert.Contains("V(q) vs -log p", log);
-        }
-        finally
+        using var metrics = JsonDocument.Parse(File.ReadAllText(Path.Combine(folder.FullName, "metrics.json")));
+        JsonElement root = metrics.RootElement;
+        double entropy = root.GetProperty("targetEntropy").GetDouble();
+        Assert.InRange(entropy, 3.50, 3.54); // log 8 + log(2 pi e 0.25) = 3.531, less a little overlap
+        foreach (string variant in new[] { "fixedKinetic", "neuralKinetic" })
         {
-            folder.Delete(recursive: true);
+            double nll = root.GetProperty(variant).GetProperty("testNll").GetDouble();
+            Assert.True(double.IsFinite(nll) && nll > entropy - 0.5, $"{variant} NLL {nll}");
         }
+        Assert.True(root.GetProperty("fixedKinetic").GetProperty("parameters").GetInt64()
+                    < root.GetProperty("neuralKinetic").GetProperty("parameters").GetInt64());
+        foreach (string variant in new[] { "fixedKinetic", "neuralKinetic" })
+        {
+            JsonElement match = root.GetProperty(variant).GetProperty("potentialVsNegativeLogDensity");
+            Assert.InRange(match.GetProperty("correlation").GetDouble(), -1, 1);
+            Assert.True(match.GetProperty("rmsAfterConstant").GetDouble() >= 0, variant);
+        }
+        // Only the neural variant has a learned kinetic energy to compare with p^2/2.
+        Assert.Equal(JsonValueKind.Null, root.GetProperty("fixedKinetic").GetProperty("kineticVsQuadratic").ValueKind);
+        Assert.InRange(root.GetProperty("neuralKinetic").GetProperty("kineticVsQuadratic").GetProperty("correlation").GetDouble(), -1, 1);
+        foreach (string plot in new[] { "samples.png", "potential.png", "density.png", "training.png", "kinetic.png" })
+        {
+            byte[] png = File.ReadAllBytes(Path.Combine(folder.FullName, plot));
+            Assert.True(png.Length > 5000 && png[1] == 'P' && png[2] == 'N' && png[3] == 'G', plot);
+        }
+        Assert.Contains("test NLL", log);
+        Assert.Contains("V(q) vs -log p", log);
     }
 
     [Fact]
     public void QuickSweepWritesOneRowPerKnobValueAndVariantAndItsPlots()
     {
-        var folder = Directory.CreateTempSubdirectory("gm2d-sweep-");
-        try
-        {
-            var (exitCode, log) = ChildProcess.RunDotnet(
-                ChildProcess.RepositoryProgram("samples/GaussianMixture2D", "GaussianMixture2D"),
-                new[] { "sweep", "--quick", "--out", folder.FullName }, TimeSpan.FromMinutes(3));
-            Assert.True(exitCode == 0, $"the sweep exited with {exitCode}: {log}");
+        using var folder = new TemporaryFolder("gm2d-sweep-");
+        var (exitCode, log) = ChildProcess.RunDotnet(
+            ChildProcess.RepositoryProgram("samples/GaussianMixture2D", "GaussianMixture2D"),
+            new[] { "sweep", "--quick", "--out", folder.FullName }, TimeSpan.FromMinutes(3));
+        Assert.True(exitCode == 0, $"the sweep exited with {exitCode}: {log}");
 
-            string[] lines = File.ReadAllLines(Path.Combine(folder.FullName, "sweep.csv"));
-            Assert.StartsWith("knob,value,variant,seed,", lines[0]);
-            var rows = lines.Skip(1).Select(l => l.Split(',')).ToList();
-            // Quick: 4 knobs x 2 values x 1 seed x 2 variants.
-            Assert.Equal(16, rows.Count);
-            Assert.Equal(new[] { "base-scale", "hidden-width", "integration-time", "leapfrog-steps" }, rows.Select(r => r[0]).Distinct().Order());
-            foreach (var row in rows)
-            {
-                double excess = double.Parse(row[6], System.Globalization.CultureInfo.InvariantCulture);
-                Assert.True(double.IsFinite(excess) && excess > -0.5, string.Join(",", row));
-            }
-            // The base architecture, shared by three knobs, trains once per variant and is reported under each.
-            var baseRows = rows.Where(r => (r[0], r[1]) is ("leapfrog-steps", "4") or ("hidden-width", "64") or ("base-scale", "3")).ToList();
-            Assert.Equal(6, baseRows.Count);
-            Assert.Single(baseRows.Where(r => r[2] == "fixed kinetic").Select(r => r[5]).Distinct());
-            foreach (string plot in new[] { "sweep-excess-nll.png", "sweep-potential-correlation.png" })
-            {
-                byte[] png = File.ReadAllBytes(Path.Combine(folder.FullName, plot));
-                Assert.True(png.Length > 5000 && png[1] == 'P' && png[2] == 'N' && png[3] == 'G', plot);
-            }
-        }
-        finally
+        string[] lines = File.ReadAllLines(Path.Combine(folder.FullName, "sweep.csv"));
+        Assert.StartsWith("knob,value,variant,seed,", lines[0]);
+        var rows = lines.Skip(1).Select(l => l.Split(',')).ToList();
+        // Quick: 4 knobs x 2 values x 1 seed x 2 variants.
+        Assert.Equal(16, rows.Count);
+        Assert.Equal(new[] { "base-scale", "hidden-width", "integration-time", "leapfrog-steps" }, rows.Select(r => r[0]).Distinct().Order());
+        foreach (var row in rows)
         {
-            folder.Delete(recursive: true);
+            double excess = double.Parse(row[6], System.Globalization.CultureInfo.InvariantCulture);
+            Assert.True(double.IsFinite(excess) && excess > -0.5, string.Join(",", row));
+        }
+        // The base architecture, shared by three knobs, trains once per variant and is reported under each.
+        var baseRows = rows.Where(r => (r[0], r[1]) is ("leapfrog-steps", "4") or ("hidden-width", "64") or ("base-scale", "3")).ToList();
+        Assert.Equal(6, baseRows.Count);
+        Assert.Single(baseRows.Where(r => r[2] == "fixed kinetic").Select(r => r[5]).Distinct());
+        foreach (string plot in new[] { "sweep-excess-nll.png", "sweep-potential-correlation.png" })
+        {
+            byte[] png = File.ReadAllBytes(Path.Combine(folder.FullName, plot));
+            Assert.True(png.Length > 5000 && png[1] == 'P' && png[2] == 'N' && png[3] == 'G', plot);
         }
     }
 }

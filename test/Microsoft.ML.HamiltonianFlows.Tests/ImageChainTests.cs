@@ -75,57 +75,50 @@ public class ImageChainTests
     public void ImageChainScoresTrainedPatternAboveOthersAndReloadsBitForBit()
     {
         var ml = new MLContext(seed: 1);
-        var folder = Directory.CreateTempSubdirectory("nhf-images-");
-        try
-        {
-            var random = new Random(7);
-            // 62 images: the flow learns one pattern (40), and is scored on 12 unseen ones of it, 8 of the other, 2 odd ones.
-            var train = WriteImages(folder.FullName, Pattern.LeftBright, 40, random);
-            var test = WriteImages(folder.FullName, Pattern.LeftBright, 12, random)
-                .Concat(WriteImages(folder.FullName, Pattern.TopBright, 8, random))
-                .Concat(WriteImages(folder.FullName, Pattern.Checker, 2, random))
-                .ToArray();
+        using var folder = new TemporaryFolder("nhf-images-");
+        var random = new Random(7);
+        // 62 images: the flow learns one pattern (40), and is scored on 12 unseen ones of it, 8 of the other, 2 odd ones.
+        var train = WriteImages(folder.FullName, Pattern.LeftBright, 40, random);
+        var test = WriteImages(folder.FullName, Pattern.LeftBright, 12, random)
+            .Concat(WriteImages(folder.FullName, Pattern.TopBright, 8, random))
+            .Concat(WriteImages(folder.FullName, Pattern.Checker, 2, random))
+            .ToArray();
 
-            var trainView = ml.Data.LoadFromEnumerable(train);
-            var model = Chain(ml, folder.FullName).Fit(trainView);
-            var testView = ml.Data.LoadFromEnumerable(test);
-            var scored = model.Transform(testView);
+        var trainView = ml.Data.LoadFromEnumerable(train);
+        var model = Chain(ml, folder.FullName).Fit(trainView);
+        var testView = ml.Data.LoadFromEnumerable(test);
+        var scored = model.Transform(testView);
 
-            // The pixel chain really produced the 4x4 single-plane vector the flow was fitted on.
-            Assert.Equal(Resized * Resized, ((VectorDataViewType)scored.Schema["Features"].Type).Size);
-            var pixels = scored.GetColumn<float[]>("Features").First();
-            Assert.All(pixels, p => Assert.InRange(p, 0f, 1f));
+        // The pixel chain really produced the 4x4 single-plane vector the flow was fitted on.
+        Assert.Equal(Resized * Resized, ((VectorDataViewType)scored.Schema["Features"].Type).Size);
+        var pixels = scored.GetColumn<float[]>("Features").First();
+        Assert.All(pixels, p => Assert.InRange(p, 0f, 1f));
 
-            float[] scores = scored.GetColumn<float>("LogLikelihood").ToArray();
-            Assert.Equal(test.Length, scores.Length);
-            Assert.All(scores, s => Assert.True(float.IsFinite(s), $"log-likelihood {s}"));
-            float[] same = scores[..12], other = scores[12..20], odd = scores[20..];
-            // Every unseen image of the learnt pattern scores above every image of the other patterns, by a margin
-            // in nats far above the training noise (the two patterns differ by 0.6 on half of the 16 pixels).
-            string summary = $"same [{same.Min()}, {same.Max()}], other [{other.Min()}, {other.Max()}], odd [{odd.Min()}, {odd.Max()}]";
-            Assert.True(same.Min() > other.Max(), summary);
-            Assert.True(same.Min() > odd.Max(), summary);
-            Assert.True(same.Average() - other.Average() > 10, summary);
+        float[] scores = scored.GetColumn<float>("LogLikelihood").ToArray();
+        Assert.Equal(test.Length, scores.Length);
+        Assert.All(scores, s => Assert.True(float.IsFinite(s), $"log-likelihood {s}"));
+        float[] same = scores[..12], other = scores[12..20], odd = scores[20..];
+        // Every unseen image of the learnt pattern scores above every image of the other patterns, by a margin
+        // in nats far above the training noise (the two patterns differ by 0.6 on half of the 16 pixels).
+        string summary = $"same [{same.Min()}, {same.Max()}], other [{other.Min()}, {other.Max()}], odd [{odd.Min()}, {odd.Max()}]";
+        Assert.True(same.Min() > other.Max(), summary);
+        Assert.True(same.Min() > odd.Max(), summary);
+        Assert.True(same.Average() - other.Average() > 10, summary);
 
-            string[] expected = Bits(scored);
-            string modelPath = Path.Combine(folder.FullName, "model.zip"), dataPath = Path.Combine(folder.FullName, "data.idv");
-            ml.Model.Save(model, trainView.Schema, modelPath);
-            using (var stream = File.Create(dataPath))
-                ml.Data.SaveAsBinary(testView, stream);
+        string[] expected = Bits(scored);
+        string modelPath = Path.Combine(folder.FullName, "model.zip"), dataPath = Path.Combine(folder.FullName, "data.idv");
+        ml.Model.Save(model, trainView.Schema, modelPath);
+        using (var stream = File.Create(dataPath))
+            ml.Data.SaveAsBinary(testView, stream);
 
-            // In this process, with a fresh context: the chain's image steps and the flow come back from the zip.
-            var reloaded = new MLContext(seed: 99).Model.Load(modelPath, out var schema);
-            Assert.Contains(schema, c => c.Name == nameof(ImageInput.ImagePath));
-            Assert.Equal(expected, Bits(reloaded.Transform(testView)));
+        // In this process, with a fresh context: the chain's image steps and the flow come back from the zip.
+        var reloaded = new MLContext(seed: 99).Model.Load(modelPath, out var schema);
+        Assert.Contains(schema, c => c.Name == nameof(ImageInput.ImagePath));
+        Assert.Equal(expected, Bits(reloaded.Transform(testView)));
 
-            // In another process that names neither ImageAnalytics nor this library: Model.Load finds both.
-            string outputPath = Path.Combine(folder.FullName, "scores.txt");
-            SaveLoadTests.RunLoadCheck(modelPath, dataPath, outputPath, "LogLikelihood");
-            Assert.Equal(expected, File.ReadAllLines(outputPath));
-        }
-        finally
-        {
-            folder.Delete(recursive: true);
-        }
+        // In another process that names neither ImageAnalytics nor this library: Model.Load finds both.
+        string outputPath = Path.Combine(folder.FullName, "scores.txt");
+        SaveLoadTests.RunLoadCheck(modelPath, dataPath, outputPath, "LogLikelihood");
+        Assert.Equal(expected, File.ReadAllLines(outputPath));
     }
 }

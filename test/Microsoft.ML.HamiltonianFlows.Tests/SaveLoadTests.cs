@@ -39,28 +39,21 @@ public class SaveLoadTests
         var test = TestRows(ml);
         var expected = Bits(model.Transform(test), columns);
 
-        var folder = Directory.CreateTempSubdirectory("nhf-saveload-");
-        try
-        {
-            string modelPath = Path.Combine(folder.FullName, "model.zip"), dataPath = Path.Combine(folder.FullName, "data.idv");
-            ml.Model.Save(model, train.Schema, modelPath);
-            using (var stream = File.Create(dataPath))
-                ml.Data.SaveAsBinary(test, stream);
+        using var folder = new TemporaryFolder("nhf-saveload-");
+        string modelPath = Path.Combine(folder.FullName, "model.zip"), dataPath = Path.Combine(folder.FullName, "data.idv");
+        ml.Model.Save(model, train.Schema, modelPath);
+        using (var stream = File.Create(dataPath))
+            ml.Data.SaveAsBinary(test, stream);
 
-            // The same process with a fresh context...
-            var reloaded = new MLContext(seed: 99).Model.Load(modelPath, out var schema);
-            Assert.Equal(expected, Bits(reloaded.Transform(test), columns));
-            Assert.Contains(schema, c => c.Name == "Features");
+        // The same process with a fresh context...
+        var reloaded = new MLContext(seed: 99).Model.Load(modelPath, out var schema);
+        Assert.Equal(expected, Bits(reloaded.Transform(test), columns));
+        Assert.Contains(schema, c => c.Name == "Features");
 
-            // ...and a fresh process that never names this library's types.
-            string outputPath = Path.Combine(folder.FullName, "scores.txt");
-            RunLoadCheck(modelPath, dataPath, outputPath, columns);
-            Assert.Equal(expected, File.ReadAllLines(outputPath));
-        }
-        finally
-        {
-            folder.Delete(recursive: true);
-        }
+        // ...and a fresh process that never names this library's types.
+        string outputPath = Path.Combine(folder.FullName, "scores.txt");
+        RunLoadCheck(modelPath, dataPath, outputPath, columns);
+        Assert.Equal(expected, File.ReadAllLines(outputPath));
     }
 
     internal static void RunLoadCheck(params object[] args)

@@ -8,36 +8,29 @@ public class SupernovaCosmologySampleTests
     [Fact]
     public void QuickRunWritesMetricsAndTheContourPlot()
     {
-        var folder = Directory.CreateTempSubdirectory("sn-cosmology-");
-        try
-        {
-            // Its own process: the sample's ScottPlot brings a SkiaSharp that ImageAnalytics cannot share.
-            var (exitCode, log) = ChildProcess.RunDotnet(
-                ChildProcess.RepositoryProgram("samples/SupernovaCosmology", "SupernovaCosmology"),
-                new[] { "--quick", "--out", folder.FullName }, TimeSpan.FromMinutes(3));
-            Assert.True(exitCode == 0, $"the sample exited with {exitCode}: {log}");
+        using var folder = new TemporaryFolder("sn-cosmology-");
+        // Its own process: the sample's ScottPlot brings a SkiaSharp that ImageAnalytics cannot share.
+        var (exitCode, log) = ChildProcess.RunDotnet(
+            ChildProcess.RepositoryProgram("samples/SupernovaCosmology", "SupernovaCosmology"),
+            new[] { "--quick", "--out", folder.FullName }, TimeSpan.FromMinutes(3));
+        Assert.True(exitCode == 0, $"the sample exited with {exitCode}: {log}");
 
-            using var metrics = JsonDocument.Parse(File.ReadAllText(Path.Combine(folder.FullName, "metrics.json")));
-            JsonElement root = metrics.RootElement;
-            Assert.Equal(600, root.GetProperty("supernovae").GetInt32());
-            JsonElement grid = root.GetProperty("grid");
-            double[] gridMean = grid.GetProperty("mean").EnumerateArray().Select(e => e.GetDouble()).ToArray();
-            double[] gridSd = grid.GetProperty("sd").EnumerateArray().Select(e => e.GetDouble()).ToArray();
-            // The simulated truth (0.3, 0.7) lies within 3 posterior standard deviations of the grid's mean.
-            Assert.True(Math.Abs(gridMean[0] - 0.3) < 3 * gridSd[0] && Math.Abs(gridMean[1] - 0.7) < 3 * gridSd[1],
-                $"grid mean ({gridMean[0]}, {gridMean[1]}), sd ({gridSd[0]}, {gridSd[1]})");
-            JsonElement flow = root.GetProperty("flow");
-            // Even a few steps give a bound below the grid's evidence (up to the grid's own error).
-            Assert.True(flow.GetProperty("evidenceLowerBound").GetDouble() < grid.GetProperty("logEvidence").GetDouble() + 0.05);
-            Assert.True(double.IsFinite(flow.GetProperty("klGridToFlow").GetDouble()));
-            Assert.True(root.GetProperty("hmc").GetProperty("acceptance").GetDouble() > 0.2);
-            byte[] png = File.ReadAllBytes(Path.Combine(folder.FullName, "contours.png"));
-            Assert.True(png.Length > 5000 && png[1] == 'P' && png[2] == 'N' && png[3] == 'G');
-        }
-        finally
-        {
-            folder.Delete(recursive: true);
-        }
+        using var metrics = JsonDocument.Parse(File.ReadAllText(Path.Combine(folder.FullName, "metrics.json")));
+        JsonElement root = metrics.RootElement;
+        Assert.Equal(600, root.GetProperty("supernovae").GetInt32());
+        JsonElement grid = root.GetProperty("grid");
+        double[] gridMean = grid.GetProperty("mean").EnumerateArray().Select(e => e.GetDouble()).ToArray();
+        double[] gridSd = grid.GetProperty("sd").EnumerateArray().Select(e => e.GetDouble()).ToArray();
+        // The simulated truth (0.3, 0.7) lies within 3 posterior standard deviations of the grid's mean.
+        Assert.True(Math.Abs(gridMean[0] - 0.3) < 3 * gridSd[0] && Math.Abs(gridMean[1] - 0.7) < 3 * gridSd[1],
+            $"grid mean ({gridMean[0]}, {gridMean[1]}), sd ({gridSd[0]}, {gridSd[1]})");
+        JsonElement flow = root.GetProperty("flow");
+        // Even a few steps give a bound below the grid's evidence (up to the grid's own error).
+        Assert.True(flow.GetProperty("evidenceLowerBound").GetDouble() < grid.GetProperty("logEvidence").GetDouble() + 0.05);
+        Assert.True(double.IsFinite(flow.GetProperty("klGridToFlow").GetDouble()));
+        Assert.True(root.GetProperty("hmc").GetProperty("acceptance").GetDouble() > 0.2);
+        byte[] png = File.ReadAllBytes(Path.Combine(folder.FullName, "contours.png"));
+        Assert.True(png.Length > 5000 && png[1] == 'P' && png[2] == 'N' && png[3] == 'G');
     }
 
     [Fact]
