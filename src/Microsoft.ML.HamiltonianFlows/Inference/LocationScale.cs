@@ -6,7 +6,7 @@ namespace Microsoft.ML.HamiltonianFlows.Inference;
 /// <summary>
 /// The affine map u = location + L z from the flow's coordinates z to the unconstrained parameters u, with L lower
 /// triangular with a positive diagonal (stored as its logarithm): a multivariate location-scale family, as in a
-/// Cholesky factor. It plays the part the <see cref="Torch.Standardizer"/> plays for data (here there are no data to fit):
+/// Cholesky factor. It plays the part the <see cref="Torch.GaussianStage"/> plays for data (here there are no data to fit):
 /// the flow works on an order-one scale whatever the parameters' units. It also carries the posterior's linear
 /// correlations, which the symplectic leapfrog map with a fixed N(0, I) momentum law cannot produce linearly: a linear
 /// symplectic map takes N(0, I) x N(0, I) to N(0, S) x N(0, I) only when S = I (Williamson's theorem).

@@ -42,7 +42,7 @@ public sealed class PosteriorFlow : IDisposable
     public int Dimension => Flow.Dimension;
 
     /// <summary>
-    /// One entry per report: <see cref="FlowTrainingProgress.Epoch"/> counts reports, <see cref="FlowTrainingProgress.TrainingLoss"/>
+    /// One entry per report: <see cref="FlowTrainingProgress.Steps"/> counts steps, <see cref="FlowTrainingProgress.TrainingLoss"/>
     /// is the mean negative objective over the steps since the previous report (tempered while annealing; at
     /// beta = 1 it is minus a lower bound on log Z), and there is no validation loss.
     /// </summary>

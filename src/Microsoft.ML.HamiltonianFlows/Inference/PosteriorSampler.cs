@@ -19,8 +19,8 @@ public static class PosteriorSampler
 {
     /// <summary>Builds a flow (weights seeded by <see cref="PosteriorSamplerOptions.Seed"/>) and fits it to the target.</summary>
     /// <param name="architecture">
-    /// Shape of the flow; its dimension is the number of parameters. <see cref="FlowArchitecture.Standardize"/> is ignored
-    /// (there are no data to standardise): <see cref="PosteriorSamplerOptions.Location"/> and <see cref="PosteriorSamplerOptions.Scale"/> set the scale.
+    /// Shape of the flow; its dimension is the number of parameters. Its Gaussian stage stays the identity (there are no
+    /// data to fit it to): <see cref="PosteriorSamplerOptions.Location"/> and <see cref="PosteriorSamplerOptions.Scale"/> set the scale.
     /// </param>
     /// <param name="logDensity">
     /// log pi(theta) up to a constant, batched: theta of shape [n, d] (the flow's precision and device) to [n], built
@@ -42,7 +42,6 @@ public static class PosteriorSampler
         ArgumentNullException.ThrowIfNull(architecture);
         ArgumentNullException.ThrowIfNull(logDensity);
         ArgumentNullException.ThrowIfNull(options);
-        architecture = architecture with { Standardize = false };
         architecture.Validate();
         int d = architecture.Dimension;
         options.Validate(d);
@@ -72,7 +71,7 @@ public static class PosteriorSampler
     {
         using var generator = new Generator((ulong)options.Seed, posterior.Flow.Device);
         using var optimizer = new GuardedAdam(posterior.Flow.parameters().Concat(posterior.LocationScale.parameters()),
-            options.LearningRate, options.Schedule, options.GradientClipNorm, options.MaxConsecutiveNonFiniteBatches);
+            options.LearningRate, weightDecay: 0, options.Schedule, options.GradientClipNorm, options.MaxConsecutiveNonFiniteBatches);
 
         var history = new List<FlowTrainingProgress>();
         double lossSum = 0;
@@ -107,7 +106,7 @@ public static class PosteriorSampler
 
             if (step % options.ReportInterval == 0 || step == options.Steps)
             {
-                var report = new FlowTrainingProgress(history.Count + 1, step, lossCount > 0 ? lossSum / lossCount : double.NaN, null, optimizer.LearningRate, optimizer.Skipped);
+                var report = new FlowTrainingProgress(step, lossCount > 0 ? lossSum / lossCount : double.NaN, null, optimizer.LearningRate, optimizer.Skipped);
                 history.Add(report);
                 progress?.Invoke(report);
                 lossSum = 0;

@@ -65,7 +65,7 @@ internal static class FlowFitting
             }
         }, null, CancellationPoll, CancellationPoll);
 
-        Action<FlowTrainingProgress> report = p => ch.Info($"Epoch {p.Epoch}: training loss {p.TrainingLoss:F4} nats" +
+        Action<FlowTrainingProgress> report = p => ch.Info($"Step {p.Steps}: training loss {p.TrainingLoss:F4} nats" +
             (p.ValidationLoss is double v ? $", validation loss {v:F4}" : "") +
             $", learning rate {p.LearningRate:G3}, {p.SkippedBatches} skipped batches.");
         FlowTrainingResult result;
@@ -79,7 +79,11 @@ internal static class FlowFitting
             using var trainingRows = tensor(rows!, new long[] { count, feature.Dimension });
             result = FlowTrainer.Train(architecture, trainingRows, trainingOptions, report, cancellation.Token);
         }
-        ch.Info($"Kept the weights of epoch {result.BestEpoch}" + (result.StoppedEarly ? " (stopped early)." : "."));
+        if (result.ExcludedRows > 0)
+            ch.Warning($"Left {result.ExcludedRows} training rows out of the fit: a value of feature column '{feature.Name}' lies more than " +
+                       $"{GrossOutlierRule.Deviations:N0} standard deviations from the other rows'. They are scored as usual.");
+        ch.Info($"Kept the weights of step {result.BestStep}" + (result.BestStep == 0 ? " (the fitted Gaussian)" : "") +
+                (result.StoppedEarly ? "; stopped early." : "."));
         // The scoring seed is a function of the training seed, so a model trained twice scores identically.
         ulong scoringSeed = (ulong)(uint)seed * 0x9E3779B97F4A7C15UL + 1;
         return new Result(new HamiltonianFlowModelParameters(host, result.Flow, options.ImportanceSamples, scoringSeed), feature, rows, count);

@@ -13,14 +13,14 @@ public static class HamiltonianFlowCatalog
     /// <param name="catalog">The transforms catalog.</param>
     /// <param name="outputColumnName">Name of the log-likelihood column.</param>
     /// <param name="featureColumnName">A known-size vector of Single or Double, or a Single scalar.</param>
-    /// <param name="epochs">Passes over the data; null keeps the default of <see cref="HamiltonianFlowTrainer.Options.Epochs"/>.</param>
+    /// <param name="maxSteps">Optimiser steps at most; null keeps the default of <see cref="HamiltonianFlowTrainer.Options.MaxSteps"/>.</param>
     /// <param name="hiddenLayers">Hidden widths of the networks; null keeps the default of <see cref="HamiltonianFlowTrainer.Options.HiddenLayers"/>.</param>
     /// <param name="leapfrogSteps">Leapfrog steps; null keeps the default of <see cref="HamiltonianFlowTrainer.Options.LeapfrogSteps"/>.</param>
     /// <param name="seed">Seed; null derives one from the <see cref="MLContext"/>'s seed.</param>
     public static HamiltonianFlowTrainer HamiltonianFlow(this TransformsCatalog catalog,
         string outputColumnName = "LogLikelihood", string featureColumnName = "Features",
-        int? epochs = null, int[]? hiddenLayers = null, int? leapfrogSteps = null, int? seed = null) =>
-        catalog.HamiltonianFlow(MakeOptions(featureColumnName, epochs, hiddenLayers, leapfrogSteps, seed, outputColumnName));
+        long? maxSteps = null, int[]? hiddenLayers = null, int? leapfrogSteps = null, int? seed = null) =>
+        catalog.HamiltonianFlow(MakeOptions(featureColumnName, maxSteps, hiddenLayers, leapfrogSteps, seed, outputColumnName));
 
     /// <summary>Fits a Neural Hamiltonian Flow density model with all options given.</summary>
     /// <param name="catalog">The transforms catalog.</param>
@@ -36,14 +36,14 @@ public static class HamiltonianFlowCatalog
     /// <param name="catalog">The anomaly detection trainers catalog.</param>
     /// <param name="featureColumnName">A known-size vector of Single.</param>
     /// <param name="contamination">Expected fraction of anomalies, in (0, 1); sets the threshold.</param>
-    /// <param name="epochs">Passes over the data; null keeps the default of <see cref="HamiltonianFlowTrainer.Options.Epochs"/>.</param>
+    /// <param name="maxSteps">Optimiser steps at most; null keeps the default of <see cref="HamiltonianFlowTrainer.Options.MaxSteps"/>.</param>
     /// <param name="hiddenLayers">Hidden widths of the networks; null keeps the default of <see cref="HamiltonianFlowTrainer.Options.HiddenLayers"/>.</param>
     /// <param name="leapfrogSteps">Leapfrog steps; null keeps the default of <see cref="HamiltonianFlowTrainer.Options.LeapfrogSteps"/>.</param>
     /// <param name="seed">Seed; null derives one from the <see cref="MLContext"/>'s seed.</param>
     public static HamiltonianFlowAnomalyTrainer HamiltonianFlow(this AnomalyDetectionCatalog.AnomalyDetectionTrainers catalog,
         string featureColumnName = "Features", double contamination = 0.05,
-        int? epochs = null, int[]? hiddenLayers = null, int? leapfrogSteps = null, int? seed = null) =>
-        catalog.HamiltonianFlow(MakeOptions(featureColumnName, epochs, hiddenLayers, leapfrogSteps, seed), contamination);
+        long? maxSteps = null, int[]? hiddenLayers = null, int? leapfrogSteps = null, int? seed = null) =>
+        catalog.HamiltonianFlow(MakeOptions(featureColumnName, maxSteps, hiddenLayers, leapfrogSteps, seed), contamination);
 
     /// <summary>Anomaly detection by density with all options given.</summary>
     /// <param name="catalog">The anomaly detection trainers catalog.</param>
@@ -54,13 +54,13 @@ public static class HamiltonianFlowCatalog
         new(CatalogUtils.GetEnvironment(catalog), options, contamination);
 
     private static HamiltonianFlowTrainer.Options MakeOptions(
-        string featureColumnName, int? epochs, int[]? hiddenLayers, int? leapfrogSteps, int? seed, string? outputColumnName = null)
+        string featureColumnName, long? maxSteps, int[]? hiddenLayers, int? leapfrogSteps, int? seed, string? outputColumnName = null)
     {
         var options = new HamiltonianFlowTrainer.Options { FeatureColumnName = featureColumnName, Seed = seed };
         if (outputColumnName is not null)
             options.OutputColumnName = outputColumnName;
-        if (epochs is int e)
-            options.Epochs = e;
+        if (maxSteps is long steps)
+            options.MaxSteps = steps;
         if (hiddenLayers is not null)
             options.HiddenLayers = hiddenLayers;
         if (leapfrogSteps is int l)

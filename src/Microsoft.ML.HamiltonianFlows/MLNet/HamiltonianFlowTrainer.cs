@@ -11,15 +11,22 @@ namespace Microsoft.ML.HamiltonianFlows;
 /// <c>mlContext.Transforms.HamiltonianFlow(...)</c>.
 /// </summary>
 /// <remarks>
-/// Rows whose features contain NaN or infinite values are skipped during training (the count is logged);
-/// epochs and losses are logged through the <see cref="MLContext.Log"/> channel, and cancelling the context's
+/// Rows whose features contain NaN or infinite values are skipped during training (the count is logged), and so are
+/// gross outliers (a feature thousands of standard deviations from the others, see <see cref="FlowTrainer"/>);
+/// steps and losses are logged through the <see cref="MLContext.Log"/> channel, and cancelling the context's
 /// execution (ML.NET keeps that call internal in 5.0.1; tools such as AutoML use it) stops training between batches.
 /// </remarks>
 public sealed class HamiltonianFlowTrainer : IEstimator<HamiltonianFlowTransformer>
 {
-    /// <summary>Options of <see cref="HamiltonianFlowTrainer"/> and of the anomaly detector built on it.</summary>
+    /// <summary>
+    /// Options of <see cref="HamiltonianFlowTrainer"/> and of the anomaly detector built on it. Their defaults are the
+    /// engine's (<see cref="FlowArchitecture"/>, <see cref="FlowTrainingOptions"/>): one set of defaults for both layers.
+    /// </summary>
     public sealed class Options
     {
+        private static readonly FlowArchitecture Architecture = new();
+        private static readonly FlowTrainingOptions Training = new();
+
         /// <summary>Input column: a known-size vector of Single or Double, or a Single scalar. Default "Features".</summary>
         public string FeatureColumnName { get; set; } = "Features";
 
@@ -27,34 +34,37 @@ public sealed class HamiltonianFlowTrainer : IEstimator<HamiltonianFlowTransform
         public string OutputColumnName { get; set; } = "LogLikelihood";
 
         /// <summary>Fixed quadratic kinetic energy (Souveton et al.) or a neural one (Toth et al.). Default Quadratic.</summary>
-        public KineticEnergyKind KineticEnergy { get; set; } = KineticEnergyKind.Quadratic;
+        public KineticEnergyKind KineticEnergy { get; set; } = Architecture.Kinetic;
 
         /// <summary>Mass matrix of the quadratic kinetic energy. Default Identity.</summary>
-        public MassKind Mass { get; set; } = MassKind.Identity;
+        public MassKind Mass { get; set; } = Architecture.Mass;
 
         /// <summary>Leapfrog steps L per Hamiltonian. Default 4.</summary>
-        public int LeapfrogSteps { get; set; } = 4;
+        public int LeapfrogSteps { get; set; } = Architecture.LeapfrogSteps;
 
         /// <summary>Initial leapfrog step size eps. Default 0.15.</summary>
-        public double StepSize { get; set; } = 0.15;
+        public double StepSize { get; set; } = Architecture.StepSize;
 
         /// <summary>Whether the step size is learned. Default true.</summary>
-        public bool LearnStepSize { get; set; } = true;
+        public bool LearnStepSize { get; set; } = Architecture.LearnStepSize;
 
         /// <summary>Hidden layer widths of the potential (and of a neural kinetic energy). Default 64, 64.</summary>
-        public int[] HiddenLayers { get; set; } = { 64, 64 };
+        public int[] HiddenLayers { get; set; } = Architecture.HiddenLayers.ToArray();
 
         /// <summary>Hidden layer widths of the momentum encoder; null uses <see cref="HiddenLayers"/>. Default null.</summary>
         public int[]? EncoderHiddenLayers { get; set; }
 
         /// <summary>Nonlinearity of every network. Default Softplus.</summary>
-        public Activation Activation { get; set; } = Activation.Softplus;
+        public Activation Activation { get; set; } = Architecture.Activation;
 
-        /// <summary>Number of Hamiltonians integrated in sequence, each with its own networks. Default 1.</summary>
-        public int Hamiltonians { get; set; } = 1;
+        /// <summary>Number of Hamiltonians integrated in sequence, each with its own networks. Default 4.</summary>
+        public int Hamiltonians { get; set; } = Architecture.Hamiltonians;
 
-        /// <summary>Whether features are standardised before the flow (likelihoods stay in data units). Default true.</summary>
-        public bool Standardize { get; set; } = true;
+        /// <summary>
+        /// Covariance of the Gaussian the flow starts from. Default Automatic: full up to
+        /// <see cref="FlowArchitecture.FullCovarianceMaxDimension"/> features, diagonal above.
+        /// </summary>
+        public CovarianceKind Covariance { get; set; } = Architecture.Covariance;
 
         /// <summary>
         /// Whether the flow computes in Double (float64) instead of Single (float32): roughly twice the time and memory,
@@ -62,45 +72,44 @@ public sealed class HamiltonianFlowTrainer : IEstimator<HamiltonianFlowTransform
         /// </summary>
         public bool DoublePrecision { get; set; }
 
-        /// <summary>Per-feature standard deviation after standardisation. Default 3.</summary>
-        public double StandardizedScale { get; set; } = 3;
+        /// <summary>Optimiser steps at most; early stopping usually ends sooner. Default 2,000.</summary>
+        public long MaxSteps { get; set; } = Training.MaxSteps;
 
-        /// <summary>
-        /// Floor on each feature's standardisation scale, as a fraction of the mean scale over features: a feature
-        /// that barely varies in training (an image's border pixel) would otherwise dominate every log-likelihood.
-        /// 0 sets no floor. Default 0.5.
-        /// </summary>
-        public double MinimumRelativeScale { get; set; } = 0.5;
+        /// <summary>Rows per minibatch. Default 256.</summary>
+        public int BatchSize { get; set; } = Training.BatchSize;
 
-        /// <summary>Passes over the training data. Default 10.</summary>
-        public int Epochs { get; set; } = 10;
+        /// <summary>AdamW's base learning rate. Default 3e-3.</summary>
+        public double LearningRate { get; set; } = Training.LearningRate;
 
-        /// <summary>Optional cap on optimiser steps. Default null (no cap).</summary>
-        public long? MaxSteps { get; set; }
-
-        /// <summary>Rows per minibatch. Default 128.</summary>
-        public int BatchSize { get; set; } = 128;
-
-        /// <summary>Adam's base learning rate. Default 2e-3.</summary>
-        public double LearningRate { get; set; } = 2e-3;
+        /// <summary>AdamW's decoupled weight decay (towards the fitted Gaussian). Default 1e-4.</summary>
+        public double WeightDecay { get; set; } = Training.WeightDecay;
 
         /// <summary>Learning-rate schedule. Default Cosine.</summary>
-        public LearningRateSchedule Schedule { get; set; } = LearningRateSchedule.Cosine;
+        public LearningRateSchedule Schedule { get; set; } = Training.Schedule;
 
         /// <summary>Maximum gradient norm; null disables clipping. Default 10.</summary>
-        public double? GradientClipNorm { get; set; } = 10;
+        public double? GradientClipNorm { get; set; } = Training.GradientClipNorm;
 
-        /// <summary>Fraction of rows held out for early stopping, in [0, 1). Default 0.</summary>
-        public double ValidationFraction { get; set; }
+        /// <summary>
+        /// Fraction of rows held out to stop training and keep the best validated weights, in [0, 1), at most
+        /// <see cref="MaxValidationRows"/> rows. Default 0.2.
+        /// </summary>
+        public double ValidationFraction { get; set; } = Training.ValidationFraction;
 
-        /// <summary>Epochs without validation improvement before stopping. Default 10.</summary>
-        public int EarlyStoppingPatience { get; set; } = 10;
+        /// <summary>Most rows held out for validation. Default 4,096.</summary>
+        public int MaxValidationRows { get; set; } = Training.MaxValidationRows;
+
+        /// <summary>Optimiser steps between two evaluations of the held-out loss (and log lines). Default 100.</summary>
+        public int EvaluationInterval { get; set; } = Training.EvaluationInterval;
+
+        /// <summary>Evaluations without a better held-out loss before training stops. Default 5.</summary>
+        public int EarlyStoppingPatience { get; set; } = Training.EarlyStoppingPatience;
 
         /// <summary>
         /// Consecutive minibatches with a non-finite loss or gradient tolerated (each is skipped and halves the
         /// learning rate) before training fails with an error instead of returning a broken model. Default 10.
         /// </summary>
-        public int MaxConsecutiveNonFiniteBatches { get; set; } = 10;
+        public int MaxConsecutiveNonFiniteBatches { get; set; } = Training.MaxConsecutiveNonFiniteBatches;
 
         /// <summary>Seed of weights, shuffling and momenta; null draws one from the <see cref="MLContext"/>'s seed. Default null.</summary>
         public int? Seed { get; set; }
@@ -109,15 +118,15 @@ public sealed class HamiltonianFlowTrainer : IEstimator<HamiltonianFlowTransform
         public int ImportanceSamples { get; set; } = 16;
 
         /// <summary>Momentum samples per row in the training objective; 1 maximises the ELBO. Default 1.</summary>
-        public int TrainingImportanceSamples { get; set; } = 1;
+        public int TrainingImportanceSamples { get; set; } = Training.ImportanceSamples;
 
         /// <summary>Torch intra-op threads during training; null leaves torch's setting. Default null.</summary>
         public int? NumberOfThreads { get; set; }
 
         /// <summary>
         /// Most megabytes of training rows read into memory. When the finite rows (count x dimension x 4 bytes) fit,
-        /// they are read once and trained on in memory; otherwise training streams: a first pass over the data counts
-        /// the rows and accumulates the standardisation statistics, and every epoch reads the data again through a
+        /// they are read once and trained on in memory; otherwise training streams: passes over the data count the rows,
+        /// draw a sample for the gross-outlier rule and fit the Gaussian, and every epoch reads the data again through a
         /// shuffled cursor (the data's own shuffling when it can shuffle, else a pool of at most 4096 rows and of at
         /// most this budget), holding one minibatch and the validation rows. Streamed validation rows are chosen by a
         /// hash of the row's id and the seed, so the split is about, not exactly, <see cref="ValidationFraction"/>,
@@ -138,24 +147,24 @@ public sealed class HamiltonianFlowTrainer : IEstimator<HamiltonianFlowTransform
             StepSize = StepSize,
             LearnStepSize = LearnStepSize,
             Hamiltonians = Hamiltonians,
-            Standardize = Standardize,
-            StandardizedScale = StandardizedScale,
+            Covariance = Covariance,
             Precision = DoublePrecision ? TorchSharp.torch.ScalarType.Float64 : TorchSharp.torch.ScalarType.Float32,
         };
 
         internal FlowTrainingOptions ToTrainingOptions(int seed) => new()
         {
-            Epochs = Epochs,
             MaxSteps = MaxSteps,
             BatchSize = BatchSize,
             LearningRate = LearningRate,
+            WeightDecay = WeightDecay,
             Schedule = Schedule,
             ImportanceSamples = TrainingImportanceSamples,
             GradientClipNorm = GradientClipNorm,
             ValidationFraction = ValidationFraction,
+            MaxValidationRows = MaxValidationRows,
+            EvaluationInterval = EvaluationInterval,
             EarlyStoppingPatience = EarlyStoppingPatience,
             MaxConsecutiveNonFiniteBatches = MaxConsecutiveNonFiniteBatches,
-            MinimumRelativeScale = MinimumRelativeScale,
             Seed = seed,
             NumberOfThreads = NumberOfThreads,
         };

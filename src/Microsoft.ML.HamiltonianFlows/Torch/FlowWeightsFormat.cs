@@ -13,15 +13,17 @@ namespace Microsoft.ML.HamiltonianFlows.Torch;
 /// loading as a different model.
 /// </summary>
 /// <remarks>
-/// Version 1 (the first release) had no length and no hash: the payload followed the version directly. It is still
-/// read, unverified.
+/// Versions 1 and 2 held flows with a per-feature standardiser in place of the fitted Gaussian stage and a potential
+/// without its quadratic part: a different model, which this build does not rebuild. Reading one fails with a message
+/// that names its version and asks for the model to be trained again.
 /// </remarks>
 public static class FlowWeightsFormat
 {
-    /// <summary>The version this build writes; it also reads version 1.</summary>
-    public const int CurrentVersion = 2;
+    /// <summary>The version this build writes and reads.</summary>
+    public const int CurrentVersion = 3;
 
-    private const int UnverifiedVersion = 1;
+    // Flows with a per-feature standardiser and V = f(q) (version 1 unverified, version 2 with length and SHA-256).
+    private const int LastStandardizerVersion = 2;
 
     private static readonly byte[] Magic = "NHFW"u8.ToArray();
 
@@ -60,7 +62,8 @@ public static class FlowWeightsFormat
 
     /// <summary>Reads a flow written by <see cref="Save(HamiltonianFlow, Stream)"/>, onto <paramref name="device"/> (the CPU when null).</summary>
     /// <exception cref="InvalidDataException">
-    /// The stream is not flow weights, has a format version this build does not read, is truncated, or fails its checksum.
+    /// The stream is not flow weights, has a format version this build does not read (an earlier library's 1 or 2
+    /// included), is truncated, or fails its checksum.
     /// </exception>
     public static HamiltonianFlow Load(Stream stream, Device? device = null)
     {
@@ -77,17 +80,15 @@ public static class FlowWeightsFormat
         {
             throw new InvalidDataException($"Hamiltonian flow weights have a corrupt header: {e.Message}", e);
         }
-        switch (version)
-        {
-            case CurrentVersion:
-                using (var payload = new BinaryReader(VerifiedPayload(reader), Encoding.UTF8))
-                    return ReadPayload(payload, device);
-            case UnverifiedVersion:
-                return ReadPayload(reader, device);
-            default:
-                throw new InvalidDataException(
-                    $"Hamiltonian flow weights have format version {version}; this build reads version {CurrentVersion} and version {UnverifiedVersion}.");
-        }
+        if (version is >= 1 and <= LastStandardizerVersion)
+            throw new InvalidDataException(
+                $"Hamiltonian flow weights have format version {version}, written by an earlier release whose flows standardised each " +
+                $"feature instead of fitting a Gaussian; this build reads version {CurrentVersion} only. Train the model again.");
+        if (version != CurrentVersion)
+            throw new InvalidDataException(
+                $"Hamiltonian flow weights have format version {version}; this build reads version {CurrentVersion}.");
+        using var payload = new BinaryReader(VerifiedPayload(reader), Encoding.UTF8);
+        return ReadPayload(payload, device);
     }
 
     /// <summary>Reads a flow from the file at <paramref name="path"/>; see <see cref="Load(Stream, Device?)"/>.</summary>
@@ -106,7 +107,7 @@ public static class FlowWeightsFormat
         }
     }
 
-    /// <summary>The length-prefixed payload of a version-2 stream, once its SHA-256 matches.</summary>
+    /// <summary>The length-prefixed payload of a stream, once its SHA-256 matches.</summary>
     private static MemoryStream VerifiedPayload(BinaryReader reader)
     {
         var payload = new MemoryStream();
@@ -187,8 +188,7 @@ public static class FlowWeightsFormat
         w.Write(a.StepSize);
         w.Write(a.LearnStepSize);
         w.Write(a.Hamiltonians);
-        w.Write(a.Standardize);
-        w.Write(a.StandardizedScale);
+        w.Write((int)a.Covariance);
         w.Write((int)a.Precision);
     }
 
@@ -204,8 +204,7 @@ public static class FlowWeightsFormat
         StepSize = r.ReadDouble(),
         LearnStepSize = r.ReadBoolean(),
         Hamiltonians = r.ReadInt32(),
-        Standardize = r.ReadBoolean(),
-        StandardizedScale = r.ReadDouble(),
+        Covariance = (CovarianceKind)r.ReadInt32(),
         Precision = (ScalarType)r.ReadInt32(),
     };
 

@@ -13,7 +13,7 @@ namespace Microsoft.ML.HamiltonianFlows.Torch;
 /// </summary>
 public sealed class HamiltonianFlow : nn.Module
 {
-    private readonly Standardizer standardizer;
+    private readonly GaussianStage gaussian;
     private readonly ModuleList<Leapfrog> layers = new();
     private readonly MomentumEncoder encoder;
 
@@ -43,7 +43,7 @@ public sealed class HamiltonianFlow : nn.Module
         ArgumentNullException.ThrowIfNull(architecture);
         architecture.Validate();
         Architecture = architecture;
-        standardizer = new Standardizer(architecture.Dimension, architecture.StandardizedScale);
+        gaussian = new GaussianStage(architecture.Dimension, architecture.ResolvedCovariance);
         for (int t = 0; t < architecture.Hamiltonians; t++)
             layers.Add(new Leapfrog(architecture));
         encoder = new MomentumEncoder(architecture.Dimension, architecture.EncoderLayers, architecture.Activation);
@@ -71,8 +71,8 @@ public sealed class HamiltonianFlow : nn.Module
     /// <summary>Dimension d of the data.</summary>
     public int Dimension => Architecture.Dimension;
 
-    /// <summary>The input standardisation (identity until fitted, or when disabled).</summary>
-    public Standardizer Standardizer => standardizer;
+    /// <summary>The fitted Gaussian whose whitened coordinates the dynamics act on (identity until fitted).</summary>
+    public GaussianStage Gaussian => gaussian;
 
     /// <summary>The leapfrog integrators, one per Hamiltonian, in the order sampling applies them.</summary>
     public IReadOnlyList<Leapfrog> Layers => new System.Collections.ObjectModel.ReadOnlyCollection<Leapfrog>(layers);
@@ -88,7 +88,7 @@ public sealed class HamiltonianFlow : nn.Module
         return x.to(Architecture.Precision, Device);
     }
 
-    /// <summary>Phase-space map of sampling: base (q0, p0) to (qT, pT), in standardised units.</summary>
+    /// <summary>Phase-space map of sampling: base (q0, p0) to (qT, pT), in whitened units.</summary>
     public (Tensor Q, Tensor P) Forward(Tensor q, Tensor p)
     {
         CheckPhaseSpace(q, p);
@@ -115,7 +115,7 @@ public sealed class HamiltonianFlow : nn.Module
         if (samples < 1)
             throw new ArgumentException($"{nameof(samples)} must be at least 1, got {samples}.", nameof(samples));
         x = Prepare(x);
-        Tensor z = StandardizedRepeated(x, samples);
+        Tensor z = WhitenedRepeated(x, samples);
         return LogImportanceWeights(x, z, samples, encoder.Sample(z, generator));
     }
 
@@ -130,16 +130,14 @@ public sealed class HamiltonianFlow : nn.Module
             throw new ArgumentException(
                 $"Expected noise of shape [samples >= 1, {x.shape[0]}, {Dimension}], got [{string.Join(", ", noise.shape)}].", nameof(noise));
         int samples = (int)noise.shape[0];
-        Tensor z = StandardizedRepeated(x, samples);
+        Tensor z = WhitenedRepeated(x, samples);
         return LogImportanceWeights(x, z, samples, encoder.Sample(z, noise.reshape(-1, Dimension).to(x.dtype, Device)));
     }
 
-    // x holds the rows; z the standardised rows repeated once per sample; (p, logEncoder) the momenta proposed for them.
+    // x holds the rows; z the whitened rows repeated once per sample; (p, logEncoder) the momenta proposed for them.
     private Tensor LogImportanceWeights(Tensor x, Tensor z, int samples, (Tensor P, Tensor LogProbability) proposal)
     {
-        Tensor logWeights = PhaseSpaceLogImportanceWeights(z, samples, proposal);
-        if (Architecture.Standardize)
-            logWeights = logWeights + standardizer.LogJacobian();
+        Tensor logWeights = PhaseSpaceLogImportanceWeights(z, samples, proposal) + gaussian.LogJacobian();
         // A finite row far outside the data (|x| near float's limit) overflows along the way, and inf - inf makes
         // NaN; its weight has underflowed to zero, so its log is -inf. Rows with a NaN or infinite value stay NaN.
         return logWeights.masked_fill(logWeights.isnan() & x.isfinite().all(1), double.NegativeInfinity);
@@ -148,7 +146,7 @@ public sealed class HamiltonianFlow : nn.Module
     /// <summary>
     /// log N(q0) + log N(p0) - log r(p | z) for flow-coordinate points z (each row repeated once per sample, sample-major)
     /// and momenta p proposed for them by any proposal r: [samples, n], each an unbiased estimate of the flow's density
-    /// of z in log space. The posterior sampler uses it with its own momentum law; no standardisation is involved.
+    /// of z in log space. The posterior sampler uses it with its own momentum law; the Gaussian stage is not involved.
     /// </summary>
     internal Tensor PhaseSpaceLogImportanceWeights(Tensor z, int samples, (Tensor P, Tensor LogProbability) proposal)
     {
@@ -175,7 +173,7 @@ public sealed class HamiltonianFlow : nn.Module
     public Tensor LogLikelihood(Tensor x, Tensor noise) =>
         LogImportanceWeights(x, noise).logsumexp(0) - Math.Log(noise.shape[0]);
 
-    /// <summary>n draws from the model: data-space q of shape [n, d] and the momentum p (standardised units).</summary>
+    /// <summary>n draws from the model: data-space q of shape [n, d] and the momentum p (whitened units).</summary>
     public (Tensor Q, Tensor P) Sample(long n, Generator? generator = null)
     {
         if (n < 0)
@@ -183,17 +181,17 @@ public sealed class HamiltonianFlow : nn.Module
         Tensor q0 = StandardNormal.Sample(n, Dimension, Architecture.Precision, Device, generator);
         Tensor p0 = StandardNormal.Sample(n, Dimension, Architecture.Precision, Device, generator);
         var (q, p) = Forward(q0, p0);
-        return (Architecture.Standardize ? standardizer.Inverse(q) : q, p);
+        return (gaussian.Inverse(q), p);
     }
 
     /// <summary>The learned potential V(q) of Hamiltonian <paramref name="layer"/> at data points x, [n].</summary>
-    public Tensor PotentialEnergy(Tensor x, int layer = 0) => layers[layer].Hamiltonian.Potential.forward(Standardized(Prepare(x)));
+    public Tensor PotentialEnergy(Tensor x, int layer = 0) => layers[layer].Hamiltonian.Potential.forward(gaussian.forward(Prepare(x)));
 
     /// <summary>The kinetic energy K(p) of Hamiltonian <paramref name="layer"/> at momenta p, [n].</summary>
     public Tensor KineticEnergy(Tensor p, int layer = 0) => layers[layer].Hamiltonian.Kinetic.forward(Prepare(p));
 
     /// <summary>
-    /// The energy of each Hamiltonian along the sampling trajectory from (q0, p0) (standardised units): returns
+    /// The energy of each Hamiltonian along the sampling trajectory from (q0, p0) (whitened units): returns
     /// [T (L + 1), n], H_t(q, p) at the start of layer t and after each of its L steps. A symplectic integrator keeps
     /// each block nearly constant; drift grows as eps^2.
     /// </summary>
@@ -217,8 +215,6 @@ public sealed class HamiltonianFlow : nn.Module
                 $"Expected q and p of one shape [n, {Dimension}], got [{string.Join(", ", q.shape)}] and [{string.Join(", ", p.shape)}].");
     }
 
-    // The standardised rows once per momentum sample, sample-major; no copy for one sample.
-    private Tensor StandardizedRepeated(Tensor x, int samples) => samples > 1 ? Standardized(x).repeat(samples, 1) : Standardized(x);
-
-    private Tensor Standardized(Tensor x) => Architecture.Standardize ? standardizer.forward(x) : x;
+    // The whitened rows once per momentum sample, sample-major; no copy for one sample.
+    private Tensor WhitenedRepeated(Tensor x, int samples) => samples > 1 ? gaussian.forward(x).repeat(samples, 1) : gaussian.forward(x);
 }

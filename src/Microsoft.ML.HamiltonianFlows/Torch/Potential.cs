@@ -3,8 +3,11 @@ using static TorchSharp.torch;
 namespace Microsoft.ML.HamiltonianFlows.Torch;
 
 /// <summary>
-/// The potential energy V(q) of the Hamiltonian, a multilayer perceptron R^d -&gt; R. In the fixed-kinetic
-/// NHF it is the only learned energy, and it can be read as an energy landscape of the (standardised) data.
+/// The potential energy V(q) = |q|^2 / 2 + f(q) of the Hamiltonian, with f a multilayer perceptron R^d -&gt; R that
+/// starts at zero. In the fixed-kinetic NHF it is the only learned energy, and it reads as an energy landscape of the
+/// data in the coordinates of the fitted Gaussian (<see cref="GaussianStage"/>): the quadratic part is -log N(q; 0, I)
+/// up to a constant, so the untrained V is that Gaussian's energy and the dynamics it drives (with K = |p|^2 / 2)
+/// leave the base N(0, I) x N(0, I) in place; f then moves V towards -log p of the data.
 /// </summary>
 public sealed class Potential : nn.Module<Tensor, Tensor>
 {
@@ -17,8 +20,8 @@ public sealed class Potential : nn.Module<Tensor, Tensor>
     }
 
     /// <summary>V(q) for a batch q of shape [n, d]; returns [n].</summary>
-    public override Tensor forward(Tensor q) => net.forward(q).squeeze(-1);
+    public override Tensor forward(Tensor q) => 0.5 * q.square().sum(-1) + net.forward(q).squeeze(-1);
 
-    /// <summary>dV/dq for a batch q of shape [n, d]; returns [n, d], differentiable in the parameters.</summary>
-    public Tensor Gradient(Tensor q) => net.InputGradient(q);
+    /// <summary>dV/dq = q + df/dq for a batch q of shape [n, d]; returns [n, d], differentiable in the parameters.</summary>
+    public Tensor Gradient(Tensor q) => q + net.InputGradient(q);
 }

@@ -5,9 +5,13 @@ using static TorchSharp.torch;
 namespace Microsoft.ML.HamiltonianFlows.Training;
 
 /// <summary>
-/// Fits a <see cref="HamiltonianFlow"/> to data by minimising the negative ELBO (or the importance-weighted bound) with Adam: shuffled minibatches,
-/// a learning-rate schedule, gradient clipping, optional early stopping on a validation split, and a guard
-/// against non-finite losses and gradients. Deterministic for a given seed.
+/// Fits a <see cref="HamiltonianFlow"/> to data. First its <see cref="GaussianStage"/>, in closed form: rows with a NaN or
+/// infinite value and gross outliers (a feature thousands of standard deviations out, see <see cref="FlowTrainingResult.ExcludedRows"/>)
+/// are left out, and a Gaussian with a Ledoit-Wolf shrunk correlation is fitted to the rest; the untrained flow is that
+/// Gaussian. Then the dynamics, by minimising the negative ELBO (or the importance-weighted bound) with AdamW: shuffled
+/// minibatches, a budget of steps with a learning-rate schedule, gradient clipping, early stopping on held-out rows with
+/// the best validated weights kept (the Gaussian among them), and a guard against non-finite losses and gradients.
+/// Deterministic for a given seed.
 /// </summary>
 public static class FlowTrainer
 {
@@ -84,26 +88,42 @@ public static class FlowTrainer
         Action<FlowTrainingProgress>? progress, CancellationToken cancellationToken)
     {
         using var generator = new Generator((ulong)options.Seed, flow.Device);
-        using Tensor all = flow.Prepare(data).detach();
-        long rows = all.shape[0];
-        if (rows == 0)
+        using var scope = NewDisposeScope();
+        Tensor all = flow.Prepare(data).detach();
+        if (all.shape[0] == 0)
             throw new ArgumentException("The training data has no rows.", nameof(data));
+        Tensor finite = all.index_select(0, all.isfinite().all(1).nonzero().squeeze(1));
+        long finiteRows = finite.shape[0];
+        if (finiteRows == 0)
+            throw new ArgumentException("The training data has no rows with finite values.", nameof(data));
 
-        long validationRows = (long)Math.Floor(rows * options.ValidationFraction);
-        if (options.ValidationFraction > 0 && (validationRows < 1 || validationRows == rows))
-            throw new ArgumentException(
-                $"{nameof(FlowTrainingOptions.ValidationFraction)} {options.ValidationFraction} leaves {validationRows} of {rows} rows for validation; both splits need at least one row.",
-                nameof(options));
-        using Tensor order = randperm(rows, generator: generator, device: flow.Device);
-        using Tensor train = all.index_select(0, order.narrow(0, validationRows, rows - validationRows));
-        using Tensor validation = all.index_select(0, order.narrow(0, 0, validationRows));
+        Tensor sample = finiteRows > GrossOutlierRule.SampleRows
+            ? finite.index_select(0, randperm(finiteRows, generator: generator, device: flow.Device).narrow(0, 0, GrossOutlierRule.SampleRows))
+            : finite;
+        var rule = GrossOutlierRule.FromSample(sample.cpu());
+        Tensor kept = finite.index_select(0, rule.Keep(finite.cpu()).nonzero().squeeze(1).to(flow.Device));
+        long rows = kept.shape[0];
+
+        var gaussian = new GaussianFit(flow.Dimension);
+        foreach (Tensor block in Blocks(kept))
+            gaussian.AddMoments(block);
+        gaussian.EndMoments();
+        if (flow.Gaussian.Covariance == CovarianceKind.Full)
+            foreach (Tensor block in Blocks(kept))
+                gaussian.AddCorrelation(block);
+        Set(flow, gaussian);
+
+        long validationRows = ValidationRows(rows, options);
+        Tensor order = randperm(rows, generator: generator, device: flow.Device);
+        Tensor train = kept.index_select(0, order.narrow(0, validationRows, rows - validationRows));
+        Tensor? validation = validationRows > 0 ? kept.index_select(0, order.narrow(0, 0, validationRows)) : null;
         long trainRows = train.shape[0];
+        // With rows to hold out asked for and none to spare (a single row), the Gaussian is all the data support.
+        long budget = options.ValidationFraction > 0 && validationRows == 0 ? 0 : options.MaxSteps;
+        int batchSize = (int)Math.Min(options.BatchSize, trainRows);
 
-        if (flow.Architecture.Standardize)
-            flow.Standardizer.Fit(train, options.MinimumRelativeScale);
-
-        return Loop(flow, options, trainRows, _ => Shuffled(train, options.BatchSize, generator, flow.Device),
-            validationRows > 0 ? validation : null, generator, progress, cancellationToken);
+        return Loop(flow, options, budget, _ => Shuffled(train, batchSize, generator, flow.Device),
+            validation, generator, progress, cancellationToken, trainRows, finiteRows - rows);
     }
 
     private static FlowTrainingResult Fit(
@@ -112,49 +132,111 @@ public static class FlowTrainer
     {
         using var generator = new Generator((ulong)options.Seed, flow.Device);
         int d = rows.Dimension;
-        // Welford's streaming mean and sum of squared deviations, in double so that millions of float rows lose nothing.
-        var mean = new double[d];
-        var squares = new double[d];
-        long trainRows = 0, validationRows = 0;
-        var validationValues = new List<float>();
+
+        // Pass 1, storage order: the finite rows are counted, and a uniform sample of them (reservoir sampling, seeded)
+        // sets the gross-outlier rule.
+        var reservoir = new List<float[]>();
+        var random = new Random(options.Seed);
+        long finiteRows = 0;
         foreach (var row in rows.Read(null))
         {
             cancellationToken.ThrowIfCancellationRequested();
             if (!AllFinite(row.Values))
                 continue;
-            if (IsValidation(row.Key, options))
-            {
-                validationValues.AddRange(row.Values);
-                validationRows++;
-                continue;
-            }
-            trainRows++;
-            for (int j = 0; j < d; j++)
-            {
-                double delta = row.Values[j] - mean[j];
-                mean[j] += delta / trainRows;
-                squares[j] += delta * (row.Values[j] - mean[j]);
-            }
+            finiteRows++;
+            if (reservoir.Count < GrossOutlierRule.SampleRows)
+                reservoir.Add((float[])row.Values.Clone());
+            else if (random.NextInt64(finiteRows) is long slot && slot < GrossOutlierRule.SampleRows)
+                reservoir[(int)slot] = (float[])row.Values.Clone();
         }
-        if (trainRows + validationRows == 0)
+        if (finiteRows == 0)
             throw new ArgumentException("The training data has no rows with finite values.", nameof(rows));
-        if (options.ValidationFraction > 0 && (validationRows < 1 || trainRows < 1))
+        GrossOutlierRule rule;
+        using (var sample = tensor(reservoir.SelectMany(r => r).ToArray(), new long[] { reservoir.Count, d }))
+            rule = GrossOutlierRule.FromSample(sample);
+        reservoir.Clear();
+
+        // The held-out fraction, lowered so that about MaxValidationRows rows are held out of large data.
+        double validationFraction = Math.Min(options.ValidationFraction, options.MaxValidationRows / (double)finiteRows);
+        bool Kept(StreamedRow row) => AllFinite(row.Values) && !rule.IsOutlier(row.Values);
+
+        // Passes 2 and 3: the Gaussian's moments, then its correlation, over the kept rows a block at a time; pass 2 also
+        // keeps the validation rows.
+        var gaussian = new GaussianFit(d);
+        var validationValues = new List<float>();
+        long validationRows = 0, keptRows = 0;
+        foreach (Tensor block in Blocks(rows, Kept, d, row =>
+                 {
+                     keptRows++;
+                     if (!IsValidation(row.Key, validationFraction, options.Seed))
+                         return;
+                     validationValues.AddRange(row.Values);
+                     validationRows++;
+                 }))
+            using (block)
+                gaussian.AddMoments(block);
+        gaussian.EndMoments();
+        if (flow.Gaussian.Covariance == CovarianceKind.Full)
+            foreach (Tensor block in Blocks(rows, Kept, d, null))
+                using (block)
+                    gaussian.AddCorrelation(block);
+        Set(flow, gaussian);
+
+        long trainRows = keptRows - validationRows;
+        if (trainRows < 1)
             throw new ArgumentException(
-                $"{nameof(FlowTrainingOptions.ValidationFraction)} {options.ValidationFraction} leaves {validationRows} of {trainRows + validationRows} rows for validation; both splits need at least one row.",
+                $"{nameof(FlowTrainingOptions.ValidationFraction)} {options.ValidationFraction} held out all {keptRows} usable rows; none is left to train on.",
                 nameof(options));
-
-        if (flow.Architecture.Standardize)
-        {
-            // With one row this is NaN, which FitStatistics ignores as Fit does the spread of one row.
-            var deviation = squares.Select(q => Math.Sqrt(q / (trainRows - 1))).ToArray();
-            flow.Standardizer.FitStatistics(mean, deviation, trainRows, options.MinimumRelativeScale);
-        }
-
         using Tensor? validation = validationRows > 0
             ? tensor(validationValues, new[] { validationRows, d }, flow.Architecture.Precision, flow.Device)
             : null;
-        return Loop(flow, options, trainRows, epoch => Streamed(flow, rows, options, epoch),
-            validation, generator, progress, cancellationToken);
+        int batchSize = (int)Math.Min(options.BatchSize, trainRows);
+        return Loop(flow, options, options.MaxSteps,
+            epoch => Streamed(flow, rows, row => Kept(row) && !IsValidation(row.Key, validationFraction, options.Seed), batchSize, options.Seed, epoch),
+            validation, generator, progress, cancellationToken, trainRows, finiteRows - keptRows);
+    }
+
+    /// <summary>Rows held out of <paramref name="rows"/>: the fraction, rounded, at least one when asked for and at most all but one.</summary>
+    private static long ValidationRows(long rows, FlowTrainingOptions options)
+    {
+        if (options.ValidationFraction == 0 || rows < 2)
+            return 0;
+        return Math.Clamp((long)Math.Round(rows * options.ValidationFraction), 1, Math.Min(options.MaxValidationRows, rows - 1));
+    }
+
+    private static void Set(HamiltonianFlow flow, GaussianFit gaussian)
+    {
+        var (mean, scale, factor, _) = gaussian.Finish(flow.Gaussian.Covariance);
+        flow.Gaussian.Set(mean, scale, factor);
+    }
+
+    // Blocks of rows for the Gaussian's float64 passes: bounded memory for any number of rows.
+    private const int GaussianBlockRows = 8192;
+
+    private static IEnumerable<Tensor> Blocks(Tensor rows)
+    {
+        for (long start = 0; start < rows.shape[0]; start += GaussianBlockRows)
+            yield return rows.narrow(0, start, Math.Min(GaussianBlockRows, rows.shape[0] - start));
+    }
+
+    private static IEnumerable<Tensor> Blocks(StreamedRows rows, Func<StreamedRow, bool> kept, int d, Action<StreamedRow>? onKept)
+    {
+        var block = new float[GaussianBlockRows * d];
+        int filled = 0;
+        foreach (var row in rows.Read(null))
+        {
+            if (!kept(row))
+                continue;
+            onKept?.Invoke(row);
+            Array.Copy(row.Values, 0, block, filled * d, d);
+            if (++filled == GaussianBlockRows)
+            {
+                yield return tensor(block, new long[] { filled, d });
+                filled = 0;
+            }
+        }
+        if (filled > 0)
+            yield return tensor(block.AsSpan(0, filled * d).ToArray(), new long[] { filled, d });
     }
 
     /// <summary>The minibatches of an epoch of in-memory rows: a permutation drawn from the training generator.</summary>
@@ -173,18 +255,19 @@ public static class FlowTrainer
     /// The minibatches of an epoch of streamed rows, in the order the source draws from a seed of the training seed and
     /// the epoch, so that reading rows draws nothing from the training generator (the momenta stay a function of the seed and step).
     /// </summary>
-    private static IEnumerable<Tensor> Streamed(HamiltonianFlow flow, StreamedRows rows, FlowTrainingOptions options, int epoch)
+    private static IEnumerable<Tensor> Streamed(
+        HamiltonianFlow flow, StreamedRows rows, Func<StreamedRow, bool> trains, int batchSize, int seed, int epoch)
     {
         int d = rows.Dimension;
-        int shuffleSeed = (int)Mix((ulong)(uint)options.Seed * 0x9E3779B97F4A7C15UL + (ulong)epoch);
-        var batch = new float[options.BatchSize * d];
+        int shuffleSeed = (int)Mix((ulong)(uint)seed * 0x9E3779B97F4A7C15UL + (ulong)epoch);
+        var batch = new float[batchSize * d];
         int filled = 0;
         foreach (var row in rows.Read(shuffleSeed))
         {
-            if (!AllFinite(row.Values) || IsValidation(row.Key, options))
+            if (!trains(row))
                 continue;
             Array.Copy(row.Values, 0, batch, filled * d, d);
-            if (++filled == options.BatchSize)
+            if (++filled == batchSize)
             {
                 yield return tensor(batch, new long[] { filled, d }, flow.Architecture.Precision, flow.Device);
                 filled = 0;
@@ -206,9 +289,8 @@ public static class FlowTrainer
     /// Whether a streamed row is held out: a hash of its key and the seed, as a fraction of 2^64, below the validation
     /// fraction. It depends on neither the pass nor the order, so every pass agrees on the split.
     /// </summary>
-    private static bool IsValidation(ulong key, FlowTrainingOptions options) =>
-        options.ValidationFraction > 0
-        && (Mix(key ^ ((ulong)(uint)options.Seed << 32)) >> 11) * (1.0 / (1UL << 53)) < options.ValidationFraction;
+    private static bool IsValidation(ulong key, double fraction, int seed) =>
+        fraction > 0 && (Mix(key ^ ((ulong)(uint)seed << 32)) >> 11) * (1.0 / (1UL << 53)) < fraction;
 
     /// <summary>SplitMix64's finaliser: spreads nearby keys over all 64 bits.</summary>
     private static ulong Mix(ulong x)
@@ -221,42 +303,72 @@ public static class FlowTrainer
 
     /// <summary>
     /// The training loop both data paths share: <paramref name="epochBatches"/> gives the minibatches of an epoch (each
-    /// disposed here once used), <paramref name="trainRows"/> sizes the step budget.
+    /// disposed here once used), for as many epochs as the <paramref name="budget"/> of steps takes. The held-out loss is
+    /// evaluated at step 0 (the fitted Gaussian) and every <see cref="FlowTrainingOptions.EvaluationInterval"/> steps; the
+    /// best weights are restored at the end.
     /// </summary>
     private static FlowTrainingResult Loop(
-        HamiltonianFlow flow, FlowTrainingOptions options, long trainRows, Func<int, IEnumerable<Tensor>> epochBatches,
-        Tensor? validation, Generator generator, Action<FlowTrainingProgress>? progress, CancellationToken cancellationToken)
+        HamiltonianFlow flow, FlowTrainingOptions options, long budget, Func<int, IEnumerable<Tensor>> epochBatches,
+        Tensor? validation, Generator generator, Action<FlowTrainingProgress>? progress, CancellationToken cancellationToken,
+        long trainRows, long excludedRows)
     {
-        long batchesPerEpoch = (trainRows + options.BatchSize - 1) / options.BatchSize;
-        long budget = Math.Min(options.Epochs * batchesPerEpoch, options.MaxSteps ?? long.MaxValue);
         using var optimizer = new GuardedAdam(
-            flow.parameters(), options.LearningRate, options.Schedule, options.GradientClipNorm, options.MaxConsecutiveNonFiniteBatches);
+            flow.parameters(), options.LearningRate, options.WeightDecay, options.Schedule, options.GradientClipNorm,
+            options.MaxConsecutiveNonFiniteBatches);
 
         var history = new List<FlowTrainingProgress>();
         var best = new BestWeights();
-        long step = 0, updates = 0;
-        int bestEpoch = 0, epochsWithoutImprovement = 0;
+        long step = 0, updates = 0, bestStep = 0;
+        int evaluationsWithoutImprovement = 0;
         bool stoppedEarly = false;
+        double lossSum = 0;
+        long lossCount = 0;
+
+        // Reports the losses since the last evaluation; returns false when early stopping ends training.
+        bool Evaluate()
+        {
+            double? validationLoss = validation is not null ? MeanLoss(flow, validation, options) : null;
+            var report = new FlowTrainingProgress(step, lossCount > 0 ? lossSum / lossCount : double.NaN, validationLoss,
+                optimizer.LearningRate, optimizer.Skipped);
+            lossSum = 0;
+            lossCount = 0;
+            history.Add(report);
+            progress?.Invoke(report);
+            if (validationLoss is not double v)
+            {
+                bestStep = step;
+                return true;
+            }
+            if (best.IsBetter(v))
+            {
+                best.Capture(flow, v);
+                bestStep = step;
+                evaluationsWithoutImprovement = 0;
+                return true;
+            }
+            return ++evaluationsWithoutImprovement < options.EarlyStoppingPatience;
+        }
 
         try
         {
-            for (int epoch = 1; epoch <= options.Epochs && step < budget; epoch++)
+            bool running = Evaluate();
+            for (int epoch = 1; running && step < budget; epoch++)
             {
-                double lossSum = 0;
-                long lossCount = 0;
-                using (var batches = epochBatches(epoch).GetEnumerator())
+                bool anyBatch = false;
+                using var batches = epochBatches(epoch).GetEnumerator();
+                // The budget is checked first so that no batch is read (nor random numbers drawn) past it.
+                while (running && step < budget && batches.MoveNext())
                 {
-                    // The budget is checked first so that no batch is read (nor random numbers drawn) past it.
-                    while (step < budget && batches.MoveNext())
+                    anyBatch = true;
+                    using Tensor batch = batches.Current;
+                    cancellationToken.ThrowIfCancellationRequested();
+                    using (var scope = NewDisposeScope())
                     {
-                        using Tensor batch = batches.Current;
-                        cancellationToken.ThrowIfCancellationRequested();
-                        using var scope = NewDisposeScope();
                         double? loss = optimizer.Step(step++, budget,
                             () => -flow.LogLikelihood(batch, options.ImportanceSamples, generator).mean(), null,
                             (failures, rate) =>
                                 $"Training diverged: {failures} consecutive batches gave a non-finite loss or gradient " +
-                                $"(epoch {epoch}, step {step}, learning rate lowered to {rate:G3}). Lower {nameof(FlowTrainingOptions.LearningRate)}, " +
+                                $"(step {step}, learning rate lowered to {rate:G3}). Lower {nameof(FlowTrainingOptions.LearningRate)}, " +
                                 $"set {nameof(FlowTrainingOptions.GradientClipNorm)}, or check the data for extreme values.");
                         if (loss is double value)
                         {
@@ -265,38 +377,20 @@ public static class FlowTrainer
                             lossCount++;
                         }
                     }
-                }
-
-                double? validationLoss = validation is not null ? MeanLoss(flow, validation, options) : null;
-                var report = new FlowTrainingProgress(epoch, step, lossCount > 0 ? lossSum / lossCount : double.NaN, validationLoss, optimizer.LearningRate, optimizer.Skipped);
-                history.Add(report);
-                progress?.Invoke(report);
-
-                if (validationLoss is double v)
-                {
-                    if (best.IsBetter(v))
+                    if (step % options.EvaluationInterval == 0 || step == budget)
                     {
-                        best.Capture(flow, v);
-                        bestEpoch = epoch;
-                        epochsWithoutImprovement = 0;
-                    }
-                    else if (++epochsWithoutImprovement >= options.EarlyStoppingPatience)
-                    {
-                        stoppedEarly = true;
-                        break;
+                        running = Evaluate();
+                        stoppedEarly = !running;
                     }
                 }
-                else
-                {
-                    bestEpoch = epoch;
-                }
+                if (!anyBatch)
+                    break;
             }
-            // Fewer bad batches than the divergence limit can still be all there were: the flow would be untrained, or
-            // standardised with the NaN statistics of rows that are all non-finite.
-            if (updates == 0)
+            // Fewer bad batches than the divergence limit can still be all there were: the flow would be untrained.
+            if (budget > 0 && updates == 0)
                 throw new InvalidOperationException(
-                    $"Training made no update: all {optimizer.Skipped} batches gave a non-finite loss or gradient. Check the data for NaN or " +
-                    $"infinite values, or lower {nameof(FlowTrainingOptions.LearningRate)}.");
+                    $"Training made no update: all {optimizer.Skipped} batches gave a non-finite loss or gradient. Check the data for " +
+                    $"extreme values, or lower {nameof(FlowTrainingOptions.LearningRate)}.");
             best.Restore(flow);
         }
         finally
@@ -304,7 +398,7 @@ public static class FlowTrainer
             best.Dispose();
         }
         double? finalValidationLoss = validation is not null ? MeanLoss(flow, validation, options) : null;
-        return new FlowTrainingResult(flow, history, bestEpoch, stoppedEarly, finalValidationLoss);
+        return new FlowTrainingResult(flow, history, bestStep, stoppedEarly, finalValidationLoss, trainRows, excludedRows);
     }
 
     /// <summary>Mean training loss over rows, with momenta drawn from a fixed seed so epochs compare fairly.</summary>

@@ -3,10 +3,13 @@ using Microsoft.ML.HamiltonianFlows.Torch;
 namespace Microsoft.ML.HamiltonianFlows.Training;
 
 /// <summary>A trained flow and how its training went.</summary>
-/// <param name="Flow">The trained flow (with the best validation weights when early stopping was used).</param>
-/// <param name="History">One entry per epoch run.</param>
-/// <param name="BestEpoch">Epoch whose weights were kept: the best validation epoch, or the last one.</param>
-/// <param name="StoppedEarly">Whether validation loss stopped improving before the budget ran out.</param>
-/// <param name="ValidationLoss">Validation loss of the returned weights, when a validation fraction is set.</param>
+/// <param name="Flow">The trained flow (with the best validated weights when rows were held out).</param>
+/// <param name="History">One entry per evaluation.</param>
+/// <param name="BestStep">Step whose weights were kept: the best validated one (0 is the fitted Gaussian), or the last.</param>
+/// <param name="StoppedEarly">Whether the held-out loss stopped improving before the budget ran out.</param>
+/// <param name="ValidationLoss">Held-out loss of the returned weights, when rows were held out.</param>
+/// <param name="TrainingRows">Rows the flow was fitted to: finite, not gross outliers, not held out.</param>
+/// <param name="ExcludedRows">Rows left out of the fit as gross outliers (see the trainer's remarks).</param>
 public sealed record FlowTrainingResult(
-    HamiltonianFlow Flow, IReadOnlyList<FlowTrainingProgress> History, int BestEpoch, bool StoppedEarly, double? ValidationLoss);
+    HamiltonianFlow Flow, IReadOnlyList<FlowTrainingProgress> History, long BestStep, bool StoppedEarly, double? ValidationLoss,
+    long TrainingRows, long ExcludedRows);

@@ -5,7 +5,7 @@ using static TorchSharp.torch;
 namespace Microsoft.ML.HamiltonianFlows.Training;
 
 /// <summary>
-/// Adam with the step conventions every trainer of this library shares: the learning rate follows a schedule over the
+/// Adam (with decoupled weight decay, AdamW) with the step conventions every trainer of this library shares: the learning rate follows a schedule over the
 /// step budget; the gradient's global norm is clipped; a step whose loss or gradient is not finite is skipped and halves
 /// the learning rate from then on, and too many consecutive such steps end training with an error instead of a NaN model.
 /// </summary>
@@ -20,10 +20,12 @@ internal sealed class GuardedAdam : IDisposable
     private double rateScale = 1;
     private int consecutiveFailures;
 
-    public GuardedAdam(IEnumerable<Parameter> parameters, double learningRate, LearningRateSchedule schedule, double? gradientClipNorm, int maxConsecutiveFailures)
+    public GuardedAdam(
+        IEnumerable<Parameter> parameters, double learningRate, double weightDecay, LearningRateSchedule schedule, double? gradientClipNorm,
+        int maxConsecutiveFailures)
     {
         this.parameters = parameters.ToList();
-        optimizer = optim.Adam(this.parameters, learningRate);
+        optimizer = optim.AdamW(this.parameters, lr: learningRate, weight_decay: weightDecay);
         baseRate = learningRate;
         this.schedule = schedule;
         clipNorm = gradientClipNorm ?? double.PositiveInfinity;
