@@ -14,8 +14,11 @@ namespace AnomalyBenchmark;
 /// </summary>
 internal static class TabularBenchmark
 {
-    public static void Run(IReadOnlyList<TabularSet> sets, string dataFolder, int seed, bool checks, DirectoryInfo output, TextWriter log)
+    public static void Run(IReadOnlyList<TabularSet> sets, string dataFolder, int seed, bool checks, DirectoryInfo output, TextWriter log,
+        int? importanceSamples = null)
     {
+        HamiltonianFlowTrainer.Options Defaults() =>
+            importanceSamples is int k ? new HamiltonianFlowTrainer.Options { ImportanceSamples = k } : new HamiltonianFlowTrainer.Options();
         output.Create();
         log.WriteLine($"Test AUROC, default options, MLContext seed {seed}; peers: scikit-learn on the same splits (data/README.md).");
         log.WriteLine($"{"set",-11}{"flow",8}{"Gaussian",10}{"RPCA",8}{"| LW",8}{"GMM",8}{"KDE",8}{"best",8}{"fit s",8}");
@@ -29,7 +32,7 @@ internal static class TabularBenchmark
             IDataView test = LabeledRows.ToDataView(ml, testRows, set.Dimension);
 
             var clock = Stopwatch.StartNew();
-            double flow = Flow(ml, train, test, new HamiltonianFlowTrainer.Options());
+            double flow = Flow(ml, train, test, Defaults());
             double seconds = clock.Elapsed.TotalSeconds;
             double gaussian = Flow(ml, train, test, new HamiltonianFlowTrainer.Options { MaxSteps = 0 });
             // ML.NET's default rank is 20, which needs more than 20 features: capped at d - 1 for the narrower sets.
@@ -56,7 +59,7 @@ internal static class TabularBenchmark
                           $"{sets.Average(s => s.PeerAuroc.Values.Max()),8:F4}");
         }
         string json = Path.Combine(output.FullName, "results.json");
-        File.WriteAllText(json, JsonSerializer.Serialize(new { seed, cpu = Machine.CpuModel(), sets = results }, new JsonSerializerOptions { WriteIndented = true }));
+        File.WriteAllText(json, JsonSerializer.Serialize(new { seed, cpu = Machine.CpuModel(), sets = results }, new JsonSerializerOptions { WriteIndented = true, NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals }));
         log.WriteLine($"Wrote {json}");
     }
 

@@ -136,12 +136,13 @@ public sealed class HamiltonianFlowModelParameters : ModelParametersBase<float>,
             return;
 
         var x = new float[n * d];
-        var noise = new float[ImportanceSamples * n * d];
+        int width = flow.NoiseWidth;
+        var noise = new float[ImportanceSamples * n * width];
         for (int j = 0; j < n; j++)
         {
             var row = rows.Slice(finite[j] * d, d);
             row.CopyTo(x.AsSpan(j * d));
-            MomentumNoise.Fill(ScoringSeed, row, ImportanceSamples, noise, j * d, n * d);
+            MomentumNoise.Fill(ScoringSeed, row, ImportanceSamples, width, noise, j * width, n * width);
         }
         float[] values;
         lock (flowLock)
@@ -149,7 +150,7 @@ public sealed class HamiltonianFlowModelParameters : ModelParametersBase<float>,
             using var scope = NewDisposeScope();
             // Inference mode, not only no_grad: no graph and no version counters on the intermediate tensors.
             using var inference = inference_mode();
-            Tensor logLikelihood = flow.LogLikelihood(tensor(x, new long[] { n, d }), tensor(noise, new long[] { ImportanceSamples, n, d }));
+            Tensor logLikelihood = flow.LogLikelihood(tensor(x, new long[] { n, d }), tensor(noise, new long[] { ImportanceSamples, n, width }));
             values = logLikelihood.to(ScalarType.Float32).cpu().data<float>().ToArray();
         }
         for (int j = 0; j < n; j++)

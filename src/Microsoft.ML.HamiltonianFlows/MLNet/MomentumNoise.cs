@@ -11,21 +11,22 @@ namespace Microsoft.ML.HamiltonianFlows;
 /// </remarks>
 internal static class MomentumNoise
 {
-    /// <summary>Fills <paramref name="destination"/> with draws for <paramref name="row"/>: sample k of the row is destination[k * stride ..][..d].</summary>
+    /// <summary>Fills <paramref name="destination"/> with draws for <paramref name="row"/>: sample k of the row is destination[k * stride ..][..width].</summary>
     /// <param name="seed">The model's scoring seed.</param>
     /// <param name="row">The row's d feature values.</param>
     /// <param name="samples">Number K of importance samples.</param>
-    /// <param name="destination">Receives the draws, laid out [K, n, d] for the batch the row belongs to.</param>
-    /// <param name="offset">Index of the row's first value in sample 0 (its position in the batch times d).</param>
-    /// <param name="stride">Distance between consecutive samples of the row (the batch size times d).</param>
-    internal static void Fill(ulong seed, ReadOnlySpan<float> row, int samples, Span<float> destination, int offset, int stride)
+    /// <param name="width">Draws per sample (the flow's <see cref="Torch.HamiltonianFlow.NoiseWidth"/>).</param>
+    /// <param name="destination">Receives the draws, laid out [K, n, width] for the batch the row belongs to.</param>
+    /// <param name="offset">Index of the row's first value in sample 0 (its position in the batch times width).</param>
+    /// <param name="stride">Distance between consecutive samples of the row (the batch size times width).</param>
+    internal static void Fill(ulong seed, ReadOnlySpan<float> row, int samples, int width, Span<float> destination, int offset, int stride)
     {
         ulong state = seed;
         foreach (float value in row)
             state = Mix(state ^ BitConverter.SingleToUInt32Bits(value));
         for (int k = 0; k < samples; k++)
         {
-            var target = destination.Slice(offset + k * stride, row.Length);
+            var target = destination.Slice(offset + k * stride, width);
             for (int i = 0; i < target.Length; i += 2)
             {
                 // Box-Muller: two uniforms in (0, 1] give two independent standard normals.

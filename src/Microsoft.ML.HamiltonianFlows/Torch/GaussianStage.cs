@@ -21,13 +21,23 @@ public sealed class GaussianStage : nn.Module<Tensor, Tensor>
     private readonly Tensor? factor;
     private readonly Tensor? inverseFactor;
 
+    // Lattice features (counts, codes, pixel levels): spacing of their values, 0 for a continuous feature, and a value on
+    // the lattice. The Gaussian and the flow model x + width (u - 1/2), u ~ U[0, 1): a continuous density cannot put mass
+    // on points, and fitted to raw integers it would buy unbounded likelihood by concentrating on them.
+    private readonly Tensor cellWidth;
+    private readonly Tensor cellOrigin;
+
     internal GaussianStage(int dimension, CovarianceKind covariance) : base(nameof(GaussianStage))
     {
         Covariance = covariance;
         mean = zeros(dimension);
         scale = ones(dimension);
+        cellWidth = zeros(dimension);
+        cellOrigin = zeros(dimension);
         register_buffer(nameof(mean), mean);
         register_buffer(nameof(scale), scale);
+        register_buffer(nameof(cellWidth), cellWidth);
+        register_buffer(nameof(cellOrigin), cellOrigin);
         if (covariance == CovarianceKind.Full)
         {
             factor = eye(dimension);
@@ -46,6 +56,28 @@ public sealed class GaussianStage : nn.Module<Tensor, Tensor>
     /// <summary>Per-feature standard deviation D of the Gaussian, [d].</summary>
     public Tensor Scale => scale;
 
+    /// <summary>Spacing of each lattice feature's values, 0 for a continuous feature, [d].</summary>
+    public Tensor CellWidth => cellWidth;
+
+    /// <summary>Whether some feature lies on a lattice, so that scoring dequantises.</summary>
+    public bool HasCells
+    {
+        get
+        {
+            // Read from the buffer each time (not cached): loading weights replaces it.
+            using var noGrad = no_grad();
+            using Tensor any = cellWidth.gt(0).any();
+            return any.item<bool>();
+        }
+    }
+
+    /// <summary>x + width (u - 1/2) for rows x and uniforms u of the same shape: each lattice value spread over its cell.</summary>
+    public Tensor Dequantize(Tensor x, Tensor uniform) => x + cellWidth * (uniform - 0.5);
+
+    /// <summary>Rows moved to the nearest lattice value on lattice features (samples of counts are counts).</summary>
+    public Tensor Quantize(Tensor x) =>
+        HasCells ? where(cellWidth > 0, cellOrigin + ((x - cellOrigin) / cellWidth).round() * cellWidth, x) : x;
+
     /// <summary>The Gaussian's covariance D R D, [d, d] (a new tensor).</summary>
     public Tensor CovarianceMatrix()
     {
@@ -55,14 +87,17 @@ public sealed class GaussianStage : nn.Module<Tensor, Tensor>
 
     /// <summary>
     /// Sets the Gaussian: <paramref name="featureMean"/> and <paramref name="standardDeviation"/> per feature (each
-    /// positive), and the Cholesky factor L of the correlation matrix (ignored, and may be null, for a diagonal stage).
+    /// positive), the Cholesky factor L of the correlation matrix (ignored, and may be null, for a diagonal stage), and the
+    /// lattice features' cells.
     /// </summary>
-    internal void Set(double[] featureMean, double[] standardDeviation, double[,]? correlationFactor)
+    internal void Set(double[] featureMean, double[] standardDeviation, double[,]? correlationFactor, FeatureCells cells)
     {
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
         mean.copy_(tensor(featureMean));
         scale.copy_(tensor(standardDeviation));
+        cellWidth.copy_(tensor(cells.Width));
+        cellOrigin.copy_(tensor(cells.Origin));
         if (factor is not null)
         {
             if (correlationFactor is null)

@@ -108,30 +108,51 @@ public sealed class HamiltonianFlow : nn.Module
 
     /// <summary>
     /// log w = log N(q0) + log N(p0) - log enc(p | z) + log |dz/dx| for <paramref name="samples"/> momenta per row:
-    /// each is an unbiased estimate of p(x) in log space. Returns [samples, n].
+    /// each is an unbiased estimate of p(x) in log space. Features on a lattice (<see cref="GaussianStage.HasCells"/>)
+    /// are dequantised with a fresh uniform offset per sample, so that p(x) is the density averaged over the row's cell.
+    /// Returns [samples, n].
     /// </summary>
     public Tensor LogImportanceWeights(Tensor x, int samples, Generator? generator = null)
     {
         if (samples < 1)
             throw new ArgumentException($"{nameof(samples)} must be at least 1, got {samples}.", nameof(samples));
         x = Prepare(x);
-        Tensor z = WhitenedRepeated(x, samples);
+        Tensor repeated = samples > 1 ? x.repeat(samples, 1) : x;
+        if (gaussian.HasCells)
+            repeated = gaussian.Dequantize(repeated, rand(repeated.shape, dtype: repeated.dtype, device: Device, generator: generator));
+        Tensor z = gaussian.forward(repeated);
         return LogImportanceWeights(x, z, samples, encoder.Sample(z, generator));
     }
 
     /// <summary>
-    /// <see cref="LogImportanceWeights(Tensor, int, Generator?)"/> with the encoder's standard-normal draws given:
-    /// <paramref name="noise"/> has shape [samples, n, d]. Returns [samples, n].
+    /// Standard-normal draws per importance sample and row that <see cref="LogImportanceWeights(Tensor, Tensor)"/> takes:
+    /// d for the momentum, and d more for the dequantisation offsets when the Gaussian stage has lattice features.
+    /// </summary>
+    public int NoiseWidth => gaussian.HasCells ? 2 * Dimension : Dimension;
+
+    /// <summary>
+    /// <see cref="LogImportanceWeights(Tensor, int, Generator?)"/> with its random draws given as standard normals:
+    /// <paramref name="noise"/> has shape [samples, n, <see cref="NoiseWidth"/>]; the first d of each row propose the
+    /// momentum, the others (through the normal distribution function) the dequantisation offsets. Returns [samples, n].
     /// </summary>
     public Tensor LogImportanceWeights(Tensor x, Tensor noise)
     {
         x = Prepare(x);
-        if (noise.dim() != 3 || noise.shape[0] < 1 || noise.shape[1] != x.shape[0] || noise.shape[2] != Dimension)
+        int width = NoiseWidth;
+        if (noise.dim() != 3 || noise.shape[0] < 1 || noise.shape[1] != x.shape[0] || noise.shape[2] != width)
             throw new ArgumentException(
-                $"Expected noise of shape [samples >= 1, {x.shape[0]}, {Dimension}], got [{string.Join(", ", noise.shape)}].", nameof(noise));
+                $"Expected noise of shape [samples >= 1, {x.shape[0]}, {width}], got [{string.Join(", ", noise.shape)}].", nameof(noise));
         int samples = (int)noise.shape[0];
-        Tensor z = WhitenedRepeated(x, samples);
-        return LogImportanceWeights(x, z, samples, encoder.Sample(z, noise.reshape(-1, Dimension).to(x.dtype, Device)));
+        Tensor draws = noise.reshape(-1, width).to(x.dtype, Device);
+        Tensor repeated = samples > 1 ? x.repeat(samples, 1) : x;
+        if (gaussian.HasCells)
+        {
+            // Phi(e) of a standard normal e is uniform on (0, 1).
+            Tensor uniform = 0.5 * (1 + (draws.narrow(1, Dimension, Dimension) / Math.Sqrt(2)).erf());
+            repeated = gaussian.Dequantize(repeated, uniform);
+        }
+        Tensor z = gaussian.forward(repeated);
+        return LogImportanceWeights(x, z, samples, encoder.Sample(z, draws.narrow(1, 0, Dimension)));
     }
 
     // x holds the rows; z the whitened rows repeated once per sample; (p, logEncoder) the momenta proposed for them.
@@ -181,7 +202,7 @@ public sealed class HamiltonianFlow : nn.Module
         Tensor q0 = StandardNormal.Sample(n, Dimension, Architecture.Precision, Device, generator);
         Tensor p0 = StandardNormal.Sample(n, Dimension, Architecture.Precision, Device, generator);
         var (q, p) = Forward(q0, p0);
-        return (gaussian.Inverse(q), p);
+        return (gaussian.Quantize(gaussian.Inverse(q)), p);
     }
 
     /// <summary>The learned potential V(q) of Hamiltonian <paramref name="layer"/> at data points x, [n].</summary>
@@ -215,6 +236,4 @@ public sealed class HamiltonianFlow : nn.Module
                 $"Expected q and p of one shape [n, {Dimension}], got [{string.Join(", ", q.shape)}] and [{string.Join(", ", p.shape)}].");
     }
 
-    // The whitened rows once per momentum sample, sample-major; no copy for one sample.
-    private Tensor WhitenedRepeated(Tensor x, int samples) => samples > 1 ? gaussian.forward(x).repeat(samples, 1) : gaussian.forward(x);
 }

@@ -13,6 +13,7 @@ namespace Microsoft.ML.HamiltonianFlows.Training;
 /// features, as scikit-learn's <c>ledoit_wolf</c> is): features of very different units keep their own variances, and the
 /// estimate stays positive definite with fewer rows than features. A feature that is constant in training keeps
 /// variance 1 in its own units and no correlation. Gross outliers are left out first (<see cref="GrossOutlierRule"/>).
+/// Lattice features (<see cref="FeatureCells"/>) are fitted as dequantised: their uniform offsets' variance is added.
 /// </remarks>
 internal sealed class GaussianFit
 {
@@ -24,8 +25,17 @@ internal sealed class GaussianFit
     private double fourthMoment;            // pass 2: sum of |u|^4
     private double[]? finalMean, finalScale;
     private bool[]? constant;
+    private readonly FeatureCells cells;
 
-    public GaussianFit(int dimension) => this.dimension = dimension;
+    /// <summary>A fit of rows of <paramref name="dimension"/> features, whose lattice features are dequantised over <paramref name="cells"/>.</summary>
+    public GaussianFit(int dimension, FeatureCells cells)
+    {
+        this.dimension = dimension;
+        this.cells = cells;
+    }
+
+    /// <summary>The lattice features' cells the fit dequantises over.</summary>
+    public FeatureCells Cells => cells;
 
     /// <summary>Rows seen by the first pass.</summary>
     public long Count => count;
@@ -70,7 +80,8 @@ internal sealed class GaussianFit
         constant = new bool[dimension];
         for (int j = 0; j < dimension; j++)
         {
-            double sd = Math.Sqrt(variance[j] / count);
+            // Dequantised over a cell of width w, a lattice feature gains the uniform offset's variance w^2 / 12.
+            double sd = Math.Sqrt(variance[j] / count + cells.Width[j] * cells.Width[j] / 12);
             // Below float's resolution of the mean the spread is rounding, not data.
             constant[j] = !(sd > 1e-7 * Math.Abs(finalMean[j])) || sd == 0;
             finalScale[j] = constant[j] ? 1 : sd;
@@ -110,7 +121,9 @@ internal sealed class GaussianFit
             throw new InvalidOperationException("The second pass added no rows.");
         using var scope = NewDisposeScope();
         double n = correlationCount;
-        Tensor s = cross / n;
+        // The offsets are independent of everything: they add to the diagonal only, which is then 1 for every varying feature.
+        Tensor offsetVariance = tensor(cells.Width.Select((w, j) => w * w / 12 / (finalScale[j] * finalScale[j])).ToArray());
+        Tensor s = cross / n + offsetVariance.diag();
         int varying = constant!.Count(c => !c);
         double shrinkage = varying == 0 ? 1 : LedoitWolfShrinkage(s, n, varying);
         Tensor identity = eye(dimension, dtype: ScalarType.Float64);

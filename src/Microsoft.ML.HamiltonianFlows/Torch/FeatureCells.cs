@@ -1,0 +1,44 @@
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.HamiltonianFlows.Torch;
+
+/// <summary>
+/// Which features take values on a lattice origin + k width (integers, counts, pixel levels, the same after any affine
+/// rescaling such as NormalizeMinMax), found from training rows: the smallest gap between a feature's distinct values is
+/// the width when every value is a whole number of widths from the smallest. Continuous features have width 0.
+/// </summary>
+internal sealed record FeatureCells(double[] Width, double[] Origin)
+{
+    // How far from a whole number of widths a value may be (float32 rounding of rescaled integers is far below it).
+    private const double Tolerance = 1e-3;
+
+    /// <summary>No lattice feature.</summary>
+    public static FeatureCells None(int dimension) => new(new double[dimension], new double[dimension]);
+
+    /// <summary>The cells of each feature of sample rows [m, d] (finite values).</summary>
+    public static FeatureCells Detect(Tensor sample)
+    {
+        int m = (int)sample.shape[0], d = (int)sample.shape[1];
+        double[] columns;
+        using (var scope = NewDisposeScope())
+            columns = sample.to(ScalarType.Float64).t().contiguous().data<double>().ToArray();
+        var width = new double[d];
+        var origin = new double[d];
+        for (int j = 0; j < d; j++)
+        {
+            double[] distinct = columns.AsSpan(j * m, m).ToArray().Distinct().Order().ToArray();
+            if (distinct.Length < 2)
+                continue;
+            double gap = double.PositiveInfinity;
+            for (int i = 1; i < distinct.Length; i++)
+                gap = Math.Min(gap, distinct[i] - distinct[i - 1]);
+            bool onLattice = distinct.All(v => Math.Abs((v - distinct[0]) / gap - Math.Round((v - distinct[0]) / gap)) < Tolerance);
+            if (onLattice)
+            {
+                width[j] = gap;
+                origin[j] = distinct[0];
+            }
+        }
+        return new FeatureCells(width, origin);
+    }
+}

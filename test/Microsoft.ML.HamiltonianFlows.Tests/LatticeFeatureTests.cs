@@ -1,0 +1,99 @@
+using Microsoft.ML.HamiltonianFlows.Torch;
+using Microsoft.ML.HamiltonianFlows.Training;
+using TorchSharp;
+using Xunit;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.HamiltonianFlows.Tests;
+
+/// <summary>Features whose values lie on a lattice (counts, codes) are modelled dequantised over their cells.</summary>
+public class LatticeFeatureTests
+{
+    // Column 0: counts 0..9; column 1: the same counts rescaled as NormalizeMinMax would (x / 9 * 0.5 + 2);
+    // column 2: continuous; column 3: constant.
+    private static Tensor MixedRows(int n, int seed)
+    {
+        using var generator = new Generator((ulong)seed);
+        Tensor counts = randint(0, 10, new long[] { n, 1 }, generator: generator).to(ScalarType.Float32);
+        Tensor rescaled = counts / 9 * 0.5f + 2;
+        Tensor continuous = randn(new long[] { n, 1 }, generator: generator);
+        return cat(new[] { counts, rescaled, continuous, full(n, 1, 4.5f) }, 1);
+    }
+
+    [Fact]
+    public void LatticesAreFoundWhateverTheirScaleAndContinuousOrConstantFeaturesHaveNone()
+    {
+        using var scope = NewDisposeScope();
+        var cells = FeatureCells.Detect(MixedRows(500, 1));
+
+        Assert.Equal(1, cells.Width[0], 6);
+        Assert.Equal(0, cells.Origin[0], 6);
+        Assert.Equal(0.5 / 9, cells.Width[1], 5);
+        Assert.Equal(2, cells.Origin[1], 5);
+        Assert.Equal(0, cells.Width[2]);
+        Assert.Equal(0, cells.Width[3]);
+    }
+
+    [Fact]
+    public void TheGaussianOfALatticeFeatureHasTheVarianceOfItsDequantisedValues()
+    {
+        using var scope = NewDisposeScope();
+        Tensor rows = MixedRows(4000, 2);
+        var result = FlowTrainer.Train(new FlowArchitecture { Dimension = 4 }, rows, new FlowTrainingOptions { MaxSteps = 0 });
+        using var flow = result.Flow;
+
+        // Population variance plus the uniform offset's w^2 / 12, for the counts (w = 1) and their rescaled copy.
+        double countVariance = rows.select(1, 0).to(ScalarType.Float64).var(unbiased: false).item<double>();
+        float[] scale = flow.Gaussian.Scale.data<float>().ToArray();
+        Assert.Equal(Math.Sqrt(countVariance + 1.0 / 12), scale[0], 3);
+        Assert.Equal(Math.Sqrt(countVariance + 1.0 / 12) * 0.5 / 9, scale[1], 4);
+        Assert.True(flow.Gaussian.HasCells);
+        Assert.Equal(8, flow.NoiseWidth);
+    }
+
+    [Fact]
+    public void SamplesOfLatticeFeaturesLieOnTheirLattice()
+    {
+        using var scope = NewDisposeScope();
+        var result = FlowTrainer.Train(new FlowArchitecture { Dimension = 4 }, MixedRows(600, 3), new FlowTrainingOptions { MaxSteps = 0 });
+        using var flow = result.Flow;
+        using var noGrad = no_grad();
+        using var generator = new Generator(5);
+        Tensor q = flow.Sample(2000, generator).Q.to(ScalarType.Float64);
+
+        Tensor counts = q.select(1, 0);
+        Assert.True(TestFlows.MaxAbs(counts - counts.round()) < 1e-4);
+        Tensor steps = (q.select(1, 1) - 2) / (0.5 / 9);
+        Assert.True(TestFlows.MaxAbs(steps - steps.round()) < 1e-3);
+        // The continuous feature is not rounded: its draws take many values.
+        Assert.True(q.select(1, 2).unique().Item1.shape[0] > 1900);
+    }
+
+    [Fact]
+    public void TheLikelihoodOfALatticeRowIsTheDensityAveragedOverItsCell()
+    {
+        // Counts from a narrow Gaussian (sd about 0.6 of a cell): the untrained flow's density of k averaged over
+        // [k - 1/2, k + 1/2) is Phi((k + 1/2 - m) / s) - Phi((k - 1/2 - m) / s), which differs from the density at k
+        // itself by far more than the tolerance, so scoring at the point would fail this test.
+        using var scope = NewDisposeScope();
+        using var generator = new Generator(11);
+        Tensor rows = (randn(new long[] { 20000, 1 }, generator: generator) * 0.5).round();
+        var result = FlowTrainer.Train(new FlowArchitecture { Dimension = 1 }, rows, new FlowTrainingOptions { MaxSteps = 0 });
+        using var flow = result.Flow;
+        using var noGrad = no_grad();
+
+        Tensor k = tensor(new double[] { -1, 0, 1 });
+        double mean = flow.Gaussian.Mean.item<float>(), sd = flow.Gaussian.Scale.item<float>();
+        Tensor Phi(Tensor t) => 0.5 * (1 + ((t - mean) / (sd * Math.Sqrt(2))).erf());
+        double[] cellAverage = (Phi(k + 0.5) - Phi(k - 0.5)).log().data<double>().ToArray();
+        double[] atPoint = (-0.5 * ((k - mean) / sd).square() - Math.Log(sd) - 0.5 * Math.Log(2 * Math.PI)).data<double>().ToArray();
+
+        using var scoring = new Generator(12);
+        float[] logLikelihood = flow.LogLikelihood(k.to(ScalarType.Float32).reshape(3, 1), 1024, scoring).data<float>().ToArray();
+        for (int i = 0; i < 3; i++)
+        {
+            Assert.InRange(logLikelihood[i] - cellAverage[i], -0.02, 0.02);
+            Assert.True(Math.Abs(atPoint[i] - cellAverage[i]) > 0.05);
+        }
+    }
+}
