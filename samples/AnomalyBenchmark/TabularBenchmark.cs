@@ -17,8 +17,9 @@ internal static class TabularBenchmark
     public static void Run(IReadOnlyList<TabularSet> sets, string dataFolder, int seed, bool checks, DirectoryInfo output, TextWriter log,
         int? importanceSamples = null)
     {
+        // The seed is set, not drawn from the MLContext, so that every fit of a set (the checks' too) starts alike.
         HamiltonianFlowTrainer.Options Defaults() =>
-            importanceSamples is int k ? new HamiltonianFlowTrainer.Options { ImportanceSamples = k } : new HamiltonianFlowTrainer.Options();
+            importanceSamples is int k ? new HamiltonianFlowTrainer.Options { Seed = seed, ImportanceSamples = k } : new HamiltonianFlowTrainer.Options { Seed = seed };
         output.Create();
         log.WriteLine($"Test AUROC, default options, MLContext seed {seed}; peers: scikit-learn on the same splits (data/README.md).");
         log.WriteLine($"{"set",-11}{"flow",8}{"Gaussian",10}{"RPCA",8}{"| LW",8}{"GMM",8}{"KDE",8}{"best",8}{"fit s",8}");
@@ -34,7 +35,7 @@ internal static class TabularBenchmark
             var clock = Stopwatch.StartNew();
             double flow = Flow(ml, train, test, Defaults());
             double seconds = clock.Elapsed.TotalSeconds;
-            double gaussian = Flow(ml, train, test, new HamiltonianFlowTrainer.Options { MaxSteps = 0 });
+            double gaussian = Flow(ml, train, test, new HamiltonianFlowTrainer.Options { Seed = seed, MaxSteps = 0 });
             // ML.NET's default rank is 20, which needs more than 20 features: capped at d - 1 for the narrower sets.
             var pca = ml.AnomalyDetection.Trainers.RandomizedPca(rank: Math.Min(20, set.Dimension - 1)).Fit(train);
             double rpca = RandomizedPcaAuroc(ml, pca.Transform(test));
@@ -47,7 +48,7 @@ internal static class TabularBenchmark
                 ["flow_fit_seconds"] = seconds, ["peers_auroc"] = set.PeerAuroc,
             };
             if (checks)
-                result["checks"] = Checks(ml, set, trainRows, testRows, seed, flow, log);
+                result["checks"] = Checks(ml, set, trainRows, testRows, seed, flow, Defaults, log);
             results.Add(result);
         }
         if (sets.Count > 1)
@@ -89,19 +90,21 @@ internal static class TabularBenchmark
     /// deviations out on every feature, and 5% of the training rows replaced by anomalies from one half of the test file's
     /// anomalies, scored on the test file without them (flow and its Gaussian alike).
     /// </summary>
-    private static Dictionary<string, double> Checks(MLContext ml, TabularSet set, List<LabeledRow> train, List<LabeledRow> test, int seed, double flow, TextWriter log)
+    private static Dictionary<string, double> Checks(
+        MLContext ml, TabularSet set, List<LabeledRow> train, List<LabeledRow> test, int seed, double flow,
+        Func<HamiltonianFlowTrainer.Options> defaults, TextWriter log)
     {
         int d = set.Dimension;
         IDataView testView = LabeledRows.ToDataView(ml, test, d);
         var normalized = ml.Transforms.NormalizeMinMax("Features")
-            .Append(ml.AnomalyDetection.Trainers.HamiltonianFlow(new HamiltonianFlowTrainer.Options()))
+            .Append(ml.AnomalyDetection.Trainers.HamiltonianFlow(defaults()))
             .Fit(LabeledRows.ToDataView(ml, train, d));
         double normalizedAuroc = ml.AnomalyDetection.Evaluate(normalized.Transform(testView)).AreaUnderRocCurve;
 
         var mean = Enumerable.Range(0, d).Select(j => train.Average(r => (double)r.Features[j])).ToArray();
         var sd = Enumerable.Range(0, d).Select(j => Math.Sqrt(train.Average(r => Math.Pow(r.Features[j] - mean[j], 2)))).ToArray();
         var outlier = new LabeledRow { Features = Enumerable.Range(0, d).Select(j => (float)(mean[j] + 1e6 * Math.Max(sd[j], 1))).ToArray() };
-        double withOutlier = Flow(ml, LabeledRows.ToDataView(ml, train.Append(outlier), d), testView, new HamiltonianFlowTrainer.Options());
+        double withOutlier = Flow(ml, LabeledRows.ToDataView(ml, train.Append(outlier), d), testView, defaults());
 
         var random = new Random(seed);
         var anomalies = test.Where(r => r.Label > 0).OrderBy(_ => random.Next()).ToList();
@@ -109,8 +112,10 @@ internal static class TabularBenchmark
         int count = Math.Min(contaminating.Count, (int)Math.Round(0.05 * train.Count / 0.95));
         var contaminatedTrain = LabeledRows.ToDataView(ml, train.Concat(contaminating.Take(count)), d);
         var remainingTest = LabeledRows.ToDataView(ml, test.Except(contaminating), d);
-        double contaminated = Flow(ml, contaminatedTrain, remainingTest, new HamiltonianFlowTrainer.Options());
-        double contaminatedGaussian = Flow(ml, contaminatedTrain, remainingTest, new HamiltonianFlowTrainer.Options { MaxSteps = 0 });
+        double contaminated = Flow(ml, contaminatedTrain, remainingTest, defaults());
+        var gaussianOptions = defaults();
+        gaussianOptions.MaxSteps = 0;
+        double contaminatedGaussian = Flow(ml, contaminatedTrain, remainingTest, gaussianOptions);
         log.WriteLine($"{"",-11}checks: MinMax {normalizedAuroc:F4} ({normalizedAuroc - flow:+0.0000;-0.0000}), gross outlier {withOutlier:F4} " +
                       $"({withOutlier - flow:+0.0000;-0.0000}), {count} anomalies in training: flow {contaminated:F4}, Gaussian {contaminatedGaussian:F4}");
         return new Dictionary<string, double>
