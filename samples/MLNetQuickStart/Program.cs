@@ -1,6 +1,7 @@
 // ML.NET entry points of Microsoft.ML.HamiltonianFlows, one per command:
 //   dotnet run --project samples/MLNetQuickStart -- density              density, sampling and the potential on 2D data
-//   dotnet run --project samples/MLNetQuickStart -- anomaly <folder>     anomaly detection on ML.NET's MNIST tiny files, with Evaluate
+//   dotnet run --project samples/MLNetQuickStart -- anomaly [folder]     anomaly detection on ML.NET's MNIST tiny files, with Evaluate
+//                                                                         (default: the copy of test/data/mlnet-mnist-tiny in the output folder)
 //   dotnet run --project samples/MLNetQuickStart -- saveload             save a NormalizeMinMax -> HamiltonianFlow chain and load it back
 using Microsoft.ML;
 using Microsoft.ML.Data;
@@ -9,7 +10,7 @@ using MLNetQuickStart;
 return args.FirstOrDefault() switch
 {
     "density" => Samples.Density(),
-    "anomaly" => Samples.Anomaly(args.Length > 1 ? args[1] : "../shared/data/mlnet-mnist-tiny"),
+    "anomaly" => Samples.Anomaly(args.Length > 1 ? args[1] : Path.Combine(AppContext.BaseDirectory, "data", "mlnet-mnist-tiny")),
     "saveload" => Samples.SaveLoad(),
     _ => Usage(),
 };

@@ -59,7 +59,7 @@ public class FlowWeightsFormatTests
     private const int PayloadOffset = 16;
 
     /// <summary>What the version-1 writer wrote for the same flow: "NHFW", int 1, then the same payload.</summary>
-    internal static byte[] AsVersionOne(byte[] versionTwo) =>
+    private static byte[] AsVersionOne(byte[] versionTwo) =>
         "NHFW"u8.ToArray().Concat(BitConverter.GetBytes(1)).Concat(versionTwo[PayloadOffset..^32]).ToArray();
 
     [Fact]

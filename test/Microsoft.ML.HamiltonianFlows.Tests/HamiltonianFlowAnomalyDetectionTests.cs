@@ -8,21 +8,11 @@ namespace Microsoft.ML.HamiltonianFlows.Tests;
 [Collection(TorchGlobalGeneratorCollection.Name)]
 public class HamiltonianFlowAnomalyDetectionTests
 {
-    private static readonly string MnistFolder = Path.Combine(FindShared(), "data", "mlnet-mnist-tiny");
+    // Copied from test/data/mlnet-mnist-tiny into the output folder by the project file.
+    private static readonly string MnistFolder = Path.Combine(AppContext.BaseDirectory, "data", "mlnet-mnist-tiny");
     private readonly ITestOutputHelper output;
 
     public HamiltonianFlowAnomalyDetectionTests(ITestOutputHelper output) => this.output = output;
-
-    private static string FindShared()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            string candidate = Path.Combine(dir.FullName, "shared");
-            if (Directory.Exists(Path.Combine(candidate, "data", "mlnet-mnist-tiny")))
-                return candidate;
-        }
-        return "/work/shared";
-    }
 
     internal static (IDataView Train, IDataView Test) LoadMnist(MLContext ml)
     {

@@ -45,8 +45,7 @@ public sealed class RiskyCallTests
 
     private static readonly Lazy<(int ExitCode, string Output)> Run = new(() => ChildProcess.RunDotnet(
         Path.Combine(AppContext.BaseDirectory, "ReliabilityChecks.dll"),
-        new[] { "risky-calls", Path.Combine(AppContext.BaseDirectory, "Resources", "flow-v1.nhfw"), DamagedVersionOneFiles.ToString() },
-        TimeSpan.FromMinutes(3)));
+        new[] { "risky-calls", Path.Combine(AppContext.BaseDirectory, "Resources", "flow-v1.nhfw"), DamagedVersionOneFiles.ToString() }));
 
     [Fact]
     public void TheProcessMakingTheRiskyCallsExitsNormally()

@@ -59,7 +59,7 @@ public class SaveLoadTests
     internal static void RunLoadCheck(params object[] args)
     {
         var arguments = args.SelectMany(a => a as string[] ?? new[] { (string)a });
-        var (exitCode, output) = ChildProcess.RunDotnet(Path.Combine(AppContext.BaseDirectory, "ModelLoadCheck.dll"), arguments, TimeSpan.FromMinutes(2));
+        var (exitCode, output) = ChildProcess.RunDotnet(Path.Combine(AppContext.BaseDirectory, "ModelLoadCheck.dll"), arguments);
         Assert.True(exitCode == 0, $"ModelLoadCheck exited with {exitCode}: {output}");
     }
 
