@@ -36,6 +36,8 @@ public sealed class HamiltonianFlowModelParameters : ModelParametersBase<float>,
     private readonly object flowLock = new();
     private readonly HamiltonianFlow flow;
     private readonly VectorDataViewType inputType;
+    // Read once: a torch call per scored row outside the lock would race with the other cursors' calls.
+    private readonly int noiseWidth;
 
     internal HamiltonianFlowModelParameters(IHostEnvironment env, HamiltonianFlow flow, int importanceSamples, ulong scoringSeed)
         : base(env, RegistrationName)
@@ -46,6 +48,7 @@ public sealed class HamiltonianFlowModelParameters : ModelParametersBase<float>,
         ImportanceSamples = importanceSamples;
         ScoringSeed = scoringSeed;
         inputType = new VectorDataViewType(NumberDataViewType.Single, flow.Dimension);
+        noiseWidth = flow.NoiseWidth;
     }
 
     // Takes an IHost, not an IHostEnvironment: ML.NET's component catalog refuses a class whose constructor and
@@ -65,6 +68,7 @@ public sealed class HamiltonianFlowModelParameters : ModelParametersBase<float>,
             throw Host.ExceptDecode($"The model has no '{WeightsStreamName}' stream.");
         flow = loaded!;
         inputType = new VectorDataViewType(NumberDataViewType.Single, flow.Dimension);
+        noiseWidth = flow.NoiseWidth;
     }
 
     private static HamiltonianFlowModelParameters Create(IHostEnvironment env, ModelLoadContext ctx)
@@ -136,7 +140,7 @@ public sealed class HamiltonianFlowModelParameters : ModelParametersBase<float>,
             return;
 
         var x = new float[n * d];
-        int width = flow.NoiseWidth;
+        int width = noiseWidth;
         var noise = new float[ImportanceSamples * n * width];
         for (int j = 0; j < n; j++)
         {
