@@ -50,6 +50,8 @@ internal static class TabularBenchmark
             if (checks)
                 result["checks"] = Checks(ml, set, trainRows, testRows, seed, flow, Defaults, log);
             results.Add(result);
+            // Written after every set, so that a failure in a later one keeps the results so far.
+            Write(output, seed, results);
         }
         if (sets.Count > 1)
         {
@@ -59,9 +61,15 @@ internal static class TabularBenchmark
                           $"{"| " + Peer("gauss_shrink").ToString("F4", CultureInfo.InvariantCulture),8}{Peer("gmm_bic"),8:F4}{Peer("kde_cv"),8:F4}" +
                           $"{sets.Average(s => s.PeerAuroc.Values.Max()),8:F4}");
         }
+        log.WriteLine($"Wrote {Write(output, seed, results)}");
+    }
+
+    private static string Write(DirectoryInfo output, int seed, List<Dictionary<string, object>> results)
+    {
         string json = Path.Combine(output.FullName, "results.json");
-        File.WriteAllText(json, JsonSerializer.Serialize(new { seed, cpu = Machine.CpuModel(), sets = results }, new JsonSerializerOptions { WriteIndented = true, NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals }));
-        log.WriteLine($"Wrote {json}");
+        File.WriteAllText(json, JsonSerializer.Serialize(new { seed, cpu = Machine.CpuModel(), sets = results },
+            new JsonSerializerOptions { WriteIndented = true, NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals }));
+        return json;
     }
 
     // RandomizedPca scores NaN where its projection fails (shuttle's wide ranges), and Evaluate drops those rows.
