@@ -17,7 +17,7 @@ public sealed class ModelFileTests : IDisposable
         var ml = new MLContext(seed: 1);
         var train = ml.Data.LoadFromEnumerable(HamiltonianFlowTransformerTests.Clusters(200, 1));
         var options = HamiltonianFlowTransformerTests.SmallOptions();
-        options.Epochs = 2;
+        options.MaxSteps = 6;
         var model = ml.Transforms.NormalizeMinMax("Features").Append(ml.Transforms.HamiltonianFlow(options)).Fit(train);
         return (ml, model, train.Schema, ml.Data.LoadFromEnumerable(HamiltonianFlowTransformerTests.Clusters(20, 2)));
     }
@@ -123,10 +123,11 @@ public sealed class ModelFileTests : IDisposable
         var (ml, model, schema, _) = SmallModel();
         byte[] zip = SavedBytes(ml, model, schema);
 
-        var newer = ModelZip.EditEntries(zip, (_, bytes) => ModelZip.WithHeader(bytes, "HFLOWXFM", version: 0x00020001));
+        uint current = HamiltonianFlowTransformer.Version.VerWrittenCur, newerVersion = current + 0x00010000;
+        var newer = ModelZip.EditEntries(zip, (_, bytes) => ModelZip.WithHeader(bytes, "HFLOWXFM", version: newerVersion));
         string message = LoadFails(ml, newer, "newer.zip").Message;
-        Assert.Contains("0x00020001", message);
-        Assert.Contains("0x00010001", message);
+        Assert.Contains($"0x{newerVersion:X8}", message);
+        Assert.Contains($"0x{current:X8}", message);
 
         // The transformer's stream relabelled as another component's.
         var foreign = ModelZip.EditEntries(zip, (_, bytes) => ModelZip.WithHeader(bytes, "HFLOWXFM", newSignature: "NORMALZR"));

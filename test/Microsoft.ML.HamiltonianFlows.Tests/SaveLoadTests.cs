@@ -67,7 +67,7 @@ public class SaveLoadTests
     {
         var data = ml.Data.LoadFromEnumerable(HamiltonianFlowTransformerTests.Clusters(100, 1));
         var options = HamiltonianFlowTransformerTests.SmallOptions();
-        options.Epochs = 1;
+        options.MaxSteps = 2;
         var model = ml.Transforms.HamiltonianFlow(options).Fit(data);
         using var stream = new MemoryStream();
         ml.Model.Save(model, data.Schema, stream);
@@ -76,16 +76,21 @@ public class SaveLoadTests
 
     internal static string AllMessages(Exception e) => e.InnerException is null ? e.Message : e.Message + " | " + AllMessages(e.InnerException);
 
-    [Fact]
-    public void ModelOfAnotherFormatVersionFailsNamingBothVersions()
+    [Theory]
+    [InlineData("HFLOWXFM")]
+    [InlineData("HFLOWPRM")]
+    public void ModelOfANewerFormatVersionFailsNamingBothVersions(string signature)
     {
         var ml = new MLContext(seed: 1);
-        byte[] zip = ModelZip.EditEntries(SaveDensityModel(ml), (_, bytes) => ModelZip.WithHeader(bytes, "HFLOWXFM", version: 0x00020001));
+        uint current = signature == "HFLOWXFM" ? HamiltonianFlowTransformer.Version.VerWrittenCur : HamiltonianFlowModelParameters.Version.VerWrittenCur;
+        uint newer = current + 0x00010000;
+        byte[] zip = ModelZip.EditEntries(SaveDensityModel(ml), (_, bytes) => ModelZip.WithHeader(bytes, signature, version: newer));
 
         var e = Assert.ThrowsAny<Exception>(() => new MLContext().Model.Load(new MemoryStream(zip), out _));
         string message = AllMessages(e);
-        Assert.Contains("0x00020001", message);
-        Assert.Contains("0x00010001", message);
+        Assert.Contains(signature, message);
+        Assert.Contains($"0x{newer:X8}", message);
+        Assert.Contains($"0x{current:X8}", message);
     }
 
     [Fact]

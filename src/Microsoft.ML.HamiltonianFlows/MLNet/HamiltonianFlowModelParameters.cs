@@ -28,8 +28,10 @@ public sealed class HamiltonianFlowModelParameters : ModelParametersBase<float>,
     private const string RegistrationName = nameof(HamiltonianFlowModelParameters);
     private const string WeightsStreamName = "FlowWeights";
 
+    // 0x00020001: flows with a fitted Gaussian stage (FlowWeightsFormat version 3). Version 0x00010001 held flows with a
+    // per-feature standardiser, a different model this build does not read: such a file fails here, naming both versions.
     internal static readonly ModelVersion Version = new(
-        ModelSignature: "HFLOWPRM", VerWrittenCur: 0x00010001, VerReadableCur: 0x00010001, VerWeCanReadBack: 0x00010001,
+        ModelSignature: "HFLOWPRM", VerWrittenCur: 0x00020001, VerReadableCur: 0x00020001, VerWeCanReadBack: 0x00020001,
         LoaderSignature: LoaderSignature);
 
     // TorchSharp modules are not documented as safe for concurrent calls; cursors of one model share it.

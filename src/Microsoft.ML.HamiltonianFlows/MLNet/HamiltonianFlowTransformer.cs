@@ -23,8 +23,10 @@ public sealed class HamiltonianFlowTransformer : ITransformer, IDisposable
     internal const string LoaderSignature = "HamiltonianFlowXf";
     private const string ModelDirectory = "Model";
 
+    // 0x00020001 with HamiltonianFlowModelParameters': the transformer's own fields are unchanged, but it holds a flow with
+    // a fitted Gaussian stage, so an earlier release's file (0x00010001) fails at its outermost part, naming both versions.
     internal static readonly ModelVersion Version = new(
-        ModelSignature: "HFLOWXFM", VerWrittenCur: 0x00010001, VerReadableCur: 0x00010001, VerWeCanReadBack: 0x00010001,
+        ModelSignature: "HFLOWXFM", VerWrittenCur: 0x00020001, VerReadableCur: 0x00020001, VerWeCanReadBack: 0x00020001,
         LoaderSignature: LoaderSignature);
 
     private readonly IHost host;

@@ -49,6 +49,10 @@ public sealed class HamiltonianFlow : nn.Module
         encoder = new MomentumEncoder(architecture.Dimension, architecture.EncoderLayers, architecture.Activation);
         RegisterComponents();
         this.to(architecture.Precision).to(device);
+        // The flow owns its state and disposes it itself. Without this, a dispose scope around the caller would dispose,
+        // when it ends, the buffers (the Gaussian stage's) and the parameters that the conversion to Float64 made anew.
+        foreach (Tensor state in parameters().Concat(buffers()))
+            state.DetachFromDisposeScope();
         Device = device;
     }
 
