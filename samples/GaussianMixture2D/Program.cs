@@ -17,7 +17,7 @@ var sweepSteps = new Option<int>("--steps") { Description = "Optimiser steps per
 var sweepSeeds = new Option<int>("--seeds") { Description = "Seeds per point (0, 1, ...).", DefaultValueFactory = _ => SweepSettings.Default.Seeds };
 var sweepParallel = new Option<int>("--parallel") { Description = "Trainings at once, one torch thread each.", DefaultValueFactory = _ => SweepSettings.Default.Parallel };
 var sweepQuick = new Option<bool>("--quick") { Description = "Two values per knob, one seed, a seconds-long budget: a smoke test; the numbers are not meaningful." };
-var sweep = new Command("sweep", "Robustness study: excess test NLL of both variants against leapfrog steps, integration time, width and base scale, over seeds.")
+var sweep = new Command("sweep", "Robustness study: excess test NLL of both variants against leapfrog steps, integration time, width and the number of Hamiltonians, over seeds.")
 {
     sweepOut, sweepSteps, sweepSeeds, sweepParallel, sweepQuick,
 };

@@ -107,7 +107,9 @@ internal static class RingPlots
         var plot = new Plot();
         foreach (var r in results)
         {
-            var line = plot.Add.Scatter(r.History.Select(h => (double)h.Steps).ToArray(), r.History.Select(h => h.TrainingLoss).ToArray());
+            // Step 0 (the fitted Gaussian, before any batch) has no training loss.
+            var trained = r.History.Where(h => h.Steps > 0).ToList();
+            var line = plot.Add.Scatter(trained.Select(h => (double)h.Steps).ToArray(), trained.Select(h => h.TrainingLoss).ToArray());
             line.LegendText = $"{r.Name} (training loss)";
             line.MarkerSize = 0;
         }

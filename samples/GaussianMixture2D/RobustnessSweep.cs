@@ -27,7 +27,11 @@ internal sealed record SweepSettings(RunSettings Run, int Seeds, int Parallel, b
 internal static class RobustnessSweep
 {
     // Cheaper than the main job (width 96, L = 8), so that the whole sweep fits in under an hour on 2 shared cores.
-    private static readonly FlowArchitecture Base = new() { Dimension = 2, HiddenLayers = new[] { 64, 64 }, EncoderHiddenLayers = new[] { 64, 64 }, LeapfrogSteps = 4 };
+    private static readonly FlowArchitecture Base = new()
+    {
+        Dimension = 2, HiddenLayers = new[] { 64, 64 }, EncoderHiddenLayers = new[] { 64, 64 }, Hamiltonians = 1, LeapfrogSteps = 4,
+        StepSize = 0.15, LearnStepSize = true,
+    };
 
     private static readonly (string Name, KineticEnergyKind Kinetic)[] Variants =
     {
@@ -93,11 +97,11 @@ internal static class RobustnessSweep
 
     // The architecture fields the knobs change, as a key: records compare layer arrays by reference.
     private static string Describe(FlowArchitecture a) =>
-        FormattableString.Invariant($"{a.Kinetic} L={a.LeapfrogSteps} eps={a.StepSize} learned={a.LearnStepSize} width={string.Join("x", a.HiddenLayers)} scale={a.StandardizedScale}");
+        FormattableString.Invariant($"{a.Kinetic} L={a.LeapfrogSteps} eps={a.StepSize} learned={a.LearnStepSize} width={string.Join("x", a.HiddenLayers)} T={a.Hamiltonians}");
 
-    // Leapfrog steps times network width, doubled for a second network: a rough guide for ordering only.
+    // Leapfrog steps of all Hamiltonians times network width, doubled for a second network: a rough guide for ordering only.
     private static double RelativeCost(FlowArchitecture a) =>
-        a.LeapfrogSteps * (a.HiddenLayers[0] + 32.0) * (a.Kinetic == KineticEnergyKind.Neural ? 2 : 1);
+        a.Hamiltonians * a.LeapfrogSteps * (a.HiddenLayers[0] + 32.0) * (a.Kinetic == KineticEnergyKind.Neural ? 2 : 1);
 
     private static Row TrainOne(GaussianRing ring, RingGrid grid, RunSettings run, FlowArchitecture architecture, int seed, string variant)
     {

@@ -6,10 +6,9 @@ namespace GaussianMixture2D;
 internal sealed record SweepKnob(string Name, string Label, double[] Values, Func<FlowArchitecture, double, FlowArchitecture> Apply)
 {
     /// <summary>
-    /// The paper's robustness study over the number of leapfrog steps, the integration time, the network width and
-    /// the prior scale. The base distribution here is always N(0, I); the knob that sets its scale relative to the
-    /// data is <see cref="FlowArchitecture.StandardizedScale"/>, the standard deviation of the standardised data
-    /// against that base (the base's scale is 1 / StandardizedScale in data standard deviations).
+    /// The paper's robustness study over the number of leapfrog steps, the integration time and the network width,
+    /// and the number of Hamiltonians in sequence. The paper's fourth knob, the prior's scale, has no counterpart: the
+    /// base N(0, I) acts on the coordinates of the Gaussian fitted to the data, so its scale is the data's.
     /// </summary>
     public static SweepKnob[] All(bool quick) => new[]
     {
@@ -20,7 +19,7 @@ internal sealed record SweepKnob(string Name, string Label, double[] Values, Fun
             (a, v) => a with { StepSize = v / a.LeapfrogSteps, LearnStepSize = false }),
         new SweepKnob("hidden-width", "hidden width (2 layers; K(p) too for the neural variant)", quick ? new[] { 16.0, 64 } : new[] { 16.0, 32, 64, 128 },
             (a, v) => a with { HiddenLayers = new[] { (int)v, (int)v } }),
-        new SweepKnob("base-scale", "data std / base std (StandardizedScale)", quick ? new[] { 1.0, 3 } : new[] { 1.0, 2, 3, 5 },
-            (a, v) => a with { StandardizedScale = v }),
+        new SweepKnob("hamiltonians", "Hamiltonians T in sequence (L = 4 each, own networks)", quick ? new[] { 1.0, 2 } : new[] { 1.0, 2, 4, 8 },
+            (a, v) => a with { Hamiltonians = (int)v }),
     };
 }

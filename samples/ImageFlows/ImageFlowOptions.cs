@@ -11,9 +11,11 @@ internal static class ImageFlowOptions
         KineticEnergy = kinetic,
         HiddenLayers = new[] { budget.Width, budget.Width },
         LeapfrogSteps = budget.LeapfrogSteps,
-        // The step budget decides; epochs only cap it.
-        Epochs = int.MaxValue,
+        // One Hamiltonian, as in docs/experiments.md, not the library's default of 4 (chosen on tabular data).
+        Hamiltonians = 1,
+        // The whole step budget on all the training images: both variants are compared at the same budget.
         MaxSteps = budget.Steps,
+        ValidationFraction = 0,
         BatchSize = budget.BatchSize,
         LearningRate = budget.LearningRate,
         ImportanceSamples = budget.ImportanceSamples,

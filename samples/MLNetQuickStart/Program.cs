@@ -49,11 +49,11 @@ namespace MLNetQuickStart
         internal static int Density()
         {
             var ml = new MLContext(seed: 0);
-            ml.Log += (_, e) => { if (e.Message.Contains("Epoch 150")) Console.WriteLine(e.Message); };
+            ml.Log += (_, e) => { if (e.Message.Contains("Kept the weights")) Console.WriteLine(e.Message); };
             var data = ml.Data.LoadFromEnumerable(Clusters(1000, 1));
 
-            // The default budget suits a few hundred rows; two sharp clusters need more passes.
-            var model = ml.Transforms.HamiltonianFlow(epochs: 150).Fit(data);
+            // The defaults: at most 2,000 steps, stopped when a fifth of the rows held out stops improving.
+            var model = ml.Transforms.HamiltonianFlow().Fit(data);
 
             var engine = ml.Model.CreatePredictionEngine<Point, Density>(model);
             foreach (var x in new[] { new[] { -2f, 0f }, new[] { 2f, 1f }, new[] { 0f, 0.5f }, new[] { 6f, -4f } })
@@ -88,7 +88,7 @@ namespace MLNetQuickStart
         {
             var ml = new MLContext(seed: 0);
             var data = ml.Data.LoadFromEnumerable(Clusters(500, 1));
-            var model = ml.Transforms.NormalizeMinMax("Features").Append(ml.Transforms.HamiltonianFlow(epochs: 10)).Fit(data);
+            var model = ml.Transforms.NormalizeMinMax("Features").Append(ml.Transforms.HamiltonianFlow(maxSteps: 50)).Fit(data);
             string path = Path.Combine(Path.GetTempPath(), "hamiltonian-flow-chain.zip");
             ml.Model.Save(model, data.Schema, path);
 

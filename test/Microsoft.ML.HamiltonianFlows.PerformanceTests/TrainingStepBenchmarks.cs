@@ -5,8 +5,8 @@ namespace Microsoft.ML.HamiltonianFlows.PerformanceTests;
 
 /// <summary>
 /// A training step of <see cref="Training.FlowTrainer"/>: minibatch, negative ELBO, one backward pass, gradient clipping,
-/// Adam. Each invocation trains a new flow for <see cref="Steps"/> steps, so the time per operation includes a
-/// twentieth of building the flow and fitting the standardisation.
+/// AdamW. Each invocation trains a new flow for <see cref="Steps"/> steps, so the time per operation includes a
+/// twentieth of building the flow and fitting its Gaussian stage.
 /// </summary>
 public class TrainingStepBenchmarks : WorkloadBenchmarks
 {

@@ -27,10 +27,13 @@ public sealed record Workload(string Name, int Dimension, int BatchSize, int[] H
     /// <summary>The name, as BenchmarkDotNet prints a parameter.</summary>
     public override string ToString() => Name;
 
-    /// <summary>The flow of this size with the given kinetic energy (every other option at its default).</summary>
+    /// <summary>
+    /// The flow of this size with the given kinetic energy: one Hamiltonian (the reference's), every other option at
+    /// its default (a full-covariance Gaussian stage for both sizes).
+    /// </summary>
     public FlowArchitecture Architecture(KineticEnergyKind kinetic) => new()
     {
-        Dimension = Dimension, HiddenLayers = HiddenLayers, LeapfrogSteps = LeapfrogSteps, Kinetic = kinetic,
+        Dimension = Dimension, HiddenLayers = HiddenLayers, LeapfrogSteps = LeapfrogSteps, Hamiltonians = 1, Kinetic = kinetic,
     };
 
     /// <summary>One batch of rows: standard normal for 2D, uniform in [0, 1) like pixel intensities for images.</summary>
@@ -43,12 +46,14 @@ public sealed record Workload(string Name, int Dimension, int BatchSize, int[] H
 
     /// <summary>
     /// Trains for <paramref name="steps"/> steps with <see cref="FlowTrainer"/> on one batch of rows (one step per epoch),
-    /// calling <paramref name="afterStep"/> after each step.
+    /// calling <paramref name="afterStep"/> after each step: progress is reported after every step (an evaluation
+    /// interval of 1, nothing held out to evaluate) and at step 0, which is skipped.
     /// </summary>
     public FlowTrainingResult Train(KineticEnergyKind kinetic, Tensor batch, int steps, Action? afterStep = null) =>
         FlowTrainer.Train(
-            Architecture(kinetic), batch, new FlowTrainingOptions { Epochs = steps, BatchSize = BatchSize, Seed = 1 },
-            afterStep is null ? null : _ => afterStep());
+            Architecture(kinetic), batch,
+            new FlowTrainingOptions { MaxSteps = steps, BatchSize = BatchSize, ValidationFraction = 0, EvaluationInterval = 1, Seed = 1 },
+            afterStep is null ? null : p => { if (p.Steps > 0) afterStep(); });
 
     /// <summary>The importance-weighted log-likelihood of the batch with <see cref="ScoringSamples"/> momenta per row, as scoring runs it.</summary>
     public static float Score(HamiltonianFlow flow, Tensor batch, Generator generator)
@@ -74,12 +79,15 @@ public sealed record Workload(string Name, int Dimension, int BatchSize, int[] H
         double Encoder(long n) => Stack(n) + 2.0 * n * HiddenLayers[^1] * 2 * Dimension;
         // A closed-form input gradient is the stack forward plus the same products backwards (the output layer is elementwise).
         double Gradients(long n) => 2 * Stack(n) * (LeapfrogSteps + 1 + (kinetic == KineticEnergyKind.Neural ? LeapfrogSteps : 0));
+        // The full-covariance Gaussian stage: one [n, d] x [d, d] product per batch, before the momenta are repeated, and
+        // no backward pass (its matrix is fitted, not trained, and the data need no gradient).
+        double whitening = 2.0 * BatchSize * Dimension * Dimension;
         return operation switch
         {
             // Backpropagation costs two products per forward one (input and weight gradients): 3x the forward pass.
-            "train" => 3 * (Encoder(BatchSize) + Gradients(BatchSize)),
-            "score" => Encoder(BatchSize * ScoringSamples) + Gradients(BatchSize * ScoringSamples),
-            "sample" => Gradients(BatchSize),
+            "train" => whitening + 3 * (Encoder(BatchSize) + Gradients(BatchSize)),
+            "score" => whitening + Encoder(BatchSize * ScoringSamples) + Gradients(BatchSize * ScoringSamples),
+            "sample" => whitening + Gradients(BatchSize),
             _ => throw new ArgumentOutOfRangeException(nameof(operation), operation, "expected train, score or sample"),
         };
     }

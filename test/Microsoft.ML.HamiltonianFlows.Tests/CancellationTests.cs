@@ -8,12 +8,14 @@ namespace Microsoft.ML.HamiltonianFlows.Tests;
 
 /// <summary>
 /// Cancelling a fit part-way through an epoch: it stops within the batch it was cancelled in, and the next fit is
-/// unaffected. Measured in rows and epochs, not seconds, so that neither a slow CPU nor a busy one can fail it.
+/// unaffected. Measured in rows and reports, not seconds, so that neither a slow CPU nor a busy one can fail it.
 /// </summary>
 [Collection(TorchGlobalGeneratorCollection.Name)]
 public sealed class CancellationTests
 {
     private static readonly FlowArchitecture Architecture = new() { Dimension = 4, HiddenLayers = new[] { 32, 32 }, LeapfrogSteps = 4 };
+
+    private const int TimedSteps = 16;
 
     private readonly ITestOutputHelper output;
 
@@ -57,25 +59,28 @@ public sealed class CancellationTests
     }
 
     [Fact]
-    public void CancellingMidEpochStopsWithinABatchAndTheNextFitIsTheUncancelledOne()
+    public void CancellingMidTrainingStopsWithinABatchAndTheNextFitIsTheUncancelledOne()
     {
         using var points = TestFlows.Points(2048, 4, 1);
         var rows = points.data<float>().ToArray().Chunk(4).ToArray();
-        var options = new FlowTrainingOptions { Epochs = 2, BatchSize = 128, Seed = 3 };
+        // Two epochs of 16 batches, nothing held out, a report every epoch.
+        var options = new FlowTrainingOptions { MaxSteps = 32, BatchSize = 128, ValidationFraction = 0, EvaluationInterval = 16, Seed = 3 };
         Dictionary<string, float[]> before;
         using (var flow = FlowTrainer.Train(Architecture, new CancellingRows(rows), options).Flow)
             before = TestFlows.Weights(flow);
 
-        // Pass 0 reads the statistics, pass 1 is the first epoch: cancel part-way through the 9th batch of the second.
+        // Passes 0-2 count the rows and fit the Gaussian, pass 3 is the first epoch: cancel part-way through the 9th
+        // batch of the second.
         using var cancellation = new CancellationTokenSource();
-        var cancelling = new CancellingRows(rows, (2, 8 * 128 + 13, cancellation));
-        var epochs = new List<int>();
+        var cancelling = new CancellingRows(rows, (4, 8 * 128 + 13, cancellation));
+        var reports = new List<long>();
         Assert.ThrowsAny<OperationCanceledException>(() =>
-            FlowTrainer.Train(Architecture, cancelling, options with { Epochs = 1000 }, progress => epochs.Add(progress.Epoch), cancellation.Token));
+            FlowTrainer.Train(Architecture, cancelling, options with { MaxSteps = 100_000 }, progress => reports.Add(progress.Steps), cancellation.Token));
         output.WriteLine($"{cancelling.RowsReadAfterCancel} rows read after Cancel");
         // The batch being filled is finished (the token is checked before each batch), and nothing after it is read.
         Assert.InRange(cancelling.RowsReadAfterCancel, 0, options.BatchSize - 1);
-        Assert.Equal(new[] { 1 }, epochs);
+        // Reports at step 0 and after the first epoch; none after the cancel.
+        Assert.Equal(new long[] { 0, 16 }, reports);
 
         using var again = FlowTrainer.Train(Architecture, new CancellingRows(rows), options).Flow;
         var after = TestFlows.Weights(again);
@@ -93,24 +98,26 @@ public sealed class CancellationTests
         var expected = Scores(first, first.Transforms.HamiltonianFlow(SmallOptions()).Fit(first.Data.LoadFromEnumerable(data)));
 
         var cancelled = new MLContext(seed: 1);
-        int epochsLogged = 0;
+        int reportsLogged = 0;
         cancelled.Log += (_, e) =>
         {
             if (!e.Message.Contains(": training loss"))
                 return;
-            if (++epochsLogged == 1)
+            if (++reportsLogged == 1)
                 CancelExecution(cancelled);
         };
         var options = SmallOptions();
-        options.Epochs = 100_000;
+        options.MaxSteps = 10_000_000;
+        options.ValidationFraction = 0;
+        options.EvaluationInterval = 7;
         Assert.ThrowsAny<OperationCanceledException>(() => cancelled.Transforms.HamiltonianFlow(options).Fit(cancelled.Data.LoadFromEnumerable(data)));
-        int epochsAfterCancel = epochsLogged - 1;
-        output.WriteLine($"MLContext fit ran {epochsAfterCancel} more epochs after CancelExecution (polled every 50 ms)");
-        // The fit looks at the context every 50 ms and the engine then stops before its next batch. An epoch here (7
-        // batches of 64 rows) took 20 to 500 ms on this project's 2 cores, with their other load, so 0 or 1 more epochs
-        // ran. 100 leaves room for a CPU ten times faster or a poll seconds late, and is 1,000 times fewer than the
-        // epochs an ignored cancellation would run.
-        Assert.InRange(epochsAfterCancel, 0, 100);
+        int reportsAfterCancel = reportsLogged - 1;
+        output.WriteLine($"MLContext fit made {reportsAfterCancel} more reports (of 7 steps) after CancelExecution (polled every 50 ms)");
+        // The fit looks at the context every 50 ms and the engine then stops before its next batch. 7 steps of 64 rows
+        // took 20 to 500 ms on this project's 2 cores, with their other load, so 0 or 1 more reports came. 100 leaves
+        // room for a CPU ten times faster or a poll seconds late, and is thousands of times fewer than the reports an
+        // ignored cancellation would make.
+        Assert.InRange(reportsAfterCancel, 0, 100);
 
         // ML.NET's cancellation is a state of the context: a context once cancelled cancels every later fit.
         Assert.ThrowsAny<OperationCanceledException>(() => cancelled.Transforms.HamiltonianFlow(SmallOptions()).Fit(cancelled.Data.LoadFromEnumerable(data)));

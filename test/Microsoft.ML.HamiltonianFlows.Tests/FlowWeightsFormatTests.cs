@@ -9,15 +9,18 @@ public class FlowWeightsFormatTests
 {
     private static HamiltonianFlow Trained(FlowArchitecture architecture)
     {
-        using var data = TestFlows.Points(200, architecture.Dimension, 1) * 2 + 1;
-        return FlowTrainer.Train(architecture, data, new FlowTrainingOptions { Epochs = 2, BatchSize = 50 }).Flow;
+        // Correlated, off-centre data: the fitted Gaussian stage is far from the identity it starts as.
+        using var scope = NewDisposeScope();
+        Tensor points = TestFlows.Points(200, architecture.Dimension, 1, architecture.Precision);
+        Tensor data = points * 2 + 1 + 0.8 * points.sum(1, keepdim: true);
+        return FlowTrainer.Train(architecture, data, new FlowTrainingOptions { MaxSteps = 6, BatchSize = 50 }).Flow;
     }
 
     public static IEnumerable<object[]> Architectures() => new[]
     {
         new object[] { new FlowArchitecture { Dimension = 2, HiddenLayers = new[] { 8, 8 } } },
         new object[] { new FlowArchitecture { Dimension = 3, HiddenLayers = new[] { 8 }, EncoderHiddenLayers = new[] { 5, 6 }, Kinetic = KineticEnergyKind.Neural, Hamiltonians = 2, Activation = Activation.Tanh, LearnStepSize = false } },
-        new object[] { new FlowArchitecture { Dimension = 2, HiddenLayers = new[] { 8 }, Mass = MassKind.LearnedDiagonal, Precision = ScalarType.Float64, StandardizedScale = 0.7, Standardize = false } },
+        new object[] { new FlowArchitecture { Dimension = 2, HiddenLayers = new[] { 8 }, Mass = MassKind.LearnedDiagonal, Precision = ScalarType.Float64, Covariance = CovarianceKind.Diagonal } },
     };
 
     [Theory]
@@ -38,6 +41,13 @@ public class FlowWeightsFormatTests
         Assert.Equal(original.Keys, copy.Keys);
         foreach (string key in original.Keys)
             Assert.Equal(original[key], copy[key]);
+        // The Gaussian stage's buffers are among them, fitted: a full stage's factor and its inverse, a diagonal one's none.
+        bool full = architecture.ResolvedCovariance == CovarianceKind.Full;
+        Assert.Equal(full, original.ContainsKey("gaussian.factor") && original.ContainsKey("gaussian.inverseFactor"));
+        Assert.DoesNotContain(original["gaussian.scale"], s => s == 1);
+        if (full)
+            Assert.True(Math.Abs(original["gaussian.factor"][architecture.Dimension]) > 0.1, "L[1, 0]: the fitted correlation should be far from 0");
+        Assert.Equal(full ? CovarianceKind.Full : CovarianceKind.Diagonal, loaded.Gaussian.Covariance);
 
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
@@ -55,12 +65,8 @@ public class FlowWeightsFormatTests
         return stream.ToArray();
     }
 
-    // Version 2: "NHFW", int version, long payload length, payload, 32-byte SHA-256 of the payload.
+    // "NHFW", int version, long payload length, payload, 32-byte SHA-256 of the payload.
     private const int PayloadOffset = 16;
-
-    /// <summary>What the version-1 writer wrote for the same flow: "NHFW", int 1, then the same payload.</summary>
-    private static byte[] AsVersionOne(byte[] versionTwo) =>
-        "NHFW"u8.ToArray().Concat(BitConverter.GetBytes(1)).Concat(versionTwo[PayloadOffset..^32]).ToArray();
 
     [Fact]
     public void LoadRejectsForeignTruncatedAndNewerStreams()
@@ -76,7 +82,6 @@ public class FlowWeightsFormatTests
         var version = Assert.Throws<InvalidDataException>(() => FlowWeightsFormat.Load(new MemoryStream(newer)));
         Assert.Contains($"version {FlowWeightsFormat.CurrentVersion + 1}", version.Message);
         Assert.Contains($"version {FlowWeightsFormat.CurrentVersion}", version.Message);
-        Assert.Contains("version 1", version.Message);
 
         Assert.Contains("corrupt header", Assert.Throws<InvalidDataException>(() => FlowWeightsFormat.Load(new MemoryStream(bytes, 0, 6))).Message);
         foreach (int length in new[] { 20, bytes.Length / 2, bytes.Length - 1 })
@@ -100,18 +105,21 @@ public class FlowWeightsFormatTests
     }
 
     [Fact]
-    public void VersionOneFilesStillLoad()
+    public void VersionOneAndTwoFilesAreRefusedAskingForTheModelToBeTrainedAgain()
     {
-        // Written by the version-1 writer (commit af336f8): Dimension 2, HiddenLayers [6], LeapfrogSteps 2, 2 epochs.
-        byte[] v1 = File.ReadAllBytes(Path.Combine(AppContext.BaseDirectory, "Resources", "flow-v1.nhfw"));
-        Assert.Equal(1, BitConverter.ToInt32(v1, 4));
-
-        using var loaded = FlowWeightsFormat.Load(new MemoryStream(v1));
-
-        Assert.Equal(new FlowArchitecture { Dimension = 2, HiddenLayers = loaded.Architecture.HiddenLayers, LeapfrogSteps = 2 }, loaded.Architecture);
-        Assert.Equal(new[] { 6 }, loaded.Architecture.HiddenLayers);
-        // Version 2 wraps the same payload (architecture and torch state) in a length and a checksum.
-        Assert.Equal(v1, AsVersionOne(Saved(loaded)));
+        // Version 1 from the version-1 writer (commit af336f8); version 2 inside a model of the previous release
+        // (commit 61cc9b2, see PreviousReleaseModelTests). Both hold flows with a standardiser.
+        string resources = Path.Combine(AppContext.BaseDirectory, "Resources");
+        byte[] v1 = File.ReadAllBytes(Path.Combine(resources, "flow-v1.nhfw"));
+        byte[] v2 = ModelZip.Entry(File.ReadAllBytes(Path.Combine(resources, "density-model-previous-release.zip")), "FlowWeights");
+        foreach (var (bytes, version) in new[] { (v1, 1), (v2, 2) })
+        {
+            Assert.Equal(version, BitConverter.ToInt32(bytes, 4));
+            var e = Assert.Throws<InvalidDataException>(() => FlowWeightsFormat.Load(new MemoryStream(bytes)));
+            Assert.Contains($"format version {version},", e.Message);
+            Assert.Contains($"reads version {FlowWeightsFormat.CurrentVersion} only", e.Message);
+            Assert.Contains("Train the model again", e.Message);
+        }
     }
 
     [Fact]
@@ -127,7 +135,7 @@ public class FlowWeightsFormatTests
             Assert.Equal(Saved(flow), File.ReadAllBytes(path));
             Assert.Single(folder.GetFiles());
             using (var loaded = FlowWeightsFormat.Load(path))
-                Assert.Equal(TestFlows.Weights(flow)["standardizer.scale"], TestFlows.Weights(loaded)["standardizer.scale"]);
+                Assert.Equal(TestFlows.Weights(flow)["gaussian.factor"], TestFlows.Weights(loaded)["gaussian.factor"]);
 
             File.WriteAllBytes(path, Saved(flow)[..100]);
             var e = Assert.Throws<InvalidDataException>(() => FlowWeightsFormat.Load(path));

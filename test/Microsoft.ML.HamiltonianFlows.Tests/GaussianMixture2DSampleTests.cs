@@ -81,14 +81,14 @@ public class GaussianMixture2DSampleTests
         var rows = lines.Skip(1).Select(l => l.Split(',')).ToList();
         // Quick: 4 knobs x 2 values x 1 seed x 2 variants.
         Assert.Equal(16, rows.Count);
-        Assert.Equal(new[] { "base-scale", "hidden-width", "integration-time", "leapfrog-steps" }, rows.Select(r => r[0]).Distinct().Order());
+        Assert.Equal(new[] { "hamiltonians", "hidden-width", "integration-time", "leapfrog-steps" }, rows.Select(r => r[0]).Distinct().Order());
         foreach (var row in rows)
         {
             double excess = double.Parse(row[6], System.Globalization.CultureInfo.InvariantCulture);
             Assert.True(double.IsFinite(excess) && excess > -0.5, string.Join(",", row));
         }
         // The base architecture, shared by three knobs, trains once per variant and is reported under each.
-        var baseRows = rows.Where(r => (r[0], r[1]) is ("leapfrog-steps", "4") or ("hidden-width", "64") or ("base-scale", "3")).ToList();
+        var baseRows = rows.Where(r => (r[0], r[1]) is ("leapfrog-steps", "4") or ("hidden-width", "64") or ("hamiltonians", "1")).ToList();
         Assert.Equal(6, baseRows.Count);
         Assert.Single(baseRows.Where(r => r[2] == "fixed kinetic").Select(r => r[5]).Distinct());
         foreach (string plot in new[] { "sweep-excess-nll.png", "sweep-potential-correlation.png" })

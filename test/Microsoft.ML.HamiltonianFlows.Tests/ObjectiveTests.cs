@@ -8,23 +8,48 @@ namespace Microsoft.ML.HamiltonianFlows.Tests;
 public class ObjectiveTests
 {
     /// <summary>
-    /// With V = 0 and K = p^2/2 the flow is free motion, qT = q0 + T p0, so the model's density of q is exactly
-    /// N(0, (1 + T^2) I): a flow whose true log-likelihood is known in closed form. The encoder is zeroed too, so
-    /// it proposes p ~ N(0, I), broader than the exact posterior N(T q / (1 + T^2), 1 / (1 + T^2)): importance
-    /// weights then have finite variance and IW(K) converges at the textbook 1/K rate.
+    /// With f = 0, V = |q|^2/2 and K = |p|^2 / (2 m), every leapfrog step is the same linear, volume-preserving map of
+    /// each (q_i, p_i), so the model's density of q is exactly N(0, s^2 I) with s^2 from the product of those maps
+    /// (<see cref="ExactVariance"/>): a flow whose true log-likelihood is known in closed form. A mass of 1/2 makes
+    /// s^2 near 2, not 1 (with m = 1 the dynamics would nearly keep N(0, I) and the momentum's posterior would be the
+    /// proposal). The encoder is zeroed too, so it proposes p ~ N(0, I), broader than the exact posterior (variance
+    /// 1 / s^2): importance weights then have finite variance and IW(K) converges at the textbook 1/K rate.
     /// </summary>
-    private static HamiltonianFlow FreeParticleFlow(double integrationTime, int d = 2)
+    private static HamiltonianFlow HarmonicFlow(double integrationTime, int d = 2)
     {
         var architecture = new FlowArchitecture
         {
-            Dimension = d, HiddenLayers = new[] { 16 }, LeapfrogSteps = 4, StepSize = integrationTime / 4,
-            LearnStepSize = false, Precision = ScalarType.Float64,
+            Dimension = d, HiddenLayers = new[] { 16 }, Hamiltonians = 1, LeapfrogSteps = Steps, StepSize = integrationTime / Steps,
+            LearnStepSize = false, Mass = MassKind.LearnedScalar, Precision = ScalarType.Float64,
         };
         var flow = TestFlows.Build(architecture);
         using var noGrad = no_grad();
         foreach (var parameter in flow.Layers[0].Hamiltonian.Potential.parameters().Concat(flow.Encoder.parameters()))
             parameter.zero_();
+        foreach (var logMass in flow.Layers[0].Hamiltonian.Kinetic.parameters())
+            logMass.fill_(Math.Log(Mass));
         return flow;
+    }
+
+    private const int Steps = 4;
+    private const double Mass = 0.5;
+
+    /// <summary>
+    /// s^2 of <see cref="HarmonicFlow"/>: one leapfrog step of size h maps (q, p) to A (q, p) with
+    /// A = [[1 - h^2/(2m), h/m], [-h (1 - h^2/(4m)), 1 - h^2/(2m)]] (det A = 1); q_T has variance (A^L A^L^T)[0, 0].
+    /// </summary>
+    private static double ExactVariance(double integrationTime)
+    {
+        double h = integrationTime / Steps, c = 1 - h * h / (2 * Mass);
+        double[,] a = { { c, h / Mass }, { -h * (1 - h * h / (4 * Mass)), c } };
+        double[,] power = { { 1, 0 }, { 0, 1 } };
+        for (int step = 0; step < Steps; step++)
+            power = new[,]
+            {
+                { a[0, 0] * power[0, 0] + a[0, 1] * power[1, 0], a[0, 0] * power[0, 1] + a[0, 1] * power[1, 1] },
+                { a[1, 0] * power[0, 0] + a[1, 1] * power[1, 0], a[1, 0] * power[0, 1] + a[1, 1] * power[1, 1] },
+            };
+        return power[0, 0] * power[0, 0] + power[0, 1] * power[0, 1];
     }
 
     [Fact]
@@ -32,11 +57,12 @@ public class ObjectiveTests
     {
         const double T = 1.0;
         const int n = 400;
-        using var flow = FreeParticleFlow(T);
+        using var flow = HarmonicFlow(T);
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
-        Tensor x = TestFlows.Points(n, 2, 21, ScalarType.Float64) * Math.Sqrt(1 + T * T);
-        Tensor exact = -0.5 * x.square().sum(-1) / (1 + T * T) - Math.Log(2 * Math.PI * (1 + T * T));
+        double variance = ExactVariance(T);
+        Tensor x = TestFlows.Points(n, 2, 21, ScalarType.Float64) * Math.Sqrt(variance);
+        Tensor exact = -0.5 * x.square().sum(-1) / variance - Math.Log(2 * Math.PI * variance);
 
         using var generator = new Generator(3);
         double Gap(Tensor estimate) => (exact - estimate).mean().item<double>();
@@ -59,7 +85,7 @@ public class ObjectiveTests
     [Fact]
     public void ImportanceWeightedLikelihoodWithOneSampleIsTheElbo()
     {
-        using var flow = FreeParticleFlow(1.0);
+        using var flow = HarmonicFlow(1.0);
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
         Tensor x = TestFlows.Points(50, 2, 22, ScalarType.Float64);
@@ -69,33 +95,36 @@ public class ObjectiveTests
     }
 
     [Fact]
-    public void StandardisationKeepsLikelihoodsInDataUnits()
+    public void TheGaussianStageKeepsLikelihoodsInDataUnits()
     {
-        // Scaling the data by s and fitting the standardiser to it must shift log p by exactly -d log s.
-        using var flow = FreeParticleFlow(1.0);
+        // Mapping the data by x -> 10 x + b and the Gaussian with it must shift log p by exactly -d log 10.
+        using var flow = HarmonicFlow(1.0);
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
         Tensor x = TestFlows.Points(200, 2, 23, ScalarType.Float64);
-        flow.Standardizer.Fit(x);
+        double[] mean = { 0.3, -1 }, scale = { 0.5, 2 }, shift = { 4, -7 };
+        double[,] factor = { { 1, 0 }, { 0.6, 0.8 } };
+        flow.Gaussian.Set(mean, scale, factor, FeatureCells.None(mean.Length));
         using var g1 = new Generator(4);
         Tensor unscaled = flow.Elbo(x, g1);
-        flow.Standardizer.Fit(x * 10);
+        flow.Gaussian.Set(mean.Select((m, j) => 10 * m + shift[j]).ToArray(), scale.Select(s => 10 * s).ToArray(), factor, FeatureCells.None(mean.Length));
         using var g2 = new Generator(4);
-        Tensor scaled = flow.Elbo(x * 10, g2);
+        Tensor scaled = flow.Elbo(x * 10 + tensor(shift), g2);
         Assert.True(TestFlows.MaxAbs(unscaled - 2 * Math.Log(10) - scaled) < 1e-9);
     }
 
     [Fact]
     public void SamplesFollowTheModelDensity()
     {
-        // Free motion for time T: samples are N(0, (1 + T^2) I).
-        using var flow = FreeParticleFlow(2.0);
+        // Samples of the harmonic flow are N(0, s^2 I), s^2 near 2 for T = 1.
+        using var flow = HarmonicFlow(1.0);
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
         using var generator = new Generator(5);
+        double variance = ExactVariance(1.0);
         var (q, _) = flow.Sample(20000, generator);
-        Assert.InRange(q.var(0).max().item<double>(), 5 * 0.95, 5 * 1.05);
-        Assert.InRange(q.var(0).min().item<double>(), 5 * 0.95, 5 * 1.05);
+        Assert.InRange(q.var(0).max().item<double>(), variance * 0.95, variance * 1.05);
+        Assert.InRange(q.var(0).min().item<double>(), variance * 0.95, variance * 1.05);
         Assert.True(TestFlows.MaxAbs(q.mean(new long[] { 0 })) < 0.06);
     }
 

@@ -20,6 +20,7 @@ public class OptionValidationTests
         new object[] { new FlowArchitecture { Dimension = 2, Hamiltonians = 0 }, nameof(FlowArchitecture.Hamiltonians) },
         new object[] { new FlowArchitecture { Dimension = 2, Precision = ScalarType.Int32 }, nameof(FlowArchitecture.Precision) },
         new object[] { new FlowArchitecture { Dimension = 2, Kinetic = (KineticEnergyKind)7 }, nameof(FlowArchitecture.Kinetic) },
+        new object[] { new FlowArchitecture { Dimension = 2, Covariance = (CovarianceKind)7 }, nameof(FlowArchitecture.Covariance) },
     };
 
     [Theory]
@@ -33,8 +34,11 @@ public class OptionValidationTests
 
     public static IEnumerable<object[]> BadTrainingOptions() => new[]
     {
-        new object[] { new FlowTrainingOptions { Epochs = 0 }, nameof(FlowTrainingOptions.Epochs) },
-        new object[] { new FlowTrainingOptions { MaxSteps = 0 }, nameof(FlowTrainingOptions.MaxSteps) },
+        new object[] { new FlowTrainingOptions { MaxSteps = -1 }, nameof(FlowTrainingOptions.MaxSteps) },
+        new object[] { new FlowTrainingOptions { WeightDecay = -1e-4 }, nameof(FlowTrainingOptions.WeightDecay) },
+        new object[] { new FlowTrainingOptions { WeightDecay = double.NaN }, nameof(FlowTrainingOptions.WeightDecay) },
+        new object[] { new FlowTrainingOptions { MaxValidationRows = 0 }, nameof(FlowTrainingOptions.MaxValidationRows) },
+        new object[] { new FlowTrainingOptions { EvaluationInterval = 0 }, nameof(FlowTrainingOptions.EvaluationInterval) },
         new object[] { new FlowTrainingOptions { BatchSize = 0 }, nameof(FlowTrainingOptions.BatchSize) },
         new object[] { new FlowTrainingOptions { LearningRate = 0 }, nameof(FlowTrainingOptions.LearningRate) },
         new object[] { new FlowTrainingOptions { GradientClipNorm = -1 }, nameof(FlowTrainingOptions.GradientClipNorm) },

@@ -13,7 +13,8 @@ public class TrainingTests
     public void SameSeedGivesIdenticalWeightsAndAnotherSeedDoesNot()
     {
         using var data = TestFlows.Points(256, 2, 1);
-        var options = new FlowTrainingOptions { Epochs = 3, BatchSize = 64, Seed = 5 };
+        // Nothing held out: the weights compared are the trained ones, not the Gaussian that validation could keep.
+        var options = new FlowTrainingOptions { MaxSteps = 12, BatchSize = 64, ValidationFraction = 0, Seed = 5 };
         using var first = FlowTrainer.Train(Small, data, options).Flow;
         using var second = FlowTrainer.Train(Small, data, options).Flow;
         using var other = FlowTrainer.Train(Small, data, options with { Seed = 6 }).Flow;
@@ -31,7 +32,7 @@ public class TrainingTests
     public void TrainingsOnSeveralThreadsAtOnceGiveTheSerialWeights()
     {
         using var data = TestFlows.Points(256, 2, 1);
-        var options = new FlowTrainingOptions { Epochs = 2, BatchSize = 64 };
+        var options = new FlowTrainingOptions { MaxSteps = 8, BatchSize = 64, ValidationFraction = 0 };
         int[] seeds = { 11, 12, 13, 14 };
         var serial = seeds.Select(seed =>
         {
@@ -50,24 +51,31 @@ public class TrainingTests
     }
 
     [Fact]
-    public void ProgressIsReportedOncePerEpochWithTheStepCount()
+    public void ProgressIsReportedAtStepZeroEveryEvaluationIntervalAndAtTheLastStep()
     {
         using var data = TestFlows.Points(100, 2, 1);
         var reports = new List<FlowTrainingProgress>();
-        using var flow = FlowTrainer.Train(Small, data, new FlowTrainingOptions { Epochs = 3, BatchSize = 32 }, reports.Add).Flow;
-        Assert.Equal(new[] { 1, 2, 3 }, reports.Select(r => r.Epoch));
-        Assert.Equal(new long[] { 4, 8, 12 }, reports.Select(r => r.Steps));
-        Assert.All(reports, r => Assert.True(double.IsFinite(r.TrainingLoss)));
+        var result = FlowTrainer.Train(Small, data,
+            new FlowTrainingOptions { MaxSteps = 25, BatchSize = 32, EvaluationInterval = 10, EarlyStoppingPatience = 10 }, reports.Add);
+        using var flow = result.Flow;
+        Assert.Equal(new long[] { 0, 10, 20, 25 }, reports.Select(r => r.Steps));
+        Assert.Equal(reports, result.History);
+        // Step 0 is the fitted Gaussian: validated, but no training loss yet.
+        Assert.True(double.IsNaN(reports[0].TrainingLoss));
+        Assert.All(reports.Skip(1), r => Assert.True(double.IsFinite(r.TrainingLoss)));
+        Assert.All(reports, r => Assert.True(r.ValidationLoss is double v && double.IsFinite(v)));
     }
 
     [Fact]
     public void MaxStepsCapsTraining()
     {
         using var data = TestFlows.Points(100, 2, 1);
-        var result = FlowTrainer.Train(Small, data, new FlowTrainingOptions { Epochs = 50, BatchSize = 10, MaxSteps = 25 });
+        var result = FlowTrainer.Train(Small, data, new FlowTrainingOptions { MaxSteps = 25, BatchSize = 10, ValidationFraction = 0, EvaluationInterval = 10 });
         using var flow = result.Flow;
         Assert.Equal(25, result.History[^1].Steps);
-        Assert.Equal(3, result.History.Count);
+        Assert.Equal(4, result.History.Count);
+        Assert.Equal(25, result.BestStep);
+        Assert.False(result.StoppedEarly);
     }
 
     [Fact]
@@ -75,52 +83,70 @@ public class TrainingTests
     {
         using var data = TestFlows.Points(200, 2, 1);
         using var cancellation = new CancellationTokenSource();
-        int epochs = 0;
+        int reports = 0;
+        // The report at step 0 cancels: the first batch must not run.
         Assert.ThrowsAny<OperationCanceledException>(() => FlowTrainer.Train(Small, data,
-            new FlowTrainingOptions { Epochs = 100, BatchSize = 20 },
-            _ => { epochs++; cancellation.Cancel(); },
+            new FlowTrainingOptions { MaxSteps = 100, BatchSize = 20, EvaluationInterval = 1 },
+            _ => { reports++; cancellation.Cancel(); },
             cancellation.Token));
-        Assert.Equal(1, epochs);
+        Assert.Equal(1, reports);
     }
 
     [Fact]
-    public void EarlyStoppingReturnsTheWeightsOfTheBestValidationEpoch()
+    public void EarlyStoppingReturnsTheWeightsOfTheBestValidationEvaluation()
     {
-        // A learning rate this high makes validation loss wander, so the best epoch is rarely the last.
+        // A learning rate this high makes validation loss wander, so the best evaluation is rarely the last.
         using var data = TestFlows.Points(400, 2, 1) * 3;
         var result = FlowTrainer.Train(Small, data, new FlowTrainingOptions
         {
-            Epochs = 30, BatchSize = 50, ValidationFraction = 0.25, EarlyStoppingPatience = 3, LearningRate = 0.05,
-            Schedule = LearningRateSchedule.Constant,
+            MaxSteps = 300, BatchSize = 50, ValidationFraction = 0.25, EvaluationInterval = 10, EarlyStoppingPatience = 3,
+            LearningRate = 0.05, Schedule = LearningRateSchedule.Constant,
         });
         using var flow = result.Flow;
         double best = result.History.Min(r => r.ValidationLoss!.Value);
-        Assert.Equal(best, result.History[result.BestEpoch - 1].ValidationLoss);
+        int bestIndex = result.History.ToList().FindIndex(r => r.Steps == result.BestStep);
+        Assert.Equal(best, result.History[bestIndex].ValidationLoss);
+        // The final loss is computed again on the restored weights, with the same momenta.
         Assert.Equal(best, result.ValidationLoss);
         if (result.StoppedEarly)
-            Assert.Equal(result.BestEpoch + 3, result.History.Count);
+            Assert.Equal(bestIndex + 1 + 3, result.History.Count);
     }
 
     [Fact]
-    public void IsolatedNonFiniteBatchesAreSkippedAndTrainingFinishes()
+    public void RowsWithNonFiniteValuesAreLeftOutBeforeTraining()
     {
-        // One NaN row: every epoch has exactly one bad batch, which must be skipped, not poison the weights.
         using var data = TestFlows.Points(200, 2, 1);
         data[17, 0] = tensor(float.NaN);
-        var result = FlowTrainer.Train(Small, data, new FlowTrainingOptions { Epochs = 4, BatchSize = 20 });
+        data[90, 1] = tensor(float.NegativeInfinity);
+        var result = FlowTrainer.Train(Small, data, new FlowTrainingOptions { MaxSteps = 40, BatchSize = 20, ValidationFraction = 0 });
         using var flow = result.Flow;
-        Assert.Equal(4, result.History[^1].SkippedBatches);
-        Assert.All(flow.parameters(), p => Assert.True(p.isfinite().all().item<bool>()));
+        Assert.Equal(198, result.TrainingRows);
+        // Not gross outliers: those are rows with finite values.
+        Assert.Equal(0, result.ExcludedRows);
+        Assert.Equal(0, result.History[^1].SkippedBatches);
+        Assert.All(flow.buffers().Concat(flow.parameters()), t => Assert.True(t.isfinite().all().item<bool>()));
     }
 
     [Fact]
     public void PersistentNonFiniteLossFailsWithAClearMessage()
     {
-        using var data = full(new long[] { 64, 2 }, float.NaN);
-        var error = Assert.Throws<InvalidOperationException>(() =>
-            FlowTrainer.Train(Small, data, new FlowTrainingOptions { Epochs = 50, BatchSize = 8, MaxConsecutiveNonFiniteBatches = 5 }));
+        // A learning rate of 1e30 throws the weights to float's limit on the first step; every loss after it overflows.
+        using var data = TestFlows.Points(64, 2, 1);
+        var error = Assert.Throws<InvalidOperationException>(() => FlowTrainer.Train(Small, data, new FlowTrainingOptions
+        {
+            MaxSteps = 50, BatchSize = 8, LearningRate = 1e30, Schedule = LearningRateSchedule.Constant, MaxConsecutiveNonFiniteBatches = 5,
+        }));
         Assert.Contains("non-finite", error.Message);
         Assert.Contains("5 consecutive batches", error.Message);
+        Assert.Contains(nameof(FlowTrainingOptions.LearningRate), error.Message);
+    }
+
+    [Fact]
+    public void DataWithNoFiniteRowThrowsBeforeTraining()
+    {
+        using var data = full(new long[] { 64, 2 }, float.NaN);
+        var error = Assert.Throws<ArgumentException>(() => FlowTrainer.Train(Small, data, new FlowTrainingOptions()));
+        Assert.Contains("no rows with finite values", error.Message);
     }
 
     [Fact]

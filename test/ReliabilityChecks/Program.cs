@@ -1,9 +1,9 @@
 // Reliability checks that need a process of their own.
-//   ReliabilityChecks risky-calls <version-1 weights file> <damaged variants>   (run by RiskyCallTests)
-//   ReliabilityChecks soak <cycles> <output.csv> [--no-dispose]                 (by hand; see docs/reliability.md)
+//   ReliabilityChecks risky-calls <damaged variants>                  (run by RiskyCallTests)
+//   ReliabilityChecks soak <cycles> <output.csv> [--no-dispose]       (by hand; see docs/reliability.md)
 return args switch
 {
-    ["risky-calls", string file, string variants] when int.TryParse(variants, out int n) => RiskyCalls.Run(file, n),
+    ["risky-calls", string variants] when int.TryParse(variants, out int n) => RiskyCalls.Run(n),
     ["soak", string cycles, string csv, .. var rest] when int.TryParse(cycles, out int n) && rest is [] or ["--no-dispose"] =>
         Soak.Run(n, csv, dispose: rest is []),
     _ => Usage(),
@@ -11,7 +11,7 @@ return args switch
 
 static int Usage()
 {
-    Console.Error.WriteLine("Usage: ReliabilityChecks risky-calls <version-1 weights file> <damaged variants>");
+    Console.Error.WriteLine("Usage: ReliabilityChecks risky-calls <damaged variants>");
     Console.Error.WriteLine("       ReliabilityChecks soak <cycles> <output.csv> [--no-dispose]");
     return 2;
 }

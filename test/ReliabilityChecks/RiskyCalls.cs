@@ -1,3 +1,4 @@
+using System.Security.Cryptography;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.HamiltonianFlows;
@@ -7,17 +8,22 @@ using static TorchSharp.torch;
 
 /// <summary>
 /// Public calls that could reach a libtorch path that aborts the process: bad shapes, disposed models, and damaged
-/// version-1 weights, which no checksum guards. Prints one line per call, "name: returned" or "name: threw type: message",
-/// then a summary of the damaged files. A native abort ends the process early, after the name of the call it was in.
+/// weights whose checksum was computed again over the damage (as a tool rewriting the file would), so that torch's own
+/// reader sees it. Prints one line per call, "name: returned" or "name: threw type: message", then a summary of the
+/// damaged files. A native abort ends the process early, after the name of the call it was in.
 /// </summary>
 internal static class RiskyCalls
 {
-    public static int Run(string versionOneFile, int variants)
+    // The weights format: "NHFW", int version, long payload length, payload, 32-byte SHA-256 of the payload.
+    private const int PayloadOffset = 16;
+
+    public static int Run(int variants)
     {
         set_num_threads(1);
         using var data = randn(new long[] { 64, 2 }, generator: new Generator(1));
         var flow = FlowTrainer.Train(new FlowArchitecture { Dimension = 2, HiddenLayers = new[] { 8 }, LeapfrogSteps = 2 }, data,
-            new FlowTrainingOptions { Epochs = 1, BatchSize = 32, Seed = 1 }).Flow;
+            new FlowTrainingOptions { MaxSteps = 2, BatchSize = 32, Seed = 1 }).Flow;
+        byte[] saved = Saved(flow);
 
         Call("LogLikelihood of [n, d + 1] rows", () => flow.LogLikelihood(zeros(4, 3), 2));
         Call("LogLikelihood of a vector", () => flow.LogLikelihood(zeros(2), 2));
@@ -32,8 +38,8 @@ internal static class RiskyCalls
         Call("Inverse with q and p of different widths", () => flow.Inverse(zeros(3, 2), zeros(3, 5)));
         Call("PotentialEnergy of layer 5", () => flow.PotentialEnergy(zeros(3, 2), layer: 5));
         Call("EnergyAlongTrajectory of [n, d + 1]", () => flow.EnergyAlongTrajectory(zeros(3, 3), zeros(3, 3)));
-        Call("Train on [n, d + 1] rows", () => FlowTrainer.Train(new FlowArchitecture { Dimension = 2 }, zeros(8, 3), new FlowTrainingOptions { Epochs = 1 }));
-        Call("Train on NaN rows only", () => FlowTrainer.Train(new FlowArchitecture { Dimension = 2 }, full(8, 2, double.NaN), new FlowTrainingOptions { Epochs = 1 }));
+        Call("Train on [n, d + 1] rows", () => FlowTrainer.Train(new FlowArchitecture { Dimension = 2 }, zeros(8, 3), new FlowTrainingOptions { MaxSteps = 1 }));
+        Call("Train on NaN rows only", () => FlowTrainer.Train(new FlowArchitecture { Dimension = 2 }, full(8, 2, double.NaN), new FlowTrainingOptions { MaxSteps = 1 }));
         Call("Load an empty stream", () => FlowWeightsFormat.Load(new MemoryStream()));
         flow.Dispose();
         Call("LogLikelihood of a disposed flow", () => flow.LogLikelihood(zeros(3, 2), 2));
@@ -41,7 +47,7 @@ internal static class RiskyCalls
 
         var ml = new MLContext(seed: 1);
         var rows = ml.Data.LoadFromEnumerable(Enumerable.Range(0, 64).Select(i => new Row { Features = new[] { i % 7 * 0.3f, i % 5 * 0.2f } }));
-        var model = ml.Transforms.HamiltonianFlow(new HamiltonianFlowTrainer.Options { Epochs = 1, HiddenLayers = new[] { 8 }, Seed = 1 }).Fit(rows);
+        var model = ml.Transforms.HamiltonianFlow(new HamiltonianFlowTrainer.Options { MaxSteps = 1, HiddenLayers = new[] { 8 }, Seed = 1 }).Fit(rows);
         var engine = ml.Model.CreatePredictionEngine<Row, Scored>(model);
         Call("Potential of 3 values for d = 2", () => model.Potential(new float[3]));
         Call("Sample -1 rows", () => model.Sample(-1));
@@ -50,34 +56,34 @@ internal static class RiskyCalls
         Call("PredictionEngine of a disposed model", () => engine.Predict(new Row { Features = new[] { 1f, 2f } }));
         Call("Sample of a disposed model", () => model.Sample(3).GetColumn<float[]>("Features").ToArray());
 
-        // Damaged version-1 weights: no checksum, so torch's own reader sees the damage.
-        byte[] v1 = File.ReadAllBytes(versionOneFile);
+        // Damaged weights with a valid checksum: the hash cannot tell, so torch's reader sees the damage.
         using var x = randn(new long[] { 8, 2 }, generator: new Generator(2));
         // Fixed momentum noise, so that an undamaged flow reproduces the scores bit for bit.
         using var noise = randn(new long[] { 4, 8, 2 }, generator: new Generator(3));
         float[] expected;
-        using (var original = FlowWeightsFormat.Load(new MemoryStream(v1)))
+        using (var original = FlowWeightsFormat.Load(new MemoryStream(saved)))
         using (no_grad())
             expected = original.LogLikelihood(x, noise).data<float>().ToArray();
+        byte[] payload = saved[PayloadOffset..^SHA256.HashSizeInBytes];
         int same = 0, different = 0, rejected = 0;
         for (int i = 0; i < variants; i++)
         {
             var random = new Random(i);
-            byte[] variant;
+            byte[] damaged;
             if (i % 2 == 0)
             {
-                variant = (byte[])v1.Clone();
-                int bit = random.Next(v1.Length * 8);
-                variant[bit / 8] ^= (byte)(1 << (bit % 8));
+                damaged = (byte[])payload.Clone();
+                int bit = random.Next(payload.Length * 8);
+                damaged[bit / 8] ^= (byte)(1 << (bit % 8));
             }
             else
             {
-                variant = v1[..random.Next(v1.Length)];
+                damaged = payload[..random.Next(payload.Length)];
             }
             Console.Out.Flush();
             try
             {
-                using var loaded = FlowWeightsFormat.Load(new MemoryStream(variant));
+                using var loaded = FlowWeightsFormat.Load(new MemoryStream(WithPayload(saved, damaged)));
                 using var scope = NewDisposeScope();
                 using var noGrad = no_grad();
                 float[] got = loaded.LogLikelihood(x, noise).data<float>().ToArray();
@@ -91,9 +97,21 @@ internal static class RiskyCalls
                 rejected++;
             }
         }
-        Console.WriteLine($"damaged version-1 files: {variants}: {rejected} rejected, {same} loaded unchanged, {different} loaded as a different model");
+        Console.WriteLine($"damaged weights with a valid checksum: {variants}: {rejected} rejected, {same} loaded unchanged, {different} loaded as a different model");
         return 0;
     }
+
+    private static byte[] Saved(HamiltonianFlow flow)
+    {
+        using var stream = new MemoryStream();
+        FlowWeightsFormat.Save(flow, stream);
+        return stream.ToArray();
+    }
+
+    /// <summary>The saved weights' header with another payload, its length and its SHA-256.</summary>
+    private static byte[] WithPayload(byte[] saved, byte[] payload) =>
+        saved[..(PayloadOffset - sizeof(long))].Concat(BitConverter.GetBytes((long)payload.Length)).Concat(payload)
+            .Concat(SHA256.HashData(payload)).ToArray();
 
     private static void Call(string name, Action call)
     {

@@ -1,9 +1,11 @@
 """PyTorch reference of the benchmarked Neural Hamiltonian Flows (see docs/benchmarks.md).
 
-The same models and operations as the C# side (Workload.cs, Comparison.cs): standardisation to scale 3, a momentum
-encoder N(mu(q), diag sigma(q)^2), L leapfrog steps of a learned step size with V(q) an MLP and K(p) = p^2/2 (fixed)
-or an MLP (neural), softplus everywhere, the ELBO trained with Adam (lr 2e-3, cosine schedule, gradient norm clipped
-at 10), the importance-weighted log-likelihood with K = 16 and sampling. Two ways to get dV/dq (and dK/dp):
+The same models and operations as the C# side (Workload.cs, Comparison.cs): a fitted Gaussian stage (per-feature means
+and standard deviations, a Ledoit-Wolf shrunk correlation, whitening z = L^-1 D^-1 (x - mean)), a momentum encoder
+N(mu(q), diag sigma(q)^2), one Hamiltonian of L leapfrog steps of a learned step size with V(q) = |q|^2/2 + f(q), f an
+MLP, and K(p) = p^2/2 (fixed) or an MLP (neural), softplus everywhere, the ELBO trained with AdamW (lr 3e-3, weight
+decay 1e-4, cosine schedule, gradient norm clipped at 10), the importance-weighted log-likelihood with K = 16 and
+sampling. Two ways to get dV/dq (and dK/dp):
 
   autograd   torch.autograd.grad(V(q).sum(), q, create_graph=True): the idiomatic way, as NHF implementations do
   closed     the MLP's backward pass written as forward ops, as the C# library does (Mlp.InputGradient)
@@ -59,6 +61,31 @@ class Mlp(nn.Module):
         return g
 
 
+class Potential(nn.Module):
+    """V(q) = |q|^2/2 + f(q), f starting at zero: the untrained flow is the fitted Gaussian."""
+
+    def __init__(self, d, hidden):
+        super().__init__()
+        self.net = Mlp(d, hidden, 1, zero_output=True)
+
+    def forward(self, q):
+        return 0.5 * q.square().sum(-1, keepdim=True) + self.net(q)
+
+    def input_gradient(self, q):
+        return q + self.net.input_gradient(q)
+
+
+def ledoit_wolf_correlation(u):
+    """Ledoit and Wolf's shrinkage of the correlation of standardised rows u towards the identity (as the C# GaussianFit)."""
+    n, d = u.shape
+    s = u.T @ u / n
+    mu = s.trace() / d
+    delta = (s - mu * torch.eye(d)).square().sum() / d
+    beta = ((u.square().sum(1).square().sum() / n - s.square().sum()) / (d * n)).clamp(max=float(delta))
+    shrinkage = float(beta / delta) if delta > 0 else 0.0
+    return (1 - shrinkage) * s + shrinkage * torch.eye(d)
+
+
 def autograd_gradient(net, x):
     """df/dx by autograd: with a graph while training (the loss backpropagates through it), without one under no_grad."""
     create_graph = torch.is_grad_enabled()
@@ -73,18 +100,23 @@ class Flow(nn.Module):
     def __init__(self, d, hidden, steps, neural_kinetic, gradient):
         super().__init__()
         self.d, self.steps = d, steps
-        self.potential = Mlp(d, hidden, 1, zero_output=True)
+        self.potential = Potential(d, hidden)
         self.kinetic = Mlp(d, hidden, 1) if neural_kinetic else None
         self.encoder = Mlp(d, hidden, 2 * d, zero_output=True)
         self.log_step_size = nn.Parameter(torch.tensor(math.log(0.15)))
         self.register_buffer("mean", torch.zeros(d))
         self.register_buffer("scale", torch.ones(d))
+        self.register_buffer("factor", torch.eye(d))
+        self.register_buffer("inverse_factor", torch.eye(d))
         self.grad = autograd_gradient if gradient == "autograd" else (lambda net, x: net.input_gradient(x))
 
     def fit(self, data):
         self.mean.copy_(data.mean(0))
-        std = data.std(0)
-        self.scale.copy_(torch.where(std > 0, std / 3, torch.ones_like(std)))
+        std = data.std(0, unbiased=False)
+        self.scale.copy_(torch.where(std > 0, std, torch.ones_like(std)))
+        factor = torch.linalg.cholesky(ledoit_wolf_correlation((data - self.mean) / self.scale))
+        self.factor.copy_(factor)
+        self.inverse_factor.copy_(torch.linalg.solve_triangular(factor, torch.eye(self.d), upper=False))
 
     def velocity(self, p):
         return p if self.kinetic is None else self.grad(self.kinetic, p)
@@ -100,7 +132,7 @@ class Flow(nn.Module):
         return q, p
 
     def log_weights(self, x, samples, generator):
-        z = (x - self.mean) / self.scale
+        z = ((x - self.mean) / self.scale) @ self.inverse_factor.T
         if samples > 1:
             z = z.repeat(samples, 1)
         mean, log_scale = self.encoder(z).split(self.d, -1)
@@ -109,7 +141,7 @@ class Flow(nn.Module):
         p = mean + log_scale.exp() * e
         log_encoder = log_normal(e) - log_scale.sum(-1)
         q0, p0 = self.integrate(z, p, -self.log_step_size.exp())
-        log_w = log_normal(q0) + log_normal(p0) - log_encoder - self.scale.log().sum()
+        log_w = log_normal(q0) + log_normal(p0) - log_encoder - self.scale.log().sum() - self.factor.diagonal().log().sum()
         return log_w.view(samples, -1)
 
     def log_likelihood(self, x, samples, generator):
@@ -119,7 +151,7 @@ class Flow(nn.Module):
         q0 = torch.randn((n, self.d), generator=generator)
         p0 = torch.randn((n, self.d), generator=generator)
         q, _ = self.integrate(q0, p0, self.log_step_size.exp())
-        return q * self.scale + self.mean
+        return (q @ self.factor.T) * self.scale + self.mean
 
 
 def batch_of(d, n, seed):
@@ -137,15 +169,15 @@ def elapsed(start):
 
 
 def train_step_times(flow, data, steps, generator):
-    """The C# FlowTrainer's step: shuffled minibatch, -ELBO, backward, clip at 10, Adam with a cosine rate."""
+    """The C# FlowTrainer's step: shuffled minibatch, -ELBO, backward, clip at 10, AdamW with a cosine rate."""
     params = list(flow.parameters())
-    optimizer = torch.optim.Adam(params, lr=2e-3)
+    optimizer = torch.optim.AdamW(params, lr=3e-3, weight_decay=1e-4)
     times = []
     for step in range(steps):
         start = now()
         batch = data.index_select(0, torch.randperm(data.shape[0], generator=generator))
         for group in optimizer.param_groups:
-            group["lr"] = 2e-3 * 0.5 * (1 + math.cos(math.pi * step / steps))
+            group["lr"] = 3e-3 * 0.5 * (1 + math.cos(math.pi * step / steps))
         optimizer.zero_grad()
         loss = -flow.log_likelihood(batch, 1, generator).mean()
         if math.isfinite(loss.item()):
