@@ -61,7 +61,10 @@ public class PosteriorSamplerTests
         using var noGrad = no_grad();
         double meanLogRatio = (posterior.LogDensity(exact, 64, generator) - (GaussianLogDensity(exact) - TrueLogZ)).mean().item<float>();
         output.WriteLine($"E_p[log q - log p] = {meanLogRatio:F4}");
-        Assert.InRange(meanLogRatio, -0.1, 0.02);
+        // Less the bias of the K = 64 estimate of log q, which sits below it. Training seeds 1 to 6 gave -0.083 to -0.097:
+        // -0.15 leaves room for seeds and CPUs, and still fails a flow that misses the correlation (KL = -log(1 - 0.6^2) / 2
+        // = 0.22). Above 0 only by Monte Carlo error.
+        Assert.InRange(meanLogRatio, -0.15, 0.02);
     }
 
     [Fact]
