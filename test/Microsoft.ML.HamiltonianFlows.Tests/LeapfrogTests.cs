@@ -69,8 +69,9 @@ public class LeapfrogTests
         {
             var architecture = new FlowArchitecture
             {
+                // One Hamiltonian: energies of different Hamiltonians along one trajectory are not comparable.
                 Dimension = 2, HiddenLayers = new[] { 32, 32 }, Kinetic = kinetic, Precision = ScalarType.Float64,
-                LeapfrogSteps = steps, StepSize = eps, LearnStepSize = false,
+                LeapfrogSteps = steps, StepSize = eps, LearnStepSize = false, Hamiltonians = 1,
             };
             using var flow = TestFlows.Build(architecture, seed: 11);
             using var scope = NewDisposeScope();

@@ -59,10 +59,11 @@ public sealed class Leapfrog : nn.Module<Tensor, Tensor, (Tensor Q, Tensor P)>
         Tensor force = potential.Gradient(q);
         for (int s = 0; s < Steps; s++)
         {
-            p = p - halfEps * force;
-            q = q + eps * kinetic.Gradient(p);
+            // Minus and Plus: a - b and a + b without TorchSharp's temporary Scalars (KeptScalars says why).
+            p = KeptScalars.Minus(p, halfEps * force);
+            q = KeptScalars.Plus(q, eps * kinetic.Gradient(p));
             force = potential.Gradient(q);
-            p = p - halfEps * force;
+            p = KeptScalars.Minus(p, halfEps * force);
             observer?.Invoke(q, p);
         }
         return (q, p);

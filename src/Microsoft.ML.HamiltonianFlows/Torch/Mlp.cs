@@ -60,7 +60,7 @@ internal sealed class Mlp : nn.Module<Tensor, Tensor>
             if (_activation == Activation.Tanh)
             {
                 h = z.tanh();
-                slopes[i] = 1 - h.square();
+                slopes[i] = 1 - h * h;
             }
             else
             {
