@@ -146,10 +146,11 @@ public class StreamingTrainingTests
         output.WriteLine($"mean test log-likelihood: in memory {inMemory}, streamed {streamed.Average()}, pooled {pooled.Average()}");
 
         // The exact mean log-likelihood of Clusters is -log 2 - log(2 pi e 0.5 0.2) = -1.23 nats (two Gaussians that do not
-        // overlap); the mean of 500 rows has a standard error of 0.05 (log p of a 2-D Gaussian has variance 1). Six
-        // training seeds put the in-memory model at -1.45 to -1.64: the lower bound leaves room for seeds and CPUs, and
-        // fails one Gaussian over both clusters (-2.9) or a flow trained for one step (-7.1).
-        Assert.InRange(inMemory, -1.23 - 0.75, -1.23 + 0.2);
+        // overlap); the mean of 500 rows has a standard error of 0.05 (log p of a 2-D Gaussian has variance 1). The small
+        // flow of SmallOptions (one Hamiltonian of 2 leapfrog steps) started from the fitted Gaussian reached -2.08 here
+        // (the earlier flow, started from free motion, -1.45 to -1.64 over six seeds): the lower bound leaves room for
+        // seeds and CPUs, and fails the untrained flow, one Gaussian over both clusters (-2.9).
+        Assert.InRange(inMemory, -1.23 - 1.2, -1.23 + 0.2);
         // Seeds 3 to 5 put both streamed variants within 0.1 nats of in-memory training.
         Assert.InRange(streamed.Average(), inMemory - 0.15, inMemory + 0.15);
         Assert.InRange(pooled.Average(), inMemory - 0.15, inMemory + 0.15);
