@@ -142,14 +142,16 @@ public sealed class HamiltonianFlow : nn.Module
     public Tensor LogImportanceWeights(Tensor x, Tensor noise)
     {
         x = Prepare(x);
-        int width = NoiseWidth;
+        // Read once: it is a torch call, and this path scores one row at a time for the anomaly detector.
+        bool cells = gaussian.HasCells;
+        int width = cells ? 2 * Dimension : Dimension;
         if (noise.dim() != 3 || noise.shape[0] < 1 || noise.shape[1] != x.shape[0] || noise.shape[2] != width)
             throw new ArgumentException(
                 $"Expected noise of shape [samples >= 1, {x.shape[0]}, {width}], got [{string.Join(", ", noise.shape)}].", nameof(noise));
         int samples = (int)noise.shape[0];
         Tensor draws = noise.reshape(-1, width).to(x.dtype, Device);
         Tensor repeated = samples > 1 ? x.repeat(samples, 1) : x;
-        if (gaussian.HasCells)
+        if (cells)
         {
             // Phi(e) of a standard normal e is uniform on (0, 1).
             Tensor uniform = 0.5 * (1 + (draws.narrow(1, Dimension, Dimension) / Math.Sqrt(2)).erf());

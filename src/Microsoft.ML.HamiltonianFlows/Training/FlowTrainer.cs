@@ -211,7 +211,7 @@ public static class FlowTrainer
 
     private static void Set(HamiltonianFlow flow, GaussianFit gaussian)
     {
-        var (mean, scale, factor, _) = gaussian.Finish(flow.Gaussian.Covariance);
+        var (mean, scale, factor) = gaussian.Finish(flow.Gaussian.Covariance);
         flow.Gaussian.Set(mean, scale, factor, gaussian.Cells);
     }
 
@@ -232,24 +232,32 @@ public static class FlowTrainer
             yield return rows.narrow(0, start, Math.Min(GaussianBlockRows, rows.shape[0] - start));
     }
 
-    private static IEnumerable<Tensor> Blocks(StreamedRows rows, Func<StreamedRow, bool> kept, int d, Action<StreamedRow>? onKept)
+    private static IEnumerable<Tensor> Blocks(StreamedRows rows, Func<StreamedRow, bool> kept, int d, Action<StreamedRow>? onKept) =>
+        Batches(rows.Read(null), kept, onKept, GaussianBlockRows, d, ScalarType.Float32, CPU);
+
+    /// <summary>
+    /// The rows <paramref name="take"/> accepts, <paramref name="size"/> to a tensor (the last one smaller); each row is
+    /// copied before the source moves on, since a source may reuse its buffer.
+    /// </summary>
+    private static IEnumerable<Tensor> Batches(
+        IEnumerable<StreamedRow> rows, Func<StreamedRow, bool> take, Action<StreamedRow>? onTaken, int size, int d, ScalarType precision, Device device)
     {
-        var block = new float[GaussianBlockRows * d];
+        var batch = new float[size * d];
         int filled = 0;
-        foreach (var row in rows.Read(null))
+        foreach (var row in rows)
         {
-            if (!kept(row))
+            if (!take(row))
                 continue;
-            onKept?.Invoke(row);
-            Array.Copy(row.Values, 0, block, filled * d, d);
-            if (++filled == GaussianBlockRows)
+            onTaken?.Invoke(row);
+            Array.Copy(row.Values, 0, batch, filled * d, d);
+            if (++filled == size)
             {
-                yield return tensor(block, new long[] { filled, d });
+                yield return tensor(batch, new long[] { filled, d }, precision, device);
                 filled = 0;
             }
         }
         if (filled > 0)
-            yield return tensor(block.AsSpan(0, filled * d).ToArray(), new long[] { filled, d });
+            yield return tensor(batch.AsSpan(0, filled * d).ToArray(), new long[] { filled, d }, precision, device);
     }
 
     /// <summary>The minibatches of an epoch of in-memory rows: a permutation drawn from the training generator.</summary>
@@ -271,23 +279,8 @@ public static class FlowTrainer
     private static IEnumerable<Tensor> Streamed(
         HamiltonianFlow flow, StreamedRows rows, Func<StreamedRow, bool> trains, int batchSize, int seed, int epoch)
     {
-        int d = rows.Dimension;
         int shuffleSeed = (int)Mix((ulong)(uint)seed * 0x9E3779B97F4A7C15UL + (ulong)epoch);
-        var batch = new float[batchSize * d];
-        int filled = 0;
-        foreach (var row in rows.Read(shuffleSeed))
-        {
-            if (!trains(row))
-                continue;
-            Array.Copy(row.Values, 0, batch, filled * d, d);
-            if (++filled == batchSize)
-            {
-                yield return tensor(batch, new long[] { filled, d }, flow.Architecture.Precision, flow.Device);
-                filled = 0;
-            }
-        }
-        if (filled > 0)
-            yield return tensor(batch.AsSpan(0, filled * d).ToArray(), new long[] { filled, d }, flow.Architecture.Precision, flow.Device);
+        return Batches(rows.Read(shuffleSeed), trains, null, batchSize, rows.Dimension, flow.Architecture.Precision, flow.Device);
     }
 
     private static bool AllFinite(float[] values)

@@ -111,12 +111,12 @@ internal sealed class GaussianFit
     }
 
     /// <summary>The fitted Gaussian: means, standard deviations and, for a full covariance, the correlation's Cholesky factor.</summary>
-    public (double[] Mean, double[] Scale, double[,]? CorrelationFactor, double Shrinkage) Finish(CovarianceKind covariance)
+    public (double[] Mean, double[] Scale, double[,]? CorrelationFactor) Finish(CovarianceKind covariance)
     {
         if (finalMean is null || finalScale is null)
             throw new InvalidOperationException("The first pass has not ended.");
         if (covariance == CovarianceKind.Diagonal)
-            return (finalMean, finalScale, null, 1);
+            return (finalMean, finalScale, null);
         if (cross is null)
             throw new InvalidOperationException("The second pass added no rows.");
         using var scope = NewDisposeScope();
@@ -132,7 +132,7 @@ internal sealed class GaussianFit
         Tensor constantMask = tensor(constant!.Select(c => c ? 1.0 : 0.0).ToArray());
         correlation = correlation + constantMask.diag() * (1 - shrinkage);
         cross.Dispose();
-        return (finalMean, finalScale, Cholesky(correlation), shrinkage);
+        return (finalMean, finalScale, Cholesky(correlation));
     }
 
     /// <summary>
