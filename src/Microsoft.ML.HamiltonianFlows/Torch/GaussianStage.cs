@@ -81,7 +81,7 @@ public sealed class GaussianStage : nn.Module<Tensor, Tensor>
     /// <summary>The Gaussian's covariance D R D, [d, d] (a new tensor).</summary>
     public Tensor CovarianceMatrix()
     {
-        Tensor correlation = factor is null ? eye(mean.shape[0], dtype: mean.dtype) : factor.matmul(factor.t());
+        Tensor correlation = factor is null ? eye(mean.shape[0], dtype: mean.dtype, device: mean.device) : factor.matmul(factor.t());
         return scale.unsqueeze(1) * correlation * scale.unsqueeze(0);
     }
 
