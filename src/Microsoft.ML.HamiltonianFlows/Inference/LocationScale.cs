@@ -1,3 +1,4 @@
+using Microsoft.ML.HamiltonianFlows.Torch;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
@@ -47,10 +48,10 @@ public sealed class LocationScale : nn.Module<Tensor, Tensor>
     public Tensor Location => location;
 
     /// <summary>The lower-triangular scale matrix L, [d, d].</summary>
-    public Tensor ScaleMatrix => shear.tril(-1) + log_scale.exp().diag();
+    public Tensor ScaleMatrix => shear.tril(-1).Plus(log_scale.exp().diag());
 
     /// <summary>u = location + L z for z of shape [n, d].</summary>
-    public override Tensor forward(Tensor z) => location + z.matmul(ScaleMatrix.t());
+    public override Tensor forward(Tensor z) => location.Plus(z.matmul(ScaleMatrix.t()));
 
     /// <summary>z = L^-1 (u - location).</summary>
     public Tensor Inverse(Tensor u) => (u - location).matmul(linalg.inv(ScaleMatrix).t());

@@ -1,3 +1,4 @@
+using Microsoft.ML.HamiltonianFlows.Torch;
 using static TorchSharp.torch;
 
 namespace Microsoft.ML.HamiltonianFlows.Inference;
@@ -67,7 +68,7 @@ public sealed class ParameterConstraint
             var (theta, log) = constraints[j].Constrain(uj);
             columns[j] = theta;
             if (log is not null)
-                logJacobian = logJacobian + log;
+                logJacobian = logJacobian.Plus(log);
         }
         return (stack(columns, 1), logJacobian);
     }
@@ -79,15 +80,15 @@ public sealed class ParameterConstraint
     private (Tensor Theta, Tensor? LogJacobian) Constrain(Tensor u) => kind switch
     {
         Kind.Positive => (u.exp(), u),
-        Kind.Interval => (Lower + (Upper - Lower) * u.sigmoid(),
-            Math.Log(Upper - Lower) - nn.functional.softplus(u) - nn.functional.softplus(-u)),
+        Kind.Interval => (u.sigmoid().Times(Upper - Lower).Plus(Lower),
+            u.Softplus().Plus(u.neg().Softplus()).SubtractedFrom(Math.Log(Upper - Lower))),
         _ => (u, null),
     };
 
     private Tensor Unconstrain(Tensor theta) => kind switch
     {
         Kind.Positive => theta.log(),
-        Kind.Interval => ((theta - Lower) / (Upper - Lower)).logit(),
+        Kind.Interval => theta.Plus(-Lower).Times(1 / (Upper - Lower)).logit(),
         _ => theta,
     };
 }

@@ -84,7 +84,7 @@ public sealed class PosteriorFlow : IDisposable
         Tensor logJacobian = ParameterConstraint.Constrain(Constraints, u).LogJacobian;
         Tensor z = LocationScale.Inverse(u).repeat(momentumSamples, 1);
         Tensor logWeights = Flow.PhaseSpaceLogImportanceWeights(z, momentumSamples, momentum.Sample(z, generator));
-        return logWeights.logsumexp(0) - Math.Log(momentumSamples) - LocationScale.LogJacobian() - logJacobian;
+        return logWeights.logsumexp(0).Plus(-Math.Log(momentumSamples)) - LocationScale.LogJacobian() - logJacobian;
     }
 
     /// <summary>The learned potential V(z) of Hamiltonian <paramref name="layer"/> at parameter values theta of shape [n, d], [n].</summary>
@@ -102,10 +102,10 @@ public sealed class PosteriorFlow : IDisposable
         Tensor p0 = StandardNormal.Sample(n, Dimension, precision, Flow.Device, generator);
         var (z, p) = Flow.Forward(q0, p0);
         var (theta, logJacobian) = ParameterConstraint.Constrain(Constraints, LocationScale.forward(z));
-        Tensor logTarget = target.Evaluate(theta, needsGradient) + logJacobian;
+        Tensor logTarget = target.Evaluate(theta, needsGradient).Plus(logJacobian);
         if (inverseTemperature != 1)
-            logTarget = inverseTemperature * logTarget;
-        Tensor logWeights = logTarget + LocationScale.LogJacobian() + momentum.LogProbability(z, p)
+            logTarget = logTarget.Times(inverseTemperature);
+        Tensor logWeights = logTarget.Plus(LocationScale.LogJacobian()).Plus(momentum.LogProbability(z, p))
             - StandardNormal.LogProbability(q0) - StandardNormal.LogProbability(p0);
         return (logWeights, theta);
     }

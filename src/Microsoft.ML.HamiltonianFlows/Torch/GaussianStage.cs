@@ -66,17 +66,17 @@ public sealed class GaussianStage : nn.Module<Tensor, Tensor>
         {
             // Read from the buffer each time (not cached): loading weights replaces it.
             using var noGrad = no_grad();
-            using Tensor any = cellWidth.gt(0).any();
+            using Tensor any = cellWidth.Above(0).any();
             return any.item<bool>();
         }
     }
 
     /// <summary>x + width (u - 1/2) for rows x and uniforms u of the same shape: each lattice value spread over its cell.</summary>
-    public Tensor Dequantize(Tensor x, Tensor uniform) => x + cellWidth * (uniform - 0.5);
+    public Tensor Dequantize(Tensor x, Tensor uniform) => x.Plus(cellWidth * uniform.Plus(-0.5));
 
     /// <summary>Rows moved to the nearest lattice value on lattice features (samples of counts are counts).</summary>
     public Tensor Quantize(Tensor x) =>
-        HasCells ? where(cellWidth > 0, cellOrigin + ((x - cellOrigin) / cellWidth).round() * cellWidth, x) : x;
+        HasCells ? where(cellWidth.Above(0), cellOrigin.Plus(((x - cellOrigin) / cellWidth).round() * cellWidth), x) : x;
 
     /// <summary>The Gaussian's covariance D R D, [d, d] (a new tensor).</summary>
     public Tensor CovarianceMatrix()
@@ -120,7 +120,7 @@ public sealed class GaussianStage : nn.Module<Tensor, Tensor>
     public Tensor Inverse(Tensor z)
     {
         Tensor u = factor is null ? z : z.matmul(factor.t());
-        return u * scale + mean;
+        return (u * scale).Plus(mean);
     }
 
     /// <summary>log |dz/dx| = -sum log D - sum log diag L (a scalar tensor).</summary>
@@ -128,7 +128,7 @@ public sealed class GaussianStage : nn.Module<Tensor, Tensor>
     {
         Tensor logDeterminant = scale.log().sum();
         if (factor is not null)
-            logDeterminant = logDeterminant + factor.diagonal().log().sum();
+            logDeterminant = logDeterminant.Plus(factor.diagonal().log().sum());
         return -logDeterminant;
     }
 }

@@ -24,5 +24,5 @@ public sealed class Hamiltonian : nn.Module<Tensor, Tensor, Tensor>
     public KineticEnergy Kinetic => kinetic;
 
     /// <summary>H(q, p) for batches of shape [n, d]; returns [n].</summary>
-    public override Tensor forward(Tensor q, Tensor p) => kinetic.forward(p) + potential.forward(q);
+    public override Tensor forward(Tensor q, Tensor p) => kinetic.forward(p).Plus(potential.forward(q));
 }

@@ -154,7 +154,7 @@ public sealed class HamiltonianFlow : nn.Module
         if (cells)
         {
             // Phi(e) of a standard normal e is uniform on (0, 1).
-            Tensor uniform = 0.5 * (1 + (draws.narrow(1, Dimension, Dimension) / Math.Sqrt(2)).erf());
+            Tensor uniform = draws.narrow(1, Dimension, Dimension).Times(1 / Math.Sqrt(2)).erf().Plus(1).Times(0.5);
             repeated = gaussian.Dequantize(repeated, uniform);
         }
         Tensor z = gaussian.forward(repeated);
@@ -164,10 +164,10 @@ public sealed class HamiltonianFlow : nn.Module
     // x holds the rows; z the whitened rows repeated once per sample; (p, logEncoder) the momenta proposed for them.
     private Tensor LogImportanceWeights(Tensor x, Tensor z, int samples, (Tensor P, Tensor LogProbability) proposal)
     {
-        Tensor logWeights = PhaseSpaceLogImportanceWeights(z, samples, proposal) + gaussian.LogJacobian();
+        Tensor logWeights = PhaseSpaceLogImportanceWeights(z, samples, proposal).Plus(gaussian.LogJacobian());
         // A finite row far outside the data (|x| near float's limit) overflows along the way, and inf - inf makes
         // NaN; its weight has underflowed to zero, so its log is -inf. Rows with a NaN or infinite value stay NaN.
-        return logWeights.masked_fill(logWeights.isnan() & x.isfinite().all(1), double.NegativeInfinity);
+        return logWeights.Fill(logWeights.isnan() & x.isfinite().all(1), double.NegativeInfinity);
     }
 
     /// <summary>
@@ -180,7 +180,7 @@ public sealed class HamiltonianFlow : nn.Module
         var (p, logProposal) = proposal;
         long n = z.shape[0] / samples;
         var (q0, p0) = Inverse(z, p);
-        return (StandardNormal.LogProbability(q0) + StandardNormal.LogProbability(p0) - logProposal).view(samples, n);
+        return (StandardNormal.LogProbability(q0).Plus(StandardNormal.LogProbability(p0)) - logProposal).view(samples, n);
     }
 
     /// <summary>The evidence lower bound per row, [n]: the training objective (one momentum sample).</summary>
@@ -191,14 +191,14 @@ public sealed class HamiltonianFlow : nn.Module
     /// decreases in expectation as K grows, and tends to log p(x).
     /// </summary>
     public Tensor LogLikelihood(Tensor x, int samples, Generator? generator = null) =>
-        LogImportanceWeights(x, samples, generator).logsumexp(0) - Math.Log(samples);
+        LogImportanceWeights(x, samples, generator).logsumexp(0).Plus(-Math.Log(samples));
 
     /// <summary>
     /// <see cref="LogLikelihood(Tensor, int, Generator?)"/> with the encoder's standard-normal draws given as
     /// <paramref name="noise"/> of shape [samples, n, d], so that a caller can make each row's estimate reproducible.
     /// </summary>
     public Tensor LogLikelihood(Tensor x, Tensor noise) =>
-        LogImportanceWeights(x, noise).logsumexp(0) - Math.Log(noise.shape[0]);
+        LogImportanceWeights(x, noise).logsumexp(0).Plus(-Math.Log(noise.shape[0]));
 
     /// <summary>n draws from the model: data-space q of shape [n, d] and the momentum p (whitened units).</summary>
     public (Tensor Q, Tensor P) Sample(long n, Generator? generator = null)

@@ -54,16 +54,15 @@ public sealed class Leapfrog : nn.Module<Tensor, Tensor, (Tensor Q, Tensor P)>
     {
         Potential potential = hamiltonian.Potential;
         KineticEnergy kinetic = hamiltonian.Kinetic;
-        Tensor halfEps = 0.5 * eps;
+        Tensor halfEps = eps.Times(0.5);
         // The force at the end of one step is the force at the start of the next: L + 1 evaluations, not 2L.
         Tensor force = potential.Gradient(q);
         for (int s = 0; s < Steps; s++)
         {
-            // Minus and Plus: a - b and a + b without TorchSharp's temporary Scalars (KeptScalars says why).
-            p = KeptScalars.Minus(p, halfEps * force);
-            q = KeptScalars.Plus(q, eps * kinetic.Gradient(p));
+            p = p - halfEps * force;
+            q = q.Plus(eps * kinetic.Gradient(p));
             force = potential.Gradient(q);
-            p = KeptScalars.Minus(p, halfEps * force);
+            p = p - halfEps * force;
             observer?.Invoke(q, p);
         }
         return (q, p);

@@ -60,7 +60,7 @@ internal sealed class Mlp : nn.Module<Tensor, Tensor>
             if (_activation == Activation.Tanh)
             {
                 h = z.tanh();
-                slopes[i] = 1 - h * h;
+                slopes[i] = (h * h).SubtractedFrom(1);
             }
             else
             {
@@ -68,7 +68,7 @@ internal sealed class Mlp : nn.Module<Tensor, Tensor>
                 // value, which the gradient never uses: skipping it saves a softplus (and its backward) per evaluation.
                 slopes[i] = z.sigmoid();
                 if (i < hiddenCount - 1)
-                    h = nn.functional.softplus(z);
+                    h = z.Softplus();
             }
         }
         Tensor g = _layers[^1].weight!.expand(x.shape[0], -1);
@@ -77,5 +77,5 @@ internal sealed class Mlp : nn.Module<Tensor, Tensor>
         return g;
     }
 
-    private Tensor Activate(Tensor z) => _activation == Activation.Tanh ? z.tanh() : nn.functional.softplus(z);
+    private Tensor Activate(Tensor z) => _activation == Activation.Tanh ? z.tanh() : z.Softplus();
 }

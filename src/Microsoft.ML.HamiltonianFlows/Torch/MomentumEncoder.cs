@@ -25,7 +25,7 @@ public sealed class MomentumEncoder : nn.Module<Tensor, (Tensor Mean, Tensor Log
     public override (Tensor Mean, Tensor LogScale) forward(Tensor q)
     {
         Tensor[] halves = net.forward(q).split(dimension, -1);
-        return (halves[0], halves[1].clamp(MinLogScale, MaxLogScale));
+        return (halves[0], halves[1].Clamp(MinLogScale, MaxLogScale));
     }
 
     /// <summary>Draws p ~ enc(p | q) and returns it with log enc(p | q) of shape [n].</summary>
@@ -39,7 +39,7 @@ public sealed class MomentumEncoder : nn.Module<Tensor, (Tensor Mean, Tensor Log
     public (Tensor P, Tensor LogProbability) Sample(Tensor q, Tensor e)
     {
         var (mean, logScale) = forward(q);
-        Tensor p = mean + logScale.exp() * e;
+        Tensor p = mean.Plus(logScale.exp() * e);
         Tensor logProbability = StandardNormal.LogProbability(e) - logScale.sum(-1);
         return (p, logProbability);
     }

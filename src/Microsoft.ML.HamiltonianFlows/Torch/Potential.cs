@@ -20,8 +20,8 @@ public sealed class Potential : nn.Module<Tensor, Tensor>
     }
 
     /// <summary>V(q) for a batch q of shape [n, d]; returns [n].</summary>
-    public override Tensor forward(Tensor q) => KeptScalars.Plus(0.5 * (q * q).sum(-1), net.forward(q).squeeze(-1));
+    public override Tensor forward(Tensor q) => (q * q).sum(-1).Times(0.5).Plus(net.forward(q).squeeze(-1));
 
     /// <summary>dV/dq = q + df/dq for a batch q of shape [n, d]; returns [n, d], differentiable in the parameters.</summary>
-    public Tensor Gradient(Tensor q) => KeptScalars.Plus(q, net.InputGradient(q));
+    public Tensor Gradient(Tensor q) => q.Plus(net.InputGradient(q));
 }

@@ -27,7 +27,7 @@ public sealed class QuadraticKineticEnergy : KineticEnergy
     public MassKind Mass { get; }
 
     /// <summary>K(p) for a batch p of shape [n, d]; returns [n].</summary>
-    public override Tensor forward(Tensor p) => 0.5 * (p * Gradient(p)).sum(-1);
+    public override Tensor forward(Tensor p) => (p * Gradient(p)).sum(-1).Times(0.5);
 
     /// <inheritdoc />
     public override Tensor Gradient(Tensor p) => log_mass is null ? p : p * (-log_mass).exp();
@@ -38,10 +38,10 @@ public sealed class QuadraticKineticEnergy : KineticEnergy
     /// </summary>
     public Tensor LogBoltzmann(Tensor p)
     {
-        Tensor logDensity = -forward(p) - 0.5 * p.shape[^1] * Math.Log(2 * Math.PI);
-        return log_mass is null ? logDensity : logDensity - 0.5 * log_mass.expand(p.shape[^1]).sum();
+        Tensor logDensity = forward(p).SubtractedFrom(-0.5 * p.shape[^1] * Math.Log(2 * Math.PI));
+        return log_mass is null ? logDensity : logDensity - log_mass.expand(p.shape[^1]).sum().Times(0.5);
     }
 
     /// <summary>Draws from the Boltzmann law N(0, M) given standard-normal draws e: p = M^(1/2) e.</summary>
-    public Tensor SampleBoltzmann(Tensor e) => log_mass is null ? e : e * (0.5 * log_mass).exp();
+    public Tensor SampleBoltzmann(Tensor e) => log_mass is null ? e : e * log_mass.Times(0.5).exp();
 }

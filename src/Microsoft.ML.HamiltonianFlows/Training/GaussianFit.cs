@@ -49,7 +49,8 @@ internal sealed class GaussianFit
         if (b == 0)
             return;
         Tensor blockMean = x.mean(new long[] { 0 });
-        Tensor blockSquares = (x - blockMean).square().sum(new long[] { 0 });
+        Tensor centred = x - blockMean;
+        Tensor blockSquares = (centred * centred).sum(new long[] { 0 });
         if (count == 0)
         {
             mean = blockMean.MoveToOuterDisposeScope();
@@ -59,8 +60,8 @@ internal sealed class GaussianFit
         {
             Tensor delta = blockMean - mean!;
             double total = count + b;
-            Tensor newMean = mean! + delta * (b / total);
-            Tensor newSquares = squares! + blockSquares + delta.square() * (count * (double)b / total);
+            Tensor newMean = mean!.Plus(delta.Times(b / total));
+            Tensor newSquares = squares!.Plus(blockSquares).Plus((delta * delta).Times(count * (double)b / total));
             mean!.Dispose();
             squares!.Dispose();
             mean = newMean.MoveToOuterDisposeScope();
@@ -98,7 +99,8 @@ internal sealed class GaussianFit
         using var scope = NewDisposeScope();
         Tensor u = Standardize(block.to(ScalarType.Float64));
         Tensor blockCross = u.t().matmul(u);
-        fourthMoment += u.square().sum(1).square().sum().item<double>();
+        Tensor squaredNorms = (u * u).sum(1);
+        fourthMoment += (squaredNorms * squaredNorms).sum().item<double>();
         correlationCount += u.shape[0];
         if (cross is null)
         {
@@ -106,7 +108,7 @@ internal sealed class GaussianFit
         }
         else
         {
-            cross.add_(blockCross);
+            cross.PlusInPlace(blockCross);
         }
     }
 
@@ -123,14 +125,14 @@ internal sealed class GaussianFit
         double n = correlationCount;
         // The offsets are independent of everything: they add to the diagonal only, which is then 1 for every varying feature.
         Tensor offsetVariance = tensor(cells.Width.Select((w, j) => w * w / 12 / (finalScale[j] * finalScale[j])).ToArray());
-        Tensor s = cross / n + offsetVariance.diag();
+        Tensor s = cross.Times(1.0 / n).Plus(offsetVariance.diag());
         int varying = constant!.Count(c => !c);
         double shrinkage = varying == 0 ? 1 : LedoitWolfShrinkage(s, n, varying);
         Tensor identity = eye(dimension, dtype: ScalarType.Float64);
-        Tensor correlation = s * (1 - shrinkage) + identity * shrinkage;
+        Tensor correlation = s.Times(1 - shrinkage).Plus(identity.Times(shrinkage));
         // Constant features: unit variance, uncorrelated (their rows and columns of s are zero).
         Tensor constantMask = tensor(constant!.Select(c => c ? 1.0 : 0.0).ToArray());
-        correlation = correlation + constantMask.diag() * (1 - shrinkage);
+        correlation = correlation.Plus(constantMask.diag().Times(1 - shrinkage));
         cross.Dispose();
         return (finalMean, finalScale, Cholesky(correlation));
     }
@@ -144,7 +146,7 @@ internal sealed class GaussianFit
     {
         double trace = s.trace().item<double>();
         double mu = trace / varying;
-        double frobenius = s.square().sum().item<double>();
+        double frobenius = (s * s).sum().item<double>();
         double delta = (frobenius - 2 * mu * trace + varying * mu * mu) / varying;
         double beta = (fourthMoment / n - frobenius) / (varying * n);
         if (!(delta > 0))
@@ -166,7 +168,7 @@ internal sealed class GaussianFit
         int d = (int)correlation.shape[0];
         for (double ridge = 0; ridge <= 1; ridge = ridge == 0 ? 1e-10 : ridge * 100)
         {
-            Tensor candidate = ridge == 0 ? correlation : (correlation + eye(d, dtype: ScalarType.Float64) * ridge) / (1 + ridge);
+            Tensor candidate = ridge == 0 ? correlation : correlation.Plus(eye(d, dtype: ScalarType.Float64).Times(ridge)).Times(1 / (1 + ridge));
             var (factor, info) = linalg.cholesky_ex(candidate);
             if (info.item<int>() == 0 && factor.isfinite().all().item<bool>())
                 return ToArray(factor, d);

@@ -1,3 +1,4 @@
+using Microsoft.ML.HamiltonianFlows.Torch;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -11,8 +12,15 @@ namespace Microsoft.ML.HamiltonianFlows.Training;
 /// </summary>
 internal sealed class GuardedAdam : IDisposable
 {
+    // AdamW's constants, as torch.optim.AdamW's defaults.
+    private const double Beta1 = 0.9, Beta2 = 0.999, Epsilon = 1e-8;
+
     private readonly List<Parameter> parameters;
-    private readonly optim.Optimizer optimizer;
+    // First and second moment estimates per parameter. The update is written here, not taken from TorchSharp's AdamW,
+    // whose step makes temporary Scalars (TensorArithmetic says why that fails now and then).
+    private readonly Tensor[] firstMoments, secondMoments;
+    private readonly double weightDecay;
+    private long updates;
     private readonly double baseRate;
     private readonly LearningRateSchedule schedule;
     private readonly double clipNorm;
@@ -25,7 +33,12 @@ internal sealed class GuardedAdam : IDisposable
         int maxConsecutiveFailures)
     {
         this.parameters = parameters.ToList();
-        optimizer = optim.AdamW(this.parameters, lr: learningRate, weight_decay: weightDecay);
+        using (no_grad())
+        {
+            firstMoments = this.parameters.Select(p => zeros_like(p).DetachFromDisposeScope()).ToArray();
+            secondMoments = this.parameters.Select(p => zeros_like(p).DetachFromDisposeScope()).ToArray();
+        }
+        this.weightDecay = weightDecay;
         baseRate = learningRate;
         this.schedule = schedule;
         clipNorm = gradientClipNorm ?? double.PositiveInfinity;
@@ -48,10 +61,7 @@ internal sealed class GuardedAdam : IDisposable
     public double? Step(long step, long budget, Func<Tensor> loss, Action? onNonFiniteGradient, Func<int, double, string> failureMessage)
     {
         LearningRate = baseRate * rateScale * schedule.Factor(step, budget);
-        foreach (var group in optimizer.ParamGroups)
-            group.LearningRate = LearningRate;
-
-        optimizer.zero_grad();
+        ZeroGradients();
         Tensor value = loss();
         double lossValue = value.to(ScalarType.Float64).item<double>();
         bool finite = double.IsFinite(lossValue);
@@ -67,10 +77,10 @@ internal sealed class GuardedAdam : IDisposable
         if (finite)
         {
             consecutiveFailures = 0;
-            optimizer.step();
+            Update();
             return lossValue;
         }
-        optimizer.zero_grad();
+        ZeroGradients();
         Skipped++;
         rateScale *= 0.5;
         if (++consecutiveFailures >= maxConsecutiveFailures)
@@ -78,5 +88,44 @@ internal sealed class GuardedAdam : IDisposable
         return null;
     }
 
-    public void Dispose() => optimizer.Dispose();
+    private void ZeroGradients()
+    {
+        foreach (Parameter p in parameters)
+        {
+            using Tensor? grad = p.grad;
+            grad?.zero_();
+        }
+    }
+
+    // theta <- theta (1 - lr lambda) - lr m_hat / (sqrt(v_hat) + eps), m and v the moving averages of g and g^2
+    // (Loshchilov and Hutter, "Decoupled Weight Decay Regularization", ICLR 2019, Algorithm 2).
+    private void Update()
+    {
+        updates++;
+        double correction1 = 1 - Math.Pow(Beta1, updates), correction2 = 1 - Math.Pow(Beta2, updates);
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        using Scalar decay = (1 - LearningRate * weightDecay).ToScalar();
+        using Scalar beta1 = Beta1.ToScalar(), oneMinusBeta1 = (1 - Beta1).ToScalar();
+        using Scalar beta2 = Beta2.ToScalar(), oneMinusBeta2 = (1 - Beta2).ToScalar();
+        using Scalar epsilon = Epsilon.ToScalar(), one = 1.0.ToScalar();
+        using Scalar step = (-LearningRate / correction1).ToScalar();
+        for (int i = 0; i < parameters.Count; i++)
+        {
+            Tensor? grad = parameters[i].grad;
+            if (grad is null)
+                continue;
+            parameters[i].mul_(decay);
+            firstMoments[i].mul_(beta1).add_(grad, oneMinusBeta1);
+            secondMoments[i].mul_(beta2).addcmul_(grad, grad, oneMinusBeta2);
+            Tensor denominator = secondMoments[i].sqrt().Times(1 / Math.Sqrt(correction2)).add_(epsilon, one);
+            parameters[i].addcdiv_(firstMoments[i], denominator, step);
+        }
+    }
+
+    public void Dispose()
+    {
+        foreach (Tensor t in firstMoments.Concat(secondMoments))
+            t.Dispose();
+    }
 }
