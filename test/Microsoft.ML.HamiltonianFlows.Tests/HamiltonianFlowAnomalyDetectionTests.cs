@@ -102,14 +102,20 @@ public class HamiltonianFlowAnomalyDetectionTests
     }
 
     [Fact]
-    public void DetectorRejectsNonSingleFeaturesAndBadContamination()
+    public void DetectorReadsDoubleFeaturesAsTheDensityTransformerDoesAndRejectsText()
     {
         var ml = new MLContext(seed: 1);
-        var doubles = ml.Data.LoadFromEnumerable(new[] { new HamiltonianFlowTransformerTests.DoublePoint { Features = new[] { 1.0, 2.0 } } });
+        var doubles = ml.Data.LoadFromEnumerable(HamiltonianFlowTransformerTests.Clusters(300, 1)
+            .Select(p => new HamiltonianFlowTransformerTests.DoublePoint { Features = p.Features.Select(v => (double)v).ToArray() }));
+        var options = HamiltonianFlowTransformerTests.SmallOptions();
 
-        var e = Assert.Throws<ArgumentOutOfRangeException>(() => ml.AnomalyDetection.Trainers.HamiltonianFlow().Fit(doubles));
+        var scores = ml.AnomalyDetection.Trainers.HamiltonianFlow(options).Fit(doubles).Transform(doubles).GetColumn<float>("Score");
+        var density = ml.Transforms.HamiltonianFlow(options).Fit(doubles).Transform(doubles).GetColumn<float>("LogLikelihood");
+        Assert.Equal(density.Select(v => -v), scores);
+
+        var text = ml.Data.LoadFromEnumerable(new[] { new HamiltonianFlowTransformerTests.TextPoint { Features = "1 2" } });
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => ml.AnomalyDetection.Trainers.HamiltonianFlow().Fit(text));
         Assert.Contains("'Features'", e.Message);
-        Assert.Contains("Double", e.Message);
         Assert.Throws<ArgumentOutOfRangeException>(() => ml.AnomalyDetection.Trainers.HamiltonianFlow(contamination: 0));
     }
 }

@@ -17,11 +17,8 @@ internal static class FlowFitting
     // Rows a streamed epoch shuffles among when the data cannot shuffle itself (ML.NET's ShuffleRows pool is 1000).
     private const int ShufflePoolRows = 4096;
 
-    /// <summary>
-    /// A trained model with the feature column it read and the count of finite training rows; their values
-    /// (count x d) when they were read into memory, null when training streamed them.
-    /// </summary>
-    internal sealed record Result(HamiltonianFlowModelParameters Model, FeatureColumn Feature, float[]? Rows, long Count);
+    /// <summary>A trained model with the feature column it read.</summary>
+    internal sealed record Result(HamiltonianFlowModelParameters Model, FeatureColumn Feature);
 
     internal static Result Fit(IHost host, IDataView data, HamiltonianFlowTrainer.Options options)
     {
@@ -37,7 +34,7 @@ internal static class FlowFitting
             ? new DataViewRows(ch, data, feature, (int)Math.Clamp(budgetBytes / (feature.Dimension * 4.0), 1, ShufflePoolRows))
             : null;
         float[]? rows = null;
-        long count;
+        int count = 0;
         if (streamed is null)
         {
             (rows, count) = ReadFiniteRows(ch, data, feature);
@@ -45,7 +42,6 @@ internal static class FlowFitting
         }
         else
         {
-            count = total;
             ch.Info($"Training a Hamiltonian flow on {total} rows of dimension {feature.Dimension} (seed {seed}), streamed: " +
                     $"they exceed the memory budget of {options.MemoryBudgetMegabytes} MB.");
         }
@@ -72,7 +68,6 @@ internal static class FlowFitting
         if (streamed is not null)
         {
             result = FlowTrainer.Train(architecture, streamed, trainingOptions, report, cancellation.Token);
-            count = streamed.FiniteRows;
         }
         else
         {
@@ -86,7 +81,7 @@ internal static class FlowFitting
                 (result.StoppedEarly ? "; stopped early." : "."));
         // The scoring seed is a function of the training seed, so a model trained twice scores identically.
         ulong scoringSeed = (ulong)(uint)seed * 0x9E3779B97F4A7C15UL + 1;
-        return new Result(new HamiltonianFlowModelParameters(host, result.Flow, options.ImportanceSamples, scoringSeed), feature, rows, count);
+        return new Result(new HamiltonianFlowModelParameters(host, result.Flow, options.ImportanceSamples, scoringSeed), feature);
     }
 
     private static (float[] Rows, int Count) ReadFiniteRows(IChannel ch, IDataView data, FeatureColumn feature)
@@ -158,9 +153,6 @@ internal static class FlowFitting
 
         public override int Dimension => feature.Dimension;
 
-        /// <summary>Finite rows seen by the first storage-order pass.</summary>
-        public long FiniteRows { get; private set; }
-
         public override IEnumerable<StreamedRow> Read(int? shuffleSeed)
         {
             var columns = new[] { data.Schema[feature.Name] };
@@ -193,7 +185,6 @@ internal static class FlowFitting
                 if (counting)
                 {
                     reported = true;
-                    FiniteRows = finite;
                     ReportSkipped(ch, feature, finite, skipped);
                 }
             }

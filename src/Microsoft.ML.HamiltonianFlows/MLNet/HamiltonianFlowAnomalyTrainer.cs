@@ -4,13 +4,12 @@ using Microsoft.ML.Runtime;
 namespace Microsoft.ML.HamiltonianFlows;
 
 /// <summary>
-/// Anomaly detection with a Neural Hamiltonian Flow: returns ML.NET's
-/// <see cref="AnomalyPredictionTransformer{TModel}"/>, whose Score is the negative log-likelihood (Single, nats,
-/// higher = more anomalous) and whose PredictedLabel is Score above a threshold set at fit time to the
-/// (1 - contamination) quantile of the training scores. Create it with
+/// Anomaly detection with a Neural Hamiltonian Flow: returns a <see cref="HamiltonianFlowAnomalyTransformer"/>, whose
+/// Score is the negative log-likelihood (Single, nats, higher = more anomalous) and whose PredictedLabel is Score above
+/// a threshold set at fit time to the (1 - contamination) quantile of the training scores. Create it with
 /// <c>mlContext.AnomalyDetection.Trainers.HamiltonianFlow(...)</c>.
 /// </summary>
-public sealed class HamiltonianFlowAnomalyTrainer : IEstimator<AnomalyPredictionTransformer<HamiltonianFlowModelParameters>>
+public sealed class HamiltonianFlowAnomalyTrainer : IEstimator<HamiltonianFlowAnomalyTransformer>
 {
     private readonly IHost host;
     private readonly HamiltonianFlowTrainer.Options options;
@@ -30,18 +29,17 @@ public sealed class HamiltonianFlowAnomalyTrainer : IEstimator<AnomalyPrediction
     }
 
     /// <summary>Trains the flow and sets the threshold from the training rows' scores.</summary>
-    /// <exception cref="ArgumentOutOfRangeException">The feature column is missing or not a known-size Single vector.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">The feature column is missing or of a type the flow does not read.</exception>
     /// <exception cref="InvalidOperationException">No row has finite features.</exception>
-    public AnomalyPredictionTransformer<HamiltonianFlowModelParameters> Fit(IDataView input)
+    public HamiltonianFlowAnomalyTransformer Fit(IDataView input)
     {
         host.CheckValue(input, nameof(input));
-        RequireSingleVector(FeatureColumn.Bind(input.Schema, options.FeatureColumnName));
         var fitted = FlowFitting.Fit(host, input, options);
-        float threshold = Threshold(fitted, input);
+        var detector = new HamiltonianFlowAnomalyTransformer(host, fitted.Model, fitted.Feature, float.PositiveInfinity);
+        float threshold = Threshold(detector, input);
         using (var ch = host.Start("Threshold"))
             ch.Info($"Anomaly threshold {threshold:G6} nats: the {1 - contamination:P1} quantile of the training scores.");
-        return new AnomalyPredictionTransformer<HamiltonianFlowModelParameters>(
-            host, fitted.Model, input.Schema, options.FeatureColumnName, threshold, DefaultColumnNames.Score);
+        return detector.WithThreshold(threshold);
     }
 
     /// <summary>The input schema with Score (Single) and PredictedLabel (Boolean) added.</summary>
@@ -49,10 +47,6 @@ public sealed class HamiltonianFlowAnomalyTrainer : IEstimator<AnomalyPrediction
     {
         host.CheckValue(inputSchema, nameof(inputSchema));
         FeatureColumn.Check(inputSchema, options.FeatureColumnName);
-        inputSchema.TryFindColumn(options.FeatureColumnName, out var column);
-        if (column.Kind != SchemaShape.Column.VectorKind.Vector || column.ItemType != NumberDataViewType.Single)
-            throw new ArgumentOutOfRangeException(nameof(inputSchema),
-                $"Feature column '{options.FeatureColumnName}' has item type {column.ItemType}; the anomaly detector needs a known-size vector of Single.");
         var columns = inputSchema.ToDictionary(c => c.Name);
         columns[DefaultColumnNames.Score] = new SchemaShape.Column(
             DefaultColumnNames.Score, SchemaShape.Column.VectorKind.Scalar, NumberDataViewType.Single, false);
@@ -61,59 +55,28 @@ public sealed class HamiltonianFlowAnomalyTrainer : IEstimator<AnomalyPrediction
         return new SchemaShape(columns.Values);
     }
 
-    private static void RequireSingleVector(FeatureColumn feature)
+    // PredictedLabel is Score > threshold, so that about a fraction `contamination` of the training rows lies above it.
+    // The training rows are scored as any view is, through the detector itself; rows with a non-finite feature have a
+    // NaN score and no place in the quantile.
+    private float Threshold(HamiltonianFlowAnomalyTransformer unthresholded, IDataView input)
     {
-        if (feature.Kind != FeatureColumn.Storage.SingleVector)
-            throw new ArgumentOutOfRangeException(nameof(feature),
-                $"Feature column '{feature.Name}' has type {feature.Type}; the anomaly detector needs a known-size vector of Single.");
-    }
-
-    // Scores are negative log-likelihoods; PredictedLabel is Score > threshold, so about a fraction
-    // `contamination` of the training rows lies above it.
-    private float Threshold(FlowFitting.Result fitted, IDataView input)
-    {
-        int d = fitted.Feature.Dimension;
-        var scores = new float[fitted.Count];
-        if (fitted.Rows is { } rows)
+        IDataView scored = unthresholded.Transform(input);
+        var scoreColumn = scored.Schema[DefaultColumnNames.Score];
+        var scores = new List<float>();
+        using (var cursor = scored.GetRowCursor(new[] { scoreColumn }))
         {
-            int blockRows = LogLikelihoodDataView.BlockRows(d, fitted.Model.ImportanceSamples);
-            for (int start = 0; start < scores.Length; start += blockRows)
+            var getter = cursor.GetGetter<float>(scoreColumn);
+            float score = 0;
+            while (cursor.MoveNext())
             {
-                int n = Math.Min(blockRows, scores.Length - start);
-                fitted.Model.LogLikelihood(rows.AsSpan(start * d, n * d), scores.AsSpan(start, n));
+                getter(ref score);
+                if (!float.IsNaN(score))
+                    scores.Add(score);
             }
         }
-        else
-        {
-            ScoreStreamed(fitted, input, scores);
-        }
-        for (int i = 0; i < scores.Length; i++)
-            scores[i] = -scores[i];
-        Array.Sort(scores);
-        int index = Math.Clamp((int)Math.Ceiling((1 - contamination) * scores.Length) - 1, 0, scores.Length - 1);
+        host.Check(scores.Count > 0, "No training row has a score.");
+        scores.Sort();
+        int index = Math.Clamp((int)Math.Ceiling((1 - contamination) * scores.Count) - 1, 0, scores.Count - 1);
         return scores[index];
-    }
-
-    /// <summary>Log-likelihoods of the finite rows of a view too large to read at once, a block at a time.</summary>
-    private static void ScoreStreamed(FlowFitting.Result fitted, IDataView input, float[] scores)
-    {
-        int d = fitted.Feature.Dimension;
-        int blockRows = LogLikelihoodDataView.BlockRows(d, fitted.Model.ImportanceSamples);
-        var block = new float[blockRows * d];
-        int filled = 0, scored = 0;
-        using var cursor = input.GetRowCursor(new[] { input.Schema[fitted.Feature.Name] });
-        var read = fitted.Feature.MakeReader(cursor);
-        while (cursor.MoveNext())
-        {
-            if (!read(block.AsSpan(filled * d, d)))
-                continue;
-            if (++filled == blockRows)
-            {
-                fitted.Model.LogLikelihood(block, scores.AsSpan(scored, filled));
-                scored += filled;
-                filled = 0;
-            }
-        }
-        fitted.Model.LogLikelihood(block.AsSpan(0, filled * d), scores.AsSpan(scored, filled));
     }
 }

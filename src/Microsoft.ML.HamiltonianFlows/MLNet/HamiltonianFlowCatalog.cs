@@ -1,5 +1,6 @@
 using Microsoft.ML.Data;
 using Microsoft.ML.HamiltonianFlows;
+using Microsoft.ML.Runtime;
 
 namespace Microsoft.ML;
 
@@ -52,6 +53,18 @@ public static class HamiltonianFlowCatalog
     public static HamiltonianFlowAnomalyTrainer HamiltonianFlow(this AnomalyDetectionCatalog.AnomalyDetectionTrainers catalog,
         HamiltonianFlowTrainer.Options options, double contamination = 0.05) =>
         new(CatalogUtils.GetEnvironment(catalog), options, contamination);
+
+    /// <summary>
+    /// The detector with another threshold on the score (nats): ML.NET's <c>ChangeModelThreshold</c> for this library's
+    /// detector. The result shares the detector's flow.
+    /// </summary>
+    public static HamiltonianFlowAnomalyTransformer ChangeModelThreshold(this AnomalyDetectionCatalog catalog,
+        HamiltonianFlowAnomalyTransformer model, float threshold)
+    {
+        Contracts.CheckValue(catalog, nameof(catalog));
+        Contracts.CheckValue(model, nameof(model));
+        return model.WithThreshold(threshold);
+    }
 
     private static HamiltonianFlowTrainer.Options MakeOptions(
         string featureColumnName, long? maxSteps, int[]? hiddenLayers, int? leapfrogSteps, int? seed, string? outputColumnName = null)

@@ -13,8 +13,7 @@ namespace Microsoft.ML.HamiltonianFlows;
 
 /// <summary>
 /// A trained Neural Hamiltonian Flow as ML.NET model parameters: the density model behind
-/// <see cref="HamiltonianFlowTransformer"/> and the anomaly detector. As an <see cref="IValueMapper"/> it maps a
-/// feature vector to its negative log-likelihood (the anomaly score, higher = less likely).
+/// <see cref="HamiltonianFlowTransformer"/> and <see cref="HamiltonianFlowAnomalyTransformer"/>.
 /// </summary>
 /// <remarks>
 /// Log-likelihoods are importance-weighted estimates, log (1/K) sum_k w_k with K = <see cref="ImportanceSamples"/>
@@ -22,7 +21,7 @@ namespace Microsoft.ML.HamiltonianFlows;
 /// own values, so scoring is deterministic: a row gets the same value in any batch or position, in
 /// <c>Transform</c> and in a <c>PredictionEngine</c>, before and after a save and load.
 /// </remarks>
-public sealed class HamiltonianFlowModelParameters : ModelParametersBase<float>, IValueMapper, IDisposable
+public sealed class HamiltonianFlowModelParameters : ModelParametersBase<float>, IDisposable
 {
     internal const string LoaderSignature = "HamiltonianFlowParams";
     private const string RegistrationName = nameof(HamiltonianFlowModelParameters);
@@ -37,7 +36,6 @@ public sealed class HamiltonianFlowModelParameters : ModelParametersBase<float>,
     // TorchSharp modules are not documented as safe for concurrent calls; cursors of one model share it.
     private readonly object flowLock = new();
     private readonly HamiltonianFlow flow;
-    private readonly VectorDataViewType inputType;
     // Read once: a torch call per scored row outside the lock would race with the other cursors' calls.
     private readonly int noiseWidth;
 
@@ -49,7 +47,6 @@ public sealed class HamiltonianFlowModelParameters : ModelParametersBase<float>,
         this.flow = flow;
         ImportanceSamples = importanceSamples;
         ScoringSeed = scoringSeed;
-        inputType = new VectorDataViewType(NumberDataViewType.Single, flow.Dimension);
         noiseWidth = flow.NoiseWidth;
     }
 
@@ -69,7 +66,6 @@ public sealed class HamiltonianFlowModelParameters : ModelParametersBase<float>,
         if (!ctx.TryLoadBinaryStream(WeightsStreamName, r => loaded = FlowWeightsFormat.Load(r.BaseStream)))
             throw Host.ExceptDecode($"The model has no '{WeightsStreamName}' stream.");
         flow = loaded!;
-        inputType = new VectorDataViewType(NumberDataViewType.Single, flow.Dimension);
         noiseWidth = flow.NoiseWidth;
     }
 
@@ -99,26 +95,6 @@ public sealed class HamiltonianFlowModelParameters : ModelParametersBase<float>,
 
     /// <summary>Anomaly detection: the score is a negative log-likelihood.</summary>
     public override PredictionKind PredictionKind => PredictionKind.AnomalyDetection;
-
-    DataViewType IValueMapper.InputType => inputType;
-
-    DataViewType IValueMapper.OutputType => NumberDataViewType.Single;
-
-    ValueMapper<TIn, TOut> IValueMapper.GetMapper<TIn, TOut>()
-    {
-        Host.Check(typeof(TIn) == typeof(VBuffer<float>) && typeof(TOut) == typeof(float),
-            $"{nameof(HamiltonianFlowModelParameters)} maps Vector<Single, {Dimension}> to Single.");
-        var row = new float[Dimension];
-        var score = new float[1];
-        ValueMapper<VBuffer<float>, float> mapper = (in VBuffer<float> src, ref float dst) =>
-        {
-            Host.Check(src.Length == Dimension, $"Expected a feature vector of length {Dimension}, got {src.Length}.");
-            src.CopyTo(row);
-            LogLikelihood(row, score);
-            dst = -score[0];
-        };
-        return (ValueMapper<TIn, TOut>)(Delegate)mapper;
-    }
 
     /// <summary>
     /// Log-likelihoods, in nats and data units, of the rows stored back to back in <paramref name="rows"/>

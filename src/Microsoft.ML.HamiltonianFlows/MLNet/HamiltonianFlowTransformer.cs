@@ -18,7 +18,7 @@ namespace Microsoft.ML.HamiltonianFlows;
 /// importance-weighted estimate is deterministic per row (see <see cref="HamiltonianFlowModelParameters"/>), so a
 /// <c>PredictionEngine</c> and a saved and reloaded model give the same value for the same row.
 /// </remarks>
-public sealed class HamiltonianFlowTransformer : ITransformer, IDisposable
+public sealed class HamiltonianFlowTransformer : IFlowScoring, IDisposable
 {
     internal const string LoaderSignature = "HamiltonianFlowXf";
     private const string ModelDirectory = "Model";
@@ -31,6 +31,7 @@ public sealed class HamiltonianFlowTransformer : ITransformer, IDisposable
 
     private readonly IHost host;
     private readonly FeatureColumn feature;
+    private readonly DataViewSchema.DetachedColumn[] outputColumns;
 
     internal HamiltonianFlowTransformer(IHostEnvironment env, HamiltonianFlowModelParameters model, FeatureColumn feature, string outputColumnName)
     {
@@ -38,6 +39,7 @@ public sealed class HamiltonianFlowTransformer : ITransformer, IDisposable
         Model = model;
         this.feature = feature;
         OutputColumnName = outputColumnName;
+        outputColumns = new[] { new DataViewSchema.DetachedColumn(outputColumnName, NumberDataViewType.Single) };
     }
 
     private static HamiltonianFlowTransformer Create(IHostEnvironment env, ModelLoadContext ctx)
@@ -80,31 +82,21 @@ public sealed class HamiltonianFlowTransformer : ITransformer, IDisposable
     public DataViewSchema GetOutputSchema(DataViewSchema inputSchema)
     {
         host.CheckValue(inputSchema, nameof(inputSchema));
-        FeatureColumn.Bind(inputSchema, feature.Name, feature.Dimension);
-        var builder = new DataViewSchema.Builder();
-        builder.AddColumns(inputSchema);
-        builder.AddColumn(OutputColumnName, NumberDataViewType.Single);
-        return builder.ToSchema();
+        return FlowScoring.OutputSchema(this, inputSchema);
     }
 
     /// <summary>Adds the log-likelihood column to <paramref name="input"/> (lazily, scored in blocks).</summary>
     public IDataView Transform(IDataView input)
     {
         host.CheckValue(input, nameof(input));
-        return new LogLikelihoodDataView(this, input, GetOutputSchema(input.Schema));
+        return FlowScoring.Transform(this, input);
     }
 
     /// <summary>A mapper scoring one row at a time, as a <c>PredictionEngine</c> needs.</summary>
     public IRowToRowMapper GetRowToRowMapper(DataViewSchema inputSchema)
     {
         host.CheckValue(inputSchema, nameof(inputSchema));
-        return new RowToRowMapperTransform(host, new EmptyDataView(host, inputSchema), MakeRowMapper(inputSchema), MakeRowMapper);
-    }
-
-    private LogLikelihoodRowMapper MakeRowMapper(DataViewSchema schema)
-    {
-        FeatureColumn.Bind(schema, feature.Name, feature.Dimension);
-        return new LogLikelihoodRowMapper(this, schema);
+        return FlowScoring.RowToRowMapper(this, host, inputSchema);
     }
 
     /// <summary>
@@ -128,9 +120,12 @@ public sealed class HamiltonianFlowTransformer : ITransformer, IDisposable
     public float[] Potential(ReadOnlySpan<float> points) => Model.Potential(points);
 
     /// <summary>Feature column of the current input row reader, d values, and whether they are finite.</summary>
-    internal Func<Span<float>, bool> MakeFeatureReader(DataViewRow row) => feature.MakeReader(row);
+    FeatureColumn IFlowScoring.Feature => feature;
 
-    internal int Dimension => feature.Dimension;
+    DataViewSchema.DetachedColumn[] IFlowScoring.OutputColumns => outputColumns;
+
+    Delegate[] IFlowScoring.MakeGetters(Func<float> logLikelihood) =>
+        new Delegate[] { (ValueGetter<float>)((ref float value) => value = logLikelihood()) };
 
     void ICanSaveModel.Save(ModelSaveContext ctx)
     {

@@ -3,12 +3,13 @@ using Microsoft.ML.Data;
 namespace Microsoft.ML.HamiltonianFlows;
 
 /// <summary>
-/// The output of <see cref="HamiltonianFlowTransformer.Transform"/>: the input's columns plus the log-likelihood.
+/// The output of a scoring transformer's Transform (<see cref="IFlowScoring"/>): the input's columns plus those computed
+/// from each row's log-likelihood.
 /// A cursor reads the features of a block of rows ahead with a second input cursor, scores the block in one call,
 /// and serves the scores in step with the first cursor, which supplies the other columns (the pattern of
 /// ML.NET's BatchDataViewMapperBase). Both cursors are unshuffled, so they see the rows in the same order.
 /// </summary>
-internal sealed class LogLikelihoodDataView : IDataView
+internal sealed class FlowScoreDataView : IDataView
 {
     // Rows per torch call: enough that each tensor op works on a large array (per-op overhead amortised, and torch's
     // intra-op threads get work worth splitting), capped so that the K x rows x d momenta stay near 4 MB.
@@ -18,10 +19,10 @@ internal sealed class LogLikelihoodDataView : IDataView
     /// <summary>Rows scored per torch call for data of dimension <paramref name="dimension"/> with <paramref name="samples"/> importance samples.</summary>
     internal static int BlockRows(int dimension, int samples) => Math.Clamp(BlockValues / (dimension * samples), 1, MaxBlockRows);
 
-    private readonly HamiltonianFlowTransformer parent;
+    private readonly IFlowScoring parent;
     private readonly IDataView input;
 
-    internal LogLikelihoodDataView(HamiltonianFlowTransformer parent, IDataView input, DataViewSchema schema)
+    internal FlowScoreDataView(IFlowScoring parent, IDataView input, DataViewSchema schema)
     {
         this.parent = parent;
         this.input = input;
@@ -32,16 +33,17 @@ internal sealed class LogLikelihoodDataView : IDataView
 
     public DataViewSchema Schema { get; }
 
-    private int OutputIndex => input.Schema.Count;
+    // The added columns follow the input's.
+    private int FirstOutput => input.Schema.Count;
 
     public long? GetRowCount() => input.GetRowCount();
 
     public DataViewRowCursor GetRowCursor(IEnumerable<DataViewSchema.Column> columnsNeeded, Random? rand = null)
     {
         var needed = columnsNeeded.ToList();
-        bool scoreActive = needed.Any(c => c.Index == OutputIndex);
-        var inputColumns = needed.Where(c => c.Index < OutputIndex).Select(c => input.Schema[c.Index]).ToList();
-        var lookAhead = scoreActive ? input.GetRowCursor(new[] { input.Schema[parent.FeatureColumnName] }) : null;
+        bool scoreActive = needed.Any(c => c.Index >= FirstOutput);
+        var inputColumns = needed.Where(c => c.Index < FirstOutput).Select(c => input.Schema[c.Index]).ToList();
+        var lookAhead = scoreActive ? input.GetRowCursor(new[] { input.Schema[parent.Feature.Name] }) : null;
         return new Cursor(this, input.GetRowCursor(inputColumns), lookAhead);
     }
 
@@ -51,24 +53,27 @@ internal sealed class LogLikelihoodDataView : IDataView
 
     private sealed class Cursor : DataViewRowCursor
     {
-        private readonly LogLikelihoodDataView view;
+        private readonly FlowScoreDataView view;
         private readonly DataViewRowCursor input;
         private readonly DataViewRowCursor? lookAhead;
         private readonly Func<Span<float>, bool>? readFeatures;
         private readonly float[] block;
         private readonly float[] scores;
+        private readonly Delegate[] getters;
         private int blockCount, blockIndex;
 
-        internal Cursor(LogLikelihoodDataView view, DataViewRowCursor input, DataViewRowCursor? lookAhead)
+        internal Cursor(FlowScoreDataView view, DataViewRowCursor input, DataViewRowCursor? lookAhead)
         {
             this.view = view;
             this.input = input;
             this.lookAhead = lookAhead;
-            int blockSize = lookAhead is null ? 0 : BlockRows(view.parent.Dimension, view.parent.Model.ImportanceSamples);
-            block = new float[blockSize * view.parent.Dimension];
+            int d = view.parent.Feature.Dimension;
+            int blockSize = lookAhead is null ? 0 : BlockRows(d, view.parent.Model.ImportanceSamples);
+            block = new float[blockSize * d];
             scores = new float[blockSize];
             if (lookAhead is not null)
-                readFeatures = view.parent.MakeFeatureReader(lookAhead);
+                readFeatures = view.parent.Feature.MakeReader(lookAhead);
+            getters = view.parent.MakeGetters(() => scores[blockIndex]);
         }
 
         public override DataViewSchema Schema => view.Schema;
@@ -78,18 +83,16 @@ internal sealed class LogLikelihoodDataView : IDataView
         public override long Batch => input.Batch;
 
         public override bool IsColumnActive(DataViewSchema.Column column) =>
-            column.Index == view.OutputIndex ? lookAhead is not null : input.IsColumnActive(input.Schema[column.Index]);
+            column.Index >= view.FirstOutput ? lookAhead is not null : input.IsColumnActive(input.Schema[column.Index]);
 
         public override ValueGetter<TValue> GetGetter<TValue>(DataViewSchema.Column column)
         {
-            if (column.Index != view.OutputIndex)
+            if (column.Index < view.FirstOutput)
                 return input.GetGetter<TValue>(input.Schema[column.Index]);
             if (lookAhead is null)
                 throw new InvalidOperationException($"Column '{column.Name}' was not requested when the cursor was created.");
-            if (typeof(TValue) != typeof(float))
-                throw new InvalidOperationException($"Column '{column.Name}' is Single; requested {typeof(TValue)}.");
-            ValueGetter<float> getter = (ref float value) => value = scores[blockIndex];
-            return (ValueGetter<TValue>)(Delegate)getter;
+            return getters[column.Index - view.FirstOutput] as ValueGetter<TValue>
+                ?? throw new InvalidOperationException($"Column '{column.Name}' is {column.Type}; requested {typeof(TValue)}.");
         }
 
         public override ValueGetter<DataViewRowId> GetIdGetter() => input.GetIdGetter();
@@ -105,7 +108,7 @@ internal sealed class LogLikelihoodDataView : IDataView
 
         private void ScoreNextBlock()
         {
-            int d = view.parent.Dimension;
+            int d = view.parent.Feature.Dimension;
             blockCount = 0;
             blockIndex = 0;
             while (blockCount < scores.Length && lookAhead!.MoveNext())
