@@ -6,6 +6,7 @@ using Microsoft.ML.HamiltonianFlows.PerformanceTests;
 //   [--threads N] [BenchmarkDotNet arguments, e.g. --filter '*']   the BenchmarkDotNet suite
 //   [--threads N] --compare                                        one round of compare.sh (tab-separated medians)
 //   [--threads N] --stream ROWS                                    Transform throughput and peak memory over ROWS rows
+//   [--threads N] --defaults ROWS                                  density and detector Transform at default options
 var rest = new List<string>(args);
 int threads = TakeOption(rest, "--threads") is string t ? int.Parse(t) : Environment.ProcessorCount;
 TorchSharp.torch.set_num_threads(threads);
@@ -13,6 +14,10 @@ TorchSharp.torch.set_num_threads(threads);
 if (rest.Remove("--compare"))
 {
     Comparison.Run(threads);
+}
+else if (TakeOption(rest, "--defaults") is string defaultRows)
+{
+    DefaultOptionsThroughput.Run(long.Parse(defaultRows), threads);
 }
 else if (TakeOption(rest, "--stream") is string rowsText)
 {

@@ -42,7 +42,10 @@ public sealed class TransformThroughput : IDisposable
     /// <summary>Releases the model.</summary>
     public void Dispose() => model.Dispose();
 
-    private IDataView Rows(long count) => mlContext.Data.LoadFromEnumerable(Generate(count));
+    private IDataView Rows(long count) => Rows(mlContext, count);
+
+    /// <summary>The benchmark's rows: a ring-like cloud of <paramref name="count"/> 2-D points.</summary>
+    internal static IDataView Rows(MLContext ml, long count) => ml.Data.LoadFromEnumerable(Generate(count));
 
     // A ring-like cloud from a hash of the row index: no state, so every cursor over the view sees the same rows.
     private static IEnumerable<FeatureRow> Generate(long count)

@@ -118,7 +118,7 @@ public class HamiltonianFlowTransformerTests
     {
         var ml = new MLContext(seed: 1);
         var model = ml.Transforms.HamiltonianFlow(SmallOptions()).Fit(ml.Data.LoadFromEnumerable(Clusters(300, 1)));
-        int blockRows = FlowScoreDataView.BlockRows(2, model.Model.ImportanceSamples);
+        int blockRows = FlowScoreDataView.BlockRows(model.Model);
         // A block and a half: reversed, every row moves to another position and half of them to the other block.
         var test = Clusters(blockRows + blockRows / 2, 6);
 

@@ -81,7 +81,12 @@ internal static class FlowFitting
                 (result.StoppedEarly ? "; stopped early." : "."));
         // The scoring seed is a function of the training seed, so a model trained twice scores identically.
         ulong scoringSeed = (ulong)(uint)seed * 0x9E3779B97F4A7C15UL + 1;
-        return new Result(new HamiltonianFlowModelParameters(host, result.Flow, options.ImportanceSamples, scoringSeed), feature);
+        int samples = options.ImportanceSamples ?? result.ScoringSamples ?? HamiltonianFlowTrainer.Options.UnmeasuredImportanceSamples;
+        if (options.ImportanceSamples is null)
+            ch.Info($"Scoring with {samples} importance samples" + (result.ScoringSamples is null
+                ? " (no rows were held out to choose with)."
+                : $": on the held-out rows they agree with {ScoringBudget.Reference}."));
+        return new Result(new HamiltonianFlowModelParameters(host, result.Flow, samples, scoringSeed), feature);
     }
 
     private static (float[] Rows, int Count) ReadFiniteRows(IChannel ch, IDataView data, FeatureColumn feature)

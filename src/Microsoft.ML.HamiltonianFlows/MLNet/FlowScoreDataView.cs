@@ -12,12 +12,19 @@ namespace Microsoft.ML.HamiltonianFlows;
 internal sealed class FlowScoreDataView : IDataView
 {
     // Rows per torch call: enough that each tensor op works on a large array (per-op overhead amortised, and torch's
-    // intra-op threads get work worth splitting), capped so that the K x rows x d momenta stay near 4 MB.
+    // intra-op threads get work worth splitting), capped so that each K x rows x width tensor of the integration (the
+    // widest of the momenta noise and the hidden layers) stays near 4 MB: a 2-D flow with 64 units and K = 64 held
+    // gigabytes of temporaries when only the features were counted.
     private const int MaxBlockRows = 4096;
     private const int BlockValues = 1 << 20;
 
-    /// <summary>Rows scored per torch call for data of dimension <paramref name="dimension"/> with <paramref name="samples"/> importance samples.</summary>
-    internal static int BlockRows(int dimension, int samples) => Math.Clamp(BlockValues / (dimension * samples), 1, MaxBlockRows);
+    /// <summary>Rows scored per torch call by <paramref name="model"/>.</summary>
+    internal static int BlockRows(HamiltonianFlowModelParameters model)
+    {
+        var architecture = model.Architecture;
+        int width = new[] { 2 * architecture.Dimension }.Concat(architecture.HiddenLayers).Concat(architecture.EncoderLayers).Max();
+        return Math.Clamp(BlockValues / (width * model.ImportanceSamples), 1, MaxBlockRows);
+    }
 
     private readonly IFlowScoring parent;
     private readonly IDataView input;
@@ -68,7 +75,7 @@ internal sealed class FlowScoreDataView : IDataView
             this.input = input;
             this.lookAhead = lookAhead;
             int d = view.parent.Feature.Dimension;
-            int blockSize = lookAhead is null ? 0 : BlockRows(d, view.parent.Model.ImportanceSamples);
+            int blockSize = lookAhead is null ? 0 : BlockRows(view.parent.Model);
             block = new float[blockSize * d];
             scores = new float[blockSize];
             if (lookAhead is not null)

@@ -114,8 +114,15 @@ public sealed class HamiltonianFlowTrainer : IEstimator<HamiltonianFlowTransform
         /// <summary>Seed of weights, shuffling and momenta; null draws one from the <see cref="MLContext"/>'s seed. Default null.</summary>
         public int? Seed { get; set; }
 
-        /// <summary>Momentum samples K per row when scoring (the importance-weighted log-likelihood). Default 16.</summary>
-        public int ImportanceSamples { get; set; } = 16;
+        /// <summary>
+        /// Momentum samples K per row when scoring (the importance-weighted log-likelihood); scoring time grows with K.
+        /// Default null: chosen after training on the held-out rows, the smallest power of two whose mean held-out
+        /// log-likelihood is within 0.01 nats per feature of 64 samples', or 16 when no rows were held out.
+        /// </summary>
+        public int? ImportanceSamples { get; set; }
+
+        /// <summary>The scoring samples when <see cref="ImportanceSamples"/> is null and no rows were held out.</summary>
+        internal const int UnmeasuredImportanceSamples = 16;
 
         /// <summary>Momentum samples per row in the training objective; 1 maximises the ELBO. Default 1.</summary>
         public int TrainingImportanceSamples { get; set; } = Training.ImportanceSamples;
@@ -176,7 +183,7 @@ public sealed class HamiltonianFlowTrainer : IEstimator<HamiltonianFlowTransform
                 throw new ArgumentException($"{nameof(FeatureColumnName)} must be set.", nameof(FeatureColumnName));
             if (string.IsNullOrEmpty(OutputColumnName))
                 throw new ArgumentException($"{nameof(OutputColumnName)} must be set.", nameof(OutputColumnName));
-            if (ImportanceSamples < 1)
+            if (ImportanceSamples is < 1)
                 throw new ArgumentException($"{nameof(ImportanceSamples)} must be at least 1, got {ImportanceSamples}.", nameof(ImportanceSamples));
             if (!(MemoryBudgetMegabytes > 0))
                 throw new ArgumentException($"{nameof(MemoryBudgetMegabytes)} must be positive, got {MemoryBudgetMegabytes}.", nameof(MemoryBudgetMegabytes));

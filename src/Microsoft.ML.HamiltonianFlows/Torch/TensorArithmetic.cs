@@ -16,9 +16,6 @@ internal static class TensorArithmetic
 {
     private static readonly Scalar One = 1.0;
 
-    // softplus(x) = log(e^x + e^0); TorchSharp's softplus passes beta and threshold as temporary Scalars.
-    private static readonly Tensor Zero = tensor(0.0).DetachFromDisposeScope();
-
     /// <summary>a + b.</summary>
     public static Tensor Plus(this Tensor a, Tensor b) => a.add(b, One);
 
@@ -67,6 +64,11 @@ internal static class TensorArithmetic
         return x.gt(s);
     }
 
-    /// <summary>log(1 + e^x).</summary>
-    public static Tensor Softplus(this Tensor x) => x.logaddexp(Zero);
+    /// <summary>log(1 + e^x), as log(e^x + e^0): TorchSharp's softplus passes beta and threshold as temporary Scalars.</summary>
+    public static Tensor Softplus(this Tensor x)
+    {
+        // A zero of its own per call, not a shared one: a tensor first made under inference mode cannot enter a graph.
+        using Tensor zero = zeros(1, dtype: x.dtype, device: x.device);
+        return x.logaddexp(zero);
+    }
 }

@@ -405,7 +405,8 @@ public static class FlowTrainer
             best.Dispose();
         }
         double? finalValidationLoss = validation is not null ? RowLosses(flow, validation, options).Average() : null;
-        return new FlowTrainingResult(flow, history, bestStep, stoppedEarly, finalValidationLoss, trainRows, excludedRows);
+        int? scoringSamples = validation is not null ? ScoringBudget.Choose(flow, validation, options.Seed) : null;
+        return new FlowTrainingResult(flow, history, bestStep, stoppedEarly, finalValidationLoss, trainRows, excludedRows, scoringSamples);
     }
 
     /// <summary>Per-row losses of held-out rows, with momenta drawn from a fixed seed so evaluations compare fairly.</summary>

@@ -9,7 +9,9 @@ namespace Microsoft.ML.HamiltonianFlows.Training;
 /// <param name="StoppedEarly">Whether the held-out loss stopped improving before the budget ran out.</param>
 /// <param name="ValidationLoss">Held-out loss of the returned weights, when rows were held out.</param>
 /// <param name="TrainingRows">Rows the flow was fitted to: finite, not gross outliers, not held out.</param>
+/// <param name="ScoringSamples">Importance samples K that score the returned flow as well as 64 do on the held-out rows
+/// (<see cref="ScoringBudget"/>); null when no rows were held out.</param>
 /// <param name="ExcludedRows">Rows left out of the fit as gross outliers (see the trainer's remarks).</param>
 public sealed record FlowTrainingResult(
     HamiltonianFlow Flow, IReadOnlyList<FlowTrainingProgress> History, long BestStep, bool StoppedEarly, double? ValidationLoss,
-    long TrainingRows, long ExcludedRows);
+    long TrainingRows, long ExcludedRows, int? ScoringSamples);

@@ -1,0 +1,56 @@
+using Microsoft.ML.HamiltonianFlows.Torch;
+using Microsoft.ML.HamiltonianFlows.Training;
+using Xunit;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.HamiltonianFlows.Tests;
+
+[Collection(TorchGlobalGeneratorCollection.Name)]
+public class ScoringBudgetTests
+{
+    [Fact]
+    public void TheUntrainedFlowIsScoredWithOneSample()
+    {
+        // Untrained, the flow is its Gaussian: the weights barely vary and one sample is as good as 64.
+        using var flow = HamiltonianFlow.Create(new FlowArchitecture { Dimension = 3 }, seed: 1);
+        using var rows = randn(300, 3, generator: new Generator(2));
+        Assert.Equal(1, ScoringBudget.Choose(flow, rows, seed: 1));
+    }
+
+    [Fact]
+    public void AFlowWithVaryingWeightsGetsTheSamplesItsMeanNeeds()
+    {
+        // An encoder proposing momenta with sd 1.5 where the flow's base wants 1: per dimension E[w^2] = 1.5 / sqrt(2 - 1 / 1.5^2),
+        // so in 2-D Var(w) = 0.45 and the K-sample estimate is low by about 0.22 / K nats. Within 0.02 nats takes K = 16,
+        // give or take one step for the sampling noise of a mean over 1,024 rows.
+        using var flow = HamiltonianFlow.Create(new FlowArchitecture { Dimension = 2 }, seed: 1);
+        using (no_grad())
+        {
+            var outputBias = flow.Encoder.parameters().Last();
+            outputBias.narrow(0, 2, 2).fill_(Math.Log(1.5));
+        }
+        using var rows = randn(1000, 2, generator: new Generator(4));
+
+        Assert.InRange(ScoringBudget.Choose(flow, rows, seed: 1), 8, 32);
+    }
+
+    [Fact]
+    public void TheMLNetModelScoresWithTheMeasuredSamplesUnlessTheOptionsSetThem()
+    {
+        var ml = new MLContext(seed: 1);
+        var data = ml.Data.LoadFromEnumerable(HamiltonianFlowTransformerTests.Clusters(300, 1));
+        var options = HamiltonianFlowTransformerTests.SmallOptions();
+        options.ImportanceSamples = null;
+        var messages = new List<string>();
+        ml.Log += (_, e) => { lock (messages) messages.Add(e.Message); };
+
+        using var measured = ml.Transforms.HamiltonianFlow(options).Fit(data);
+        options.ImportanceSamples = 8;
+        using var fixedSamples = ml.Transforms.HamiltonianFlow(options).Fit(data);
+
+        int k = measured.Model.ImportanceSamples;
+        Assert.True(k is >= 1 and <= ScoringBudget.Reference && (k & (k - 1)) == 0, $"K = {k}");
+        Assert.Contains(messages, m => m.Contains($"Scoring with {k} importance samples"));
+        Assert.Equal(8, fixedSamples.Model.ImportanceSamples);
+    }
+}
