@@ -45,8 +45,7 @@ public static class PosteriorSampler
         architecture.Validate();
         int d = architecture.Dimension;
         options.Validate(d);
-        if (options.NumberOfThreads is int threads)
-            torch.set_num_threads(threads);
+        using var threads = TorchThreads.Use(options.NumberOfThreads);
 
         var flow = HamiltonianFlow.Create(architecture, options.Seed, device);
         var locationScale = new LocationScale(

@@ -29,7 +29,7 @@ public sealed record PosteriorSamplerOptions
     /// <summary>Seed of weight initialisation and of every base draw. Default 0.</summary>
     public int Seed { get; init; }
 
-    /// <summary>Torch intra-op threads (a process-wide setting); null leaves torch's. Default null.</summary>
+    /// <summary>Torch intra-op threads while sampling (a process-wide setting, restored when it ends); null leaves torch's. Default null.</summary>
     public int? NumberOfThreads { get; init; }
 
     /// <summary>Steps between progress reports (the last step is always reported). Default 100.</summary>

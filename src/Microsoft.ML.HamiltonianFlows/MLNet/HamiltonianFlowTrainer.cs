@@ -127,7 +127,7 @@ public sealed class HamiltonianFlowTrainer : IEstimator<HamiltonianFlowTransform
         /// <summary>Momentum samples per row in the training objective; 1 maximises the ELBO. Default 1.</summary>
         public int TrainingImportanceSamples { get; set; } = Training.ImportanceSamples;
 
-        /// <summary>Torch intra-op threads during training; null leaves torch's setting. Default null.</summary>
+        /// <summary>Torch intra-op threads during training (restored when it ends); null leaves torch's setting. Default null.</summary>
         public int? NumberOfThreads { get; set; }
 
         /// <summary>

@@ -67,8 +67,7 @@ public static class FlowTrainer
     {
         architecture.Validate();
         options.Validate();
-        if (options.NumberOfThreads is int threads)
-            torch.set_num_threads(threads);
+        using var threads = TorchThreads.Use(options.NumberOfThreads);
 
         // Everything after initialisation draws from a private generator.
         var flow = HamiltonianFlow.Create(architecture, options.Seed, device);

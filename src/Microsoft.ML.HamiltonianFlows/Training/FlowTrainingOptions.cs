@@ -64,8 +64,8 @@ public sealed record FlowTrainingOptions
     public int Seed { get; init; }
 
     /// <summary>
-    /// Torch intra-op threads (a process-wide setting); null leaves torch's. Use 1 when other work shares the
-    /// cores (docs/benchmarks.md). Default null.
+    /// Torch intra-op threads while training (a process-wide setting, restored when training ends); null leaves torch's.
+    /// Use 1 when other work shares the cores (docs/benchmarks.md). Default null.
     /// </summary>
     public int? NumberOfThreads { get; init; }
 
