@@ -89,4 +89,25 @@ public class LeapfrogTests
         Assert.InRange(coarse / fine, 3.0, 5.0);
         Assert.InRange(fine / finest, 3.5, 4.5);
     }
+
+    [Fact]
+    public void AStepsTemporariesAreFreedWhenItEndsNotWhenTheCallerScopeDoes()
+    {
+        // Scoring holds one dispose scope per call; the tensors left in it after integrating must not grow with the
+        // number of steps, or a long trajectory holds every step's temporaries (hundreds of MB for image data).
+        int LeftInScope(int steps)
+        {
+            var architecture = new FlowArchitecture { Dimension = 3, Hamiltonians = 1, LeapfrogSteps = steps };
+            using var flow = TestFlows.Build(architecture);
+            using var q = randn(16, 3);
+            using var p = randn(16, 3);
+            using var scope = NewDisposeScope();
+            using var inference = inference_mode();
+            var (q0, p0) = flow.Inverse(q, p);
+            Assert.True(q0.isfinite().all().item<bool>() && p0.isfinite().all().item<bool>());
+            return scope.DisposablesCount;
+        }
+
+        Assert.Equal(LeftInScope(2), LeftInScope(12));
+    }
 }

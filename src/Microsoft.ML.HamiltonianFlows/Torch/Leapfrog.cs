@@ -42,7 +42,8 @@ public sealed class Leapfrog : nn.Module<Tensor, Tensor, (Tensor Q, Tensor P)>
 
     /// <summary>
     /// Integrates forward and calls <paramref name="observer"/> with (q, p) at t = 0 and after every step,
-    /// with p at whole steps (not the half-step momentum), as an energy check needs.
+    /// with p at whole steps (not the half-step momentum), as an energy check needs. The tensors it is given are disposed
+    /// after the next step: the observer computes from them, it does not keep them.
     /// </summary>
     public (Tensor Q, Tensor P) Forward(Tensor q, Tensor p, Action<Tensor, Tensor> observer)
     {
@@ -59,12 +60,30 @@ public sealed class Leapfrog : nn.Module<Tensor, Tensor, (Tensor Q, Tensor P)>
         Tensor force = potential.Gradient(q);
         for (int s = 0; s < Steps; s++)
         {
-            p = p - halfEps * force;
-            q = q.Plus(eps * kinetic.Gradient(p));
-            force = potential.Gradient(q);
-            p = p - halfEps * force;
+            Tensor qIn = q, pIn = p, forceIn = force;
+            // Each step's temporaries are freed when it ends, not when the caller's dispose scope does: held to the end
+            // of a scoring call they reach hundreds of MB for image data, glibc gives them back to the kernel at every
+            // call, and the next call faults them in again (docs/benchmarks.md). Autograd keeps what backward needs.
+            using (var scope = NewDisposeScope())
+            {
+                p = pIn - halfEps * forceIn;
+                q = qIn.Plus(eps * kinetic.Gradient(p));
+                force = potential.Gradient(q);
+                p = p - halfEps * force;
+                q.MoveToOuterDisposeScope();
+                p.MoveToOuterDisposeScope();
+                force.MoveToOuterDisposeScope();
+            }
+            // The previous step's state is this loop's own; the caller's q and p are left alone.
+            if (s > 0)
+            {
+                qIn.Dispose();
+                pIn.Dispose();
+            }
+            forceIn.Dispose();
             observer?.Invoke(q, p);
         }
+        force.Dispose();
         return (q, p);
     }
 }
