@@ -102,6 +102,31 @@ public class HamiltonianFlowAnomalyDetectionTests
     }
 
     [Fact]
+    public void ARowWithANonFiniteFeatureIsScoredNaNAndNeverLabelledNormal()
+    {
+        var ml = new MLContext(seed: 1);
+        var data = ml.Data.LoadFromEnumerable(HamiltonianFlowTransformerTests.Clusters(300, 1));
+        using var detector = ml.AnomalyDetection.Trainers.HamiltonianFlow(HamiltonianFlowTransformerTests.SmallOptions()).Fit(data);
+        var rows = new[]
+        {
+            new HamiltonianFlowTransformerTests.Point { Features = new[] { float.NaN, 0f } },
+            new HamiltonianFlowTransformerTests.Point { Features = new[] { 0f, float.PositiveInfinity } },
+            HamiltonianFlowTransformerTests.Clusters(1, 2)[0],
+        };
+        var scored = detector.Transform(ml.Data.LoadFromEnumerable(rows));
+        float[] scores = scored.GetColumn<float>("Score").ToArray();
+        bool[] labels = scored.GetColumn<bool>("PredictedLabel").ToArray();
+
+        Assert.True(float.IsNaN(scores[0]) && float.IsNaN(scores[1]));
+        Assert.True(labels[0] && labels[1]);
+        Assert.True(float.IsFinite(scores[2]));
+        Assert.Equal(scores[2] > detector.Threshold, labels[2]);
+
+        var engine = ml.Model.CreatePredictionEngine<HamiltonianFlowTransformerTests.Point, AnomalyPrediction>(detector);
+        Assert.True(engine.Predict(rows[0]).PredictedLabel);
+    }
+
+    [Fact]
     public void DetectorReadsDoubleFeaturesAsTheDensityTransformerDoesAndRejectsText()
     {
         var ml = new MLContext(seed: 1);

@@ -93,6 +93,23 @@ public sealed class TrainingFaultTests
     }
 
     [Fact]
+    public void AFitAtALearningRateOf1e6StopsWithAMessage()
+    {
+        // Issue 14 saw a fit at this rate return a model whose every log-likelihood was -infinity, without an error.
+        var ml = new MLContext(seed: 1);
+        var options = HamiltonianFlowTransformerTests.SmallOptions();
+        options.LearningRate = 1e6;
+        options.GradientClipNorm = null;
+
+        var e = Assert.Throws<InvalidOperationException>(() =>
+            ml.Transforms.HamiltonianFlow(options).Fit(ml.Data.LoadFromEnumerable(HamiltonianFlowTransformerTests.Clusters(256, 1))));
+
+        output.WriteLine(e.Message);
+        Assert.Contains("diverged", e.Message);
+        Assert.Contains(nameof(options.LearningRate), e.Message);
+    }
+
+    [Fact]
     public void EngineScoresAnOverflowingFiniteRowAsMinusInfinityAndANaNRowAsNaN()
     {
         using var flow = TestFlows.Build(new Torch.FlowArchitecture { Dimension = 2, HiddenLayers = new[] { 8 } });

@@ -10,7 +10,8 @@ namespace Microsoft.ML.HamiltonianFlows;
 
 /// <summary>
 /// The fitted anomaly detector: adds <c>Score</c>, the row's negative log-likelihood under the flow in nats, and
-/// <c>PredictedLabel</c>, true where the score exceeds <see cref="Threshold"/>. Its output is what
+/// <c>PredictedLabel</c>, true where the score exceeds <see cref="Threshold"/>. A row with a NaN or infinite feature has
+/// no likelihood: its Score is NaN and its PredictedLabel true, so that it is never called normal without a look. Its output is what
 /// <c>mlContext.AnomalyDetection.Evaluate</c> reads; it saves and loads with <c>mlContext.Model</c> and serves a
 /// PredictionEngine.
 /// </summary>
@@ -122,7 +123,8 @@ public sealed class HamiltonianFlowAnomalyTransformer : ISingleFeaturePrediction
         return new Delegate[]
         {
             (ValueGetter<float>)((ref float score) => score = -logLikelihood()),
-            (ValueGetter<bool>)((ref bool anomaly) => anomaly = -logLikelihood() > threshold),
+            // Not "score > threshold": a NaN score (a row with a non-finite feature) fails every comparison.
+            (ValueGetter<bool>)((ref bool anomaly) => anomaly = !(-logLikelihood() <= threshold)),
         };
     }
 
