@@ -92,6 +92,35 @@ public sealed class TrainingFaultTests
         Assert.All(scores[..64], s => Assert.True(float.IsFinite(s)));
     }
 
+    [Theory]
+    [InlineData("constant column", "1")]
+    [InlineData("one row", "0, 1")]
+    [InlineData("two identical rows", "0, 1")]
+    public void DegenerateTrainingDataFitsWithAWarningNamingTheConstantValues(string fault, string constant)
+    {
+        var ml = new MLContext(seed: 1);
+        var train = fault switch
+        {
+            "constant column" => HamiltonianFlowTransformerTests.Clusters(256, 1).Select(p => P(p.Features[0], 5)).ToArray(),
+            "one row" => new[] { P(1, 2) },
+            _ => new[] { P(1, 2), P(1, 2) },
+        };
+        var warnings = new List<string>();
+        ml.Log += (_, e) => { if (e.Kind == Runtime.ChannelMessageKind.Warning) lock (warnings) warnings.Add(e.Message); };
+
+        using var model = ml.Transforms.HamiltonianFlow(HamiltonianFlowTransformerTests.SmallOptions()).Fit(ml.Data.LoadFromEnumerable(train));
+
+        string warning = Assert.Single(warnings, w => w.Contains("constant"));
+        Assert.Contains("'Features'", warning);
+        Assert.Contains($"(0-based: {constant})", warning);
+        var clean = new MLContext(seed: 1);
+        var cleanWarnings = new List<string>();
+        clean.Log += (_, e) => { if (e.Kind == Runtime.ChannelMessageKind.Warning) lock (cleanWarnings) cleanWarnings.Add(e.Message); };
+        using var _ = clean.Transforms.HamiltonianFlow(HamiltonianFlowTransformerTests.SmallOptions())
+            .Fit(clean.Data.LoadFromEnumerable(HamiltonianFlowTransformerTests.Clusters(256, 1)));
+        Assert.DoesNotContain(cleanWarnings, w => w.Contains("constant"));
+    }
+
     [Fact]
     public void AFitAtALearningRateOf1e6StopsWithAMessage()
     {

@@ -127,8 +127,11 @@ public sealed class HamiltonianFlowTrainer : IEstimator<HamiltonianFlowTransform
         /// <summary>Momentum samples per row in the training objective; 1 maximises the ELBO. Default 1.</summary>
         public int TrainingImportanceSamples { get; set; } = Training.ImportanceSamples;
 
-        /// <summary>Torch intra-op threads during training (restored when it ends); null leaves torch's setting. Default null.</summary>
-        public int? NumberOfThreads { get; set; }
+        /// <summary>
+        /// Torch intra-op threads during training (restored when it ends); null leaves torch's setting. Default 1 (measured:
+        /// <see cref="FlowTrainingOptions.NumberOfThreads"/>). Transform uses whatever the process has set.
+        /// </summary>
+        public int? NumberOfThreads { get; set; } = Training.NumberOfThreads;
 
         /// <summary>
         /// Most megabytes of training rows read into memory. When the finite rows (count x dimension x 4 bytes) fit,

@@ -122,7 +122,7 @@ public static class FlowTrainer
         int batchSize = (int)Math.Min(options.BatchSize, trainRows);
 
         return Loop(flow, options, budget, _ => Shuffled(train, batchSize, generator, flow.Device),
-            validation, generator, progress, cancellationToken, trainRows, finiteRows - rows);
+            validation, generator, progress, cancellationToken, trainRows, finiteRows - rows, gaussian.ConstantFeatures);
     }
 
     private static FlowTrainingResult Fit(
@@ -197,7 +197,7 @@ public static class FlowTrainer
         int batchSize = (int)Math.Min(options.BatchSize, trainRows);
         return Loop(flow, options, options.MaxSteps,
             epoch => Streamed(flow, rows, row => Kept(row) && !IsValidation(row.Key, validationFraction, options.Seed), batchSize, options.Seed, epoch),
-            validation, generator, progress, cancellationToken, trainRows, finiteRows - keptRows);
+            validation, generator, progress, cancellationToken, trainRows, finiteRows - keptRows, gaussian.ConstantFeatures);
     }
 
     /// <summary>Rows held out of <paramref name="rows"/>: the fraction, rounded, at least one when asked for and at most all but one.</summary>
@@ -315,7 +315,7 @@ public static class FlowTrainer
     private static FlowTrainingResult Loop(
         HamiltonianFlow flow, FlowTrainingOptions options, long budget, Func<int, IEnumerable<Tensor>> epochBatches,
         Tensor? validation, Generator generator, Action<FlowTrainingProgress>? progress, CancellationToken cancellationToken,
-        long trainRows, long excludedRows)
+        long trainRows, long excludedRows, IReadOnlyList<int> constantFeatures)
     {
         using var optimizer = new GuardedAdam(
             flow.parameters(), options.LearningRate, options.WeightDecay, options.Schedule, options.GradientClipNorm,
@@ -405,7 +405,8 @@ public static class FlowTrainer
         }
         double? finalValidationLoss = validation is not null ? RowLosses(flow, validation, options).Average() : null;
         int? scoringSamples = validation is not null ? ScoringBudget.Choose(flow, validation, options.Seed) : null;
-        return new FlowTrainingResult(flow, history, bestStep, stoppedEarly, finalValidationLoss, trainRows, excludedRows, scoringSamples);
+        return new FlowTrainingResult(flow, history, bestStep, stoppedEarly, finalValidationLoss, trainRows, excludedRows, scoringSamples,
+            constantFeatures);
     }
 
     /// <summary>Per-row losses of held-out rows, with momenta drawn from a fixed seed so evaluations compare fairly.</summary>

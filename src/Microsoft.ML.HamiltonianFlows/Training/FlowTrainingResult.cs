@@ -11,7 +11,9 @@ namespace Microsoft.ML.HamiltonianFlows.Training;
 /// <param name="TrainingRows">Rows the flow was fitted to: finite, not gross outliers, not held out.</param>
 /// <param name="ScoringSamples">Importance samples K that score the returned flow as well as 64 do on the held-out rows
 /// (<see cref="ScoringBudget"/>); null when no rows were held out.</param>
+/// <param name="ConstantFeatures">Features (0-based) with no spread in the rows the Gaussian was fitted to (a single row,
+/// identical rows, a constant column): the flow gives them a unit scale in the data's units.</param>
 /// <param name="ExcludedRows">Rows left out of the fit as gross outliers (see the trainer's remarks).</param>
 public sealed record FlowTrainingResult(
     HamiltonianFlow Flow, IReadOnlyList<FlowTrainingProgress> History, long BestStep, bool StoppedEarly, double? ValidationLoss,
-    long TrainingRows, long ExcludedRows, int? ScoringSamples);
+    long TrainingRows, long ExcludedRows, int? ScoringSamples, IReadOnlyList<int> ConstantFeatures);

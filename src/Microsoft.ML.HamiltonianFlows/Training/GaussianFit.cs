@@ -70,6 +70,10 @@ internal sealed class GaussianFit
         count += b;
     }
 
+    /// <summary>Features with no spread in the rows (after <see cref="EndMoments"/>): they keep a unit scale in data units.</summary>
+    public int[] ConstantFeatures =>
+        constant is null ? throw new InvalidOperationException("The first pass has not ended.") : Enumerable.Range(0, dimension).Where(j => constant[j]).ToArray();
+
     /// <summary>Ends the first pass: fixes the means and the (population) standard deviations.</summary>
     public void EndMoments()
     {
