@@ -9,7 +9,7 @@ public class SaveLoadTests
     private static IEstimator<ITransformer> DensityChain(MLContext ml) =>
         ml.Transforms.NormalizeMinMax("Features").Append(ml.Transforms.HamiltonianFlow(HamiltonianFlowTransformerTests.SmallOptions()));
 
-    // Mixes ML.NET's normaliser, the density transformer and the anomaly detector (ML.NET's own prediction transformer).
+    // Mixes ML.NET's normaliser, the density transformer and the anomaly detector (this library's HamiltonianFlowAnomalyTransformer).
     private static IEstimator<ITransformer> AnomalyChain(MLContext ml) =>
         ml.Transforms.NormalizeMinMax("Features")
             .Append(ml.Transforms.HamiltonianFlow(HamiltonianFlowTransformerTests.SmallOptions()))
