@@ -44,7 +44,13 @@ validate.SetAction(parse => ValidationRun.Run(TabularSet.Load(parse.GetValue(dat
         if (parse.GetValue(patience) is int p) options.EarlyStoppingPatience = p;
     }, Console.Out));
 
-var root = new RootCommand("One-class anomaly detection and density benchmarks of the Hamiltonian flow at default options.") { tabular, fashion, validate };
+
+var samples = new Command("samples", "Samples at default options against the training rows: per-feature mean and standard deviation.")
+    { sets, seed, output, data, threads, maxSteps };
+samples.SetAction(parse => SampleMoments.Run(TabularSet.Load(parse.GetValue(data)!.FullName, parse.GetValue(sets)!), parse.GetValue(data)!.FullName,
+    parse.GetValue(seed), parse.GetValue(maxSteps), parse.GetValue(output)!, Console.Out));
+
+var root = new RootCommand("One-class anomaly detection and density benchmarks of the Hamiltonian flow at default options.") { tabular, fashion, validate, samples };
 var parsed = root.Parse(args);
 // Set before any fit: torch's thread count is process-wide, and 2 threads on 2 shared cores measure the load more than the code.
 TorchSharp.torch.set_num_threads(parsed.GetValue(threads));
