@@ -45,10 +45,11 @@ validate.SetAction(parse => ValidationRun.Run(TabularSet.Load(parse.GetValue(dat
     }, Console.Out));
 
 
+var trainingSamples = new Option<int?>("--training-importance-samples") { Description = "Override TrainingImportanceSamples (an analysis)." };
 var samples = new Command("samples", "Samples at default options against the training rows: per-feature mean and standard deviation.")
-    { sets, seed, output, data, threads, maxSteps };
+    { sets, seed, output, data, threads, maxSteps, trainingSamples };
 samples.SetAction(parse => SampleMoments.Run(TabularSet.Load(parse.GetValue(data)!.FullName, parse.GetValue(sets)!), parse.GetValue(data)!.FullName,
-    parse.GetValue(seed), parse.GetValue(maxSteps), parse.GetValue(output)!, Console.Out));
+    parse.GetValue(seed), parse.GetValue(maxSteps), parse.GetValue(trainingSamples), parse.GetValue(output)!, Console.Out));
 
 var root = new RootCommand("One-class anomaly detection and density benchmarks of the Hamiltonian flow at default options.") { tabular, fashion, validate, samples };
 var parsed = root.Parse(args);

@@ -15,10 +15,10 @@ internal static class SampleMoments
     private const int Draws = 20_000;
     private const double MeanTolerance = 0.1, ScaleTolerance = 0.15;
 
-    public static void Run(IReadOnlyList<TabularSet> sets, string dataFolder, int seed, long? maxSteps, DirectoryInfo output, TextWriter log)
+    public static void Run(IReadOnlyList<TabularSet> sets, string dataFolder, int seed, long? maxSteps, int? trainingSamples, DirectoryInfo output, TextWriter log)
     {
         output.Create();
-        log.WriteLine($"Samples at default options{(maxSteps is long m ? $" but MaxSteps {m}" : "")} ({Draws:N0} draws, seed {seed}) against the " +
+        log.WriteLine($"Samples at default options{(maxSteps is long m ? $" but MaxSteps {m}" : "")}{(trainingSamples is int t ? $" but TrainingImportanceSamples {t}" : "")} ({Draws:N0} draws, seed {seed}) against the " +
                       "training rows, features that vary in training.");
         log.WriteLine($"{"set",-11}{"features",9}{"worst |dmean|/sd",18}{"worst sd ratio",16}{"outside",9}");
         var results = new List<Dictionary<string, object>>();
@@ -29,6 +29,8 @@ internal static class SampleMoments
             var options = new HamiltonianFlowTrainer.Options { Seed = seed };
             if (maxSteps is long steps)
                 options.MaxSteps = steps;
+            if (trainingSamples is int k)
+                options.TrainingImportanceSamples = k;
             using var model = ml.Transforms.HamiltonianFlow(options)
                 .Fit(LabeledRows.ToDataView(ml, rows, set.Dimension));
             float[][] draws = model.Sample(Draws, seed).GetColumn<VBuffer<float>>("Features").Select(v => v.DenseValues().ToArray()).ToArray();
