@@ -1,4 +1,5 @@
 using Microsoft.ML.Data;
+using Microsoft.ML.Runtime;
 
 namespace Microsoft.ML.HamiltonianFlows;
 
@@ -40,6 +41,25 @@ internal sealed record FeatureColumn(string Name, FeatureColumn.Storage Kind, in
     }
 
     /// <summary>The estimator-time check of <see cref="Bind"/>, on a schema shape.</summary>
+    /// <summary>Writes the description a saved transformer keeps: name, storage, dimension.</summary>
+    internal void Write(BinaryWriter writer)
+    {
+        writer.Write(Name);
+        writer.Write((int)Kind);
+        writer.Write(Dimension);
+    }
+
+    /// <summary>Reads what <see cref="Write"/> wrote, refusing a description no column can have.</summary>
+    internal static FeatureColumn Read(IExceptionContext env, BinaryReader reader)
+    {
+        string name = reader.ReadString();
+        var storage = (Storage)reader.ReadInt32();
+        int dimension = reader.ReadInt32();
+        env.CheckDecode(Enum.IsDefined(storage) && dimension >= 1 && (storage != Storage.SingleScalar || dimension == 1),
+            $"Invalid feature column description: storage {storage}, dimension {dimension}.");
+        return new FeatureColumn(name, storage, dimension);
+    }
+
     internal static void Check(SchemaShape schema, string name)
     {
         if (!schema.TryFindColumn(name, out var column))

@@ -1,4 +1,5 @@
 using Microsoft.ML.Data;
+using Microsoft.ML.Runtime;
 
 namespace Microsoft.ML.HamiltonianFlows;
 
@@ -33,10 +34,21 @@ internal static class FlowScoring
         return builder.ToSchema();
     }
 
+    /// <summary>The sub-model folder a saved scoring transformer keeps its flow in.</summary>
+    public const string ModelDirectory = "Model";
+
+    /// <summary>Loads the flow of a saved scoring transformer and checks it fits <paramref name="feature"/>.</summary>
+    public static HamiltonianFlowModelParameters LoadModel(IHostEnvironment env, ModelLoadContext ctx, FeatureColumn feature)
+    {
+        ctx.LoadModel<HamiltonianFlowModelParameters, SignatureLoadModel>(env, out var model, ModelDirectory);
+        env.CheckDecode(model.Dimension == feature.Dimension, $"The flow has dimension {model.Dimension}, the feature column {feature.Dimension}.");
+        return model;
+    }
+
     public static IDataView Transform(IFlowScoring scoring, IDataView input) =>
         new FlowScoreDataView(scoring, input, OutputSchema(scoring, input.Schema));
 
-    public static IRowToRowMapper RowToRowMapper(IFlowScoring scoring, Microsoft.ML.Runtime.IHost host, DataViewSchema inputSchema)
+    public static IRowToRowMapper RowToRowMapper(IFlowScoring scoring, IHost host, DataViewSchema inputSchema)
     {
         FlowScoreRowMapper Make(DataViewSchema schema)
         {

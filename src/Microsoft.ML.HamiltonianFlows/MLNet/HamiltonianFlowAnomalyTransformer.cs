@@ -23,7 +23,6 @@ namespace Microsoft.ML.HamiltonianFlows;
 public sealed class HamiltonianFlowAnomalyTransformer : ISingleFeaturePredictionTransformer<HamiltonianFlowModelParameters>, IFlowScoring, IDisposable
 {
     internal const string LoaderSignature = "HamiltonianFlowAnomaly";
-    private const string ModelDirectory = "Model";
 
     internal static readonly ModelVersion Version = new(
         ModelSignature: "HFLOWADT", VerWrittenCur: 0x00010001, VerReadableCur: 0x00010001, VerWeCanReadBack: 0x00010001,
@@ -58,16 +57,10 @@ public sealed class HamiltonianFlowAnomalyTransformer : ISingleFeaturePrediction
         // int: dimension d
         // float: threshold on the score, in nats
         // model Model: HamiltonianFlowModelParameters
-        string featureName = ctx.Reader.ReadString();
-        var storage = (FeatureColumn.Storage)ctx.Reader.ReadInt32();
-        int dimension = ctx.Reader.ReadInt32();
+        var feature = FeatureColumn.Read(env, ctx.Reader);
         float threshold = ctx.Reader.ReadSingle();
-        env.CheckDecode(Enum.IsDefined(storage) && dimension >= 1 && (storage != FeatureColumn.Storage.SingleScalar || dimension == 1),
-            $"Invalid feature column description: storage {storage}, dimension {dimension}.");
         env.CheckDecode(!float.IsNaN(threshold), "The threshold is NaN.");
-        ctx.LoadModel<HamiltonianFlowModelParameters, SignatureLoadModel>(env, out var model, ModelDirectory);
-        env.CheckDecode(model.Dimension == dimension, $"The flow has dimension {model.Dimension}, the feature column {dimension}.");
-        return new HamiltonianFlowAnomalyTransformer(env, model, new FeatureColumn(featureName, storage, dimension), threshold);
+        return new HamiltonianFlowAnomalyTransformer(env, FlowScoring.LoadModel(env, ctx, feature), feature, threshold);
     }
 
     /// <summary>The fitted flow. Disposing the transformer disposes it, also for a transformer made by <see cref="WithThreshold(float)"/>, which shares it.</summary>
@@ -133,11 +126,9 @@ public sealed class HamiltonianFlowAnomalyTransformer : ISingleFeaturePrediction
         host.CheckValue(ctx, nameof(ctx));
         ctx.CheckAtModel();
         ctx.SetVersionInfo(Version.ToVersionInfo());
-        ctx.Writer.Write(feature.Name);
-        ctx.Writer.Write((int)feature.Kind);
-        ctx.Writer.Write(feature.Dimension);
+        feature.Write(ctx.Writer);
         ctx.Writer.Write(Threshold);
-        ctx.SaveModel(Model, ModelDirectory);
+        ctx.SaveModel(Model, FlowScoring.ModelDirectory);
     }
 
     /// <summary>Disposes the flow.</summary>

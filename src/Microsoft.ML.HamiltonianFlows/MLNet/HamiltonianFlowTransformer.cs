@@ -21,7 +21,6 @@ namespace Microsoft.ML.HamiltonianFlows;
 public sealed class HamiltonianFlowTransformer : IFlowScoring, IDisposable
 {
     internal const string LoaderSignature = "HamiltonianFlowXf";
-    private const string ModelDirectory = "Model";
 
     // 0x00020001 with HamiltonianFlowModelParameters': the transformer's own fields are unchanged, but it holds a flow with
     // a fitted Gaussian stage, so an earlier release's file (0x00010001) fails at its outermost part, naming both versions.
@@ -54,15 +53,9 @@ public sealed class HamiltonianFlowTransformer : IFlowScoring, IDisposable
         // int: dimension d
         // string: output column name
         // model Model: HamiltonianFlowModelParameters
-        string featureName = ctx.Reader.ReadString();
-        var storage = (FeatureColumn.Storage)ctx.Reader.ReadInt32();
-        int dimension = ctx.Reader.ReadInt32();
+        var feature = FeatureColumn.Read(env, ctx.Reader);
         string output = ctx.Reader.ReadString();
-        env.CheckDecode(Enum.IsDefined(storage) && dimension >= 1 && (storage != FeatureColumn.Storage.SingleScalar || dimension == 1),
-            $"Invalid feature column description: storage {storage}, dimension {dimension}.");
-        ctx.LoadModel<HamiltonianFlowModelParameters, SignatureLoadModel>(env, out var model, ModelDirectory);
-        env.CheckDecode(model.Dimension == dimension, $"The flow has dimension {model.Dimension}, the feature column {dimension}.");
-        return new HamiltonianFlowTransformer(env, model, new FeatureColumn(featureName, storage, dimension), output);
+        return new HamiltonianFlowTransformer(env, FlowScoring.LoadModel(env, ctx, feature), feature, output);
     }
 
     /// <summary>The trained density model.</summary>
@@ -132,11 +125,9 @@ public sealed class HamiltonianFlowTransformer : IFlowScoring, IDisposable
         host.CheckValue(ctx, nameof(ctx));
         ctx.CheckAtModel();
         ctx.SetVersionInfo(Version.ToVersionInfo());
-        ctx.Writer.Write(feature.Name);
-        ctx.Writer.Write((int)feature.Kind);
-        ctx.Writer.Write(feature.Dimension);
+        feature.Write(ctx.Writer);
         ctx.Writer.Write(OutputColumnName);
-        ctx.SaveModel(Model, ModelDirectory);
+        ctx.SaveModel(Model, FlowScoring.ModelDirectory);
     }
 
     /// <summary>Releases the flow's native tensors.</summary>
