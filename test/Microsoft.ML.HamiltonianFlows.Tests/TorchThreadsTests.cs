@@ -35,11 +35,12 @@ public class TorchThreadsTests
     public void OverlappingCallsRestoreTheCountTheFirstFound()
     {
         int before = get_num_threads();
-        var first = TorchThreads.Use(1);
-        var second = TorchThreads.Use(2);
-        Assert.Equal(2, get_num_threads());
+        // Both counts differ from the one found, so that a restore that never happens cannot pass unseen.
+        var first = TorchThreads.Use(before + 1);
+        var second = TorchThreads.Use(before + 2);
+        Assert.Equal(before + 2, get_num_threads());
         first.Dispose();
-        Assert.Equal(2, get_num_threads());
+        Assert.Equal(before + 2, get_num_threads());
         second.Dispose();
         Assert.Equal(before, get_num_threads());
 
