@@ -10,7 +10,8 @@ namespace Microsoft.ML.HamiltonianFlows.Torch;
 /// above its trim threshold, so the tensors of a scoring or training call, freed and allocated again at the next call,
 /// are mapped, page-faulted in and unmapped again and again. On an AMD EPYC (Zen 5, 2 cores) the benchmark round of
 /// docs/benchmarks.md made 2.9 million page faults and spent 20 s of its 71 s of CPU in the kernel; with the thresholds
-/// below, 0.16 million and 1.6 s, and scoring ran up to 8 times faster, at a lower peak resident set.
+/// below set through the environment, 0.23 million and 1.8 s, 2-D scoring ran 10 times faster, and the peak resident set
+/// was lower (729 MB against 755). The image workload's faults needed Leapfrog's per-step dispose scopes as well.
 /// The library sets them when it loads, on Linux with glibc, unless the process chose its own (the environment
 /// variables MALLOC_MMAP_THRESHOLD_ or MALLOC_TRIM_THRESHOLD_) or the AppContext switch
 /// <c>Microsoft.ML.HamiltonianFlows.KeepMallocSettings</c> is on.
