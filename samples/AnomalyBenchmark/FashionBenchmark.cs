@@ -30,11 +30,11 @@ internal static class FashionBenchmark
             IDataView testView = Rows(ml, test, label => label != normal);
 
             var clock = Stopwatch.StartNew();
-            var flow = ml.AnomalyDetection.Trainers.HamiltonianFlow(new HamiltonianFlowTrainer.Options { Seed = seed }).Fit(trainView);
+            var flow = ml.AnomalyDetection.Trainers.HamiltonianFlow(new HamiltonianFlowAnomalyTrainer.Options { Seed = seed }).Fit(trainView);
             double seconds = clock.Elapsed.TotalSeconds;
             double flowAuroc = ml.AnomalyDetection.Evaluate(flow.Transform(testView)).AreaUnderRocCurve;
             flow.Model.Dispose();
-            var gaussian = ml.AnomalyDetection.Trainers.HamiltonianFlow(new HamiltonianFlowTrainer.Options { Seed = seed, MaxSteps = 0 }).Fit(trainView);
+            var gaussian = ml.AnomalyDetection.Trainers.HamiltonianFlow(new HamiltonianFlowAnomalyTrainer.Options { Seed = seed, MaxSteps = 0 }).Fit(trainView);
             double gaussianAuroc = ml.AnomalyDetection.Evaluate(gaussian.Transform(testView)).AreaUnderRocCurve;
             gaussian.Model.Dispose();
             var pca = ml.AnomalyDetection.Trainers.RandomizedPca(rank: 20, seed: seed).Fit(trainView);

@@ -10,7 +10,7 @@ var data = new Option<DirectoryInfo>("--data") { Description = "Folder of the se
 var threads = new Option<int>("--threads") { Description = "Torch intra-op threads (fit times are quoted for 1).", DefaultValueFactory = _ => 1 };
 var checks = new Option<bool>("--checks") { Description = "Also run the robustness checks: NormalizeMinMax in front, one gross outlier added, 5% of the training rows anomalies." };
 
-var scoringSamples = new Option<int?>("--importance-samples") { Description = "Override the scoring ImportanceSamples (an analysis; the defaults are what the benchmark reports)." };
+var scoringSamples = new Option<int?>("--importance-samples") { Description = "Override ScoringImportanceSamples (an analysis; the defaults are what the benchmark reports)." };
 var tabular = new Command("tabular", "Test AUROC on the five UCI sets (train on normal rows, score the test file).") { sets, seed, output, data, checks, threads, scoringSamples };
 tabular.SetAction(parse => TabularBenchmark.Run(TabularSet.Load(parse.GetValue(data)!.FullName, parse.GetValue(sets)!), parse.GetValue(data)!.FullName,
     parse.GetValue(seed), parse.GetValue(checks), parse.GetValue(output)!, Console.Out, parse.GetValue(scoringSamples)));

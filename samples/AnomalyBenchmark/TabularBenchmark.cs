@@ -18,8 +18,7 @@ internal static class TabularBenchmark
         int? importanceSamples = null)
     {
         // The seed is set, not drawn from the MLContext, so that every fit of a set (the checks' too) starts alike.
-        HamiltonianFlowTrainer.Options Defaults() =>
-            importanceSamples is int k ? new HamiltonianFlowTrainer.Options { Seed = seed, ImportanceSamples = k } : new HamiltonianFlowTrainer.Options { Seed = seed };
+        HamiltonianFlowAnomalyTrainer.Options Defaults() => new() { Seed = seed, ScoringImportanceSamples = importanceSamples };
         output.Create();
         log.WriteLine($"Test AUROC, default options, MLContext seed {seed}; peers: scikit-learn on the same splits (data/README.md).");
         log.WriteLine($"{"set",-11}{"flow",8}{"Gaussian",10}{"RPCA",8}{"| LW",8}{"GMM",8}{"KDE",8}{"best",8}{"fit s",8}");
@@ -35,7 +34,7 @@ internal static class TabularBenchmark
             var clock = Stopwatch.StartNew();
             double flow = Flow(ml, train, test, Defaults());
             double seconds = clock.Elapsed.TotalSeconds;
-            double gaussian = Flow(ml, train, test, new HamiltonianFlowTrainer.Options { Seed = seed, MaxSteps = 0 });
+            double gaussian = Flow(ml, train, test, new HamiltonianFlowAnomalyTrainer.Options { Seed = seed, MaxSteps = 0 });
             // ML.NET's default rank is 20, which needs more than 20 features: capped at d - 1 for the narrower sets.
             var pca = ml.AnomalyDetection.Trainers.RandomizedPca(rank: Math.Min(20, set.Dimension - 1)).Fit(train);
             double rpca = RandomizedPcaAuroc(ml, pca.Transform(test));
@@ -85,7 +84,7 @@ internal static class TabularBenchmark
         }
     }
 
-    private static double Flow(MLContext ml, IDataView train, IDataView test, HamiltonianFlowTrainer.Options options)
+    private static double Flow(MLContext ml, IDataView train, IDataView test, HamiltonianFlowAnomalyTrainer.Options options)
     {
         var model = ml.AnomalyDetection.Trainers.HamiltonianFlow(options).Fit(train);
         double auroc = ml.AnomalyDetection.Evaluate(model.Transform(test)).AreaUnderRocCurve;
@@ -100,7 +99,7 @@ internal static class TabularBenchmark
     /// </summary>
     private static Dictionary<string, double> Checks(
         MLContext ml, TabularSet set, List<LabeledRow> train, List<LabeledRow> test, int seed, double flow,
-        Func<HamiltonianFlowTrainer.Options> defaults, TextWriter log)
+        Func<HamiltonianFlowAnomalyTrainer.Options> defaults, TextWriter log)
     {
         int d = set.Dimension;
         IDataView testView = LabeledRows.ToDataView(ml, test, d);

@@ -15,7 +15,7 @@ internal static class EnergyReadout
     public static EnergyMatch Potential(GaussianRing ring, HamiltonianFlow flow, RingGrid grid)
     {
         double[,] reference = grid.Map((x, y) => -ring.LogDensity(x, y));
-        double[,] potential = grid.Evaluate(flow, (f, x) => f.PotentialEnergy(x));
+        double[,] potential = grid.Evaluate(flow, (f, x) => f.PotentialEnergyAt(x));
         return EnergyMatch.Compute(Flatten(potential), Flatten(reference), Flatten(reference).Select(e => Math.Exp(-e)).ToArray());
     }
 
@@ -23,7 +23,7 @@ internal static class EnergyReadout
     public static EnergyMatch Kinetic(HamiltonianFlow flow, RingGrid momentumGrid)
     {
         double[] reference = Flatten(momentumGrid.Map(QuadraticKinetic));
-        double[,] kinetic = momentumGrid.Evaluate(flow, (f, p) => f.KineticEnergy(p));
+        double[,] kinetic = momentumGrid.Evaluate(flow, (f, p) => f.KineticEnergyAt(p));
         return EnergyMatch.Compute(Flatten(kinetic), reference, reference.Select(e => Math.Exp(-e)).ToArray());
     }
 

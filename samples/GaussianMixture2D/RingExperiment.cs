@@ -84,7 +84,7 @@ internal static class RingExperiment
         // The whole budget on all the points: fresh test points measure the fit, and 20,000 points leave nothing to overfit.
         var options = new FlowTrainingOptions
         {
-            MaxSteps = settings.Steps, BatchSize = BatchSize, ImportanceSamples = TrainingImportanceSamples,
+            MaxSteps = settings.Steps, BatchSize = BatchSize, TrainingImportanceSamples = TrainingImportanceSamples,
             LearningRate = LearningRate, ValidationFraction = 0, Seed = settings.Seed,
         };
         using var data = tensor(train, new long[] { train.Length / 2, 2 });

@@ -24,8 +24,8 @@ internal static class RingPlots
         WriteHeatmaps(Path.Combine(folder, "potential.png"), $"energy - min, clipped at {EnergyClip}", grid, new[]
         {
             ("-log p of the target", Shift(target)),
-            ($"V(q), {fixedKinetic.Name}", Shift(grid.Evaluate(fixedKinetic.Flow, (f, x) => f.PotentialEnergy(x)))),
-            ($"V(q), {neuralKinetic.Name}", Shift(grid.Evaluate(neuralKinetic.Flow, (f, x) => f.PotentialEnergy(x)))),
+            ($"V(q), {fixedKinetic.Name}", Shift(grid.Evaluate(fixedKinetic.Flow, (f, x) => f.PotentialEnergyAt(x)))),
+            ($"V(q), {neuralKinetic.Name}", Shift(grid.Evaluate(neuralKinetic.Flow, (f, x) => f.PotentialEnergyAt(x)))),
         });
 
         // Importance-weighted estimates on single grid points are noisy, with rare large weights: the colour scale is
@@ -43,7 +43,7 @@ internal static class RingPlots
         WriteHeatmaps(Path.Combine(folder, "kinetic.png"), $"energy - min, clipped at {EnergyClip}", momentumGrid, new[]
         {
             ("p^2/2, fixed kinetic", Shift(momentumGrid.Map(EnergyReadout.QuadraticKinetic))),
-            ($"K(p), {neuralKinetic.Name}", Shift(momentumGrid.Evaluate(neuralKinetic.Flow, (f, p) => f.KineticEnergy(p)))),
+            ($"K(p), {neuralKinetic.Name}", Shift(momentumGrid.Evaluate(neuralKinetic.Flow, (f, p) => f.KineticEnergyAt(p)))),
         }, new ScottPlot.Range(0, EnergyClip)); // one colour scale, so that the panels compare directly
 
         WriteTrainingCurves(Path.Combine(folder, "training.png"), entropy, fixedKinetic, neuralKinetic);

@@ -1,3 +1,4 @@
+using Microsoft.ML.HamiltonianFlows;
 using System.Diagnostics;
 using System.Globalization;
 using Microsoft.ML;
@@ -53,7 +54,7 @@ internal static class DensityExperiment
 
         foreach (var (variant, kinetic) in new[] { ("fixed kinetic", KineticEnergyKind.Quadratic), ("neural kinetic", KineticEnergyKind.Neural) })
         {
-            var options = ImageFlowOptions.Create(budget, kinetic);
+            var options = ImageFlowOptions.Create<HamiltonianFlowTrainer.Options>(budget, kinetic);
             var clock = Stopwatch.StartNew();
             using var model = ml.Transforms.HamiltonianFlow(options).Fit(trainRows);
             double seconds = clock.Elapsed.TotalSeconds;
@@ -68,8 +69,8 @@ internal static class DensityExperiment
                 .Select(z => LogitDequantization.Inverse(z)).ToList();
             string file = $"{name}-{(kinetic == KineticEnergyKind.Quadratic ? "fixed" : "neural")}-samples.png";
             SampleGrid.Write(Path.Combine(output.FullName, file), samples, train.Side, GridColumns, Zoom(train.Side));
-            log.WriteLine($"  {variant}: {model.Model.Flow.ParameterCount} parameters, {seconds:F0} s, test {bitsPerDim:F3} bits/dim; wrote {file}");
-            yield return new Outcome(name, variant, model.Model.Flow.ParameterCount, bitsPerDim, seconds);
+            log.WriteLine($"  {variant}: {model.Model.ParameterCount} parameters, {seconds:F0} s, test {bitsPerDim:F3} bits/dim; wrote {file}");
+            yield return new Outcome(name, variant, model.Model.ParameterCount, bitsPerDim, seconds);
         }
     }
 

@@ -6,7 +6,7 @@ namespace ImageFlows;
 /// <summary>The trainer options both image experiments share, from a budget.</summary>
 internal static class ImageFlowOptions
 {
-    public static HamiltonianFlowTrainer.Options Create(ImageBudget budget, KineticEnergyKind kinetic) => new()
+    public static TOptions Create<TOptions>(ImageBudget budget, KineticEnergyKind kinetic) where TOptions : HamiltonianFlowOptionsBase, new() => new()
     {
         KineticEnergy = kinetic,
         HiddenLayers = new[] { budget.Width, budget.Width },
@@ -18,7 +18,7 @@ internal static class ImageFlowOptions
         ValidationFraction = 0,
         BatchSize = budget.BatchSize,
         LearningRate = budget.LearningRate,
-        ImportanceSamples = budget.ImportanceSamples,
+        ScoringImportanceSamples = budget.ImportanceSamples,
         Seed = budget.Seed,
         NumberOfThreads = 1,
     };

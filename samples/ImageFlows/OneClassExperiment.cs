@@ -1,3 +1,4 @@
+using Microsoft.ML.HamiltonianFlows;
 using System.Diagnostics;
 using System.Globalization;
 using Microsoft.ML;
@@ -37,7 +38,7 @@ internal static class OneClassExperiment
             IDataView testRows = ImageRows.Scaled(ml, test, label => label != normal);
 
             var clock = Stopwatch.StartNew();
-            var nhf = ml.AnomalyDetection.Trainers.HamiltonianFlow(ImageFlowOptions.Create(budget, KineticEnergyKind.Quadratic)).Fit(trainRows);
+            var nhf = ml.AnomalyDetection.Trainers.HamiltonianFlow(ImageFlowOptions.Create<HamiltonianFlowAnomalyTrainer.Options>(budget, KineticEnergyKind.Quadratic)).Fit(trainRows);
             double seconds = clock.Elapsed.TotalSeconds;
             double nhfAuroc = ml.AnomalyDetection.Evaluate(nhf.Transform(testRows)).AreaUnderRocCurve;
             nhf.Model.Dispose();

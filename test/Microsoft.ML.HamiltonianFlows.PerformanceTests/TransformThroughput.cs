@@ -17,7 +17,7 @@ public sealed class TransformThroughput : IDisposable
     {
         var options = new HamiltonianFlowTrainer.Options
         {
-            HiddenLayers = new[] { 64, 64 }, LeapfrogSteps = 8, ImportanceSamples = 1, MaxSteps = 20, Seed = 1,
+            HiddenLayers = new[] { 64, 64 }, LeapfrogSteps = 8, ScoringImportanceSamples = 1, MaxSteps = 20, Seed = 1,
         };
         model = mlContext.Transforms.HamiltonianFlow(options).Fit(Rows(4096));
     }

@@ -124,4 +124,44 @@ public sealed class CancellationTests
         var fresh = new MLContext(seed: 1);
         Assert.Equal(expected, Scores(fresh, fresh.Transforms.HamiltonianFlow(SmallOptions()).Fit(fresh.Data.LoadFromEnumerable(data))));
     }
+
+    [Fact]
+    public void CancellingTheOptionsTokenStopsTheDetectorsFitBeforeItsNextBatch()
+    {
+        var ml = new MLContext(seed: 1);
+        var data = ml.Data.LoadFromEnumerable(Clusters(400, 1));
+        using var source = new CancellationTokenSource();
+        var stepsReported = new List<long>();
+        ml.Log += (_, e) =>
+        {
+            var match = System.Text.RegularExpressions.Regex.Match(e.Message, @"Step (\d+): training loss");
+            if (!match.Success)
+                return;
+            long step = long.Parse(match.Groups[1].Value);
+            stepsReported.Add(step);
+            if (step == 14)
+                source.Cancel();
+        };
+        var options = SmallDetectorOptions();
+        // Enough steps that a fit which ignored the token would log many more reports, few enough that it would end.
+        options.MaxSteps = 700;
+        options.ValidationFraction = 0;
+        options.EvaluationInterval = 7;
+        options.CancellationToken = source.Token;
+        Assert.ThrowsAny<OperationCanceledException>(() => ml.AnomalyDetection.Trainers.HamiltonianFlow(options).Fit(data));
+        // The token reaches the engine linked (so cancelled at once), which checks it before every batch: step 14 was the last.
+        Assert.Equal(new long[] { 0, 7, 14 }, stepsReported);
+
+        // A token cancelled before the fit stops it before its first batch; the context itself is not cancelled by it.
+        stepsReported.Clear();
+        Assert.ThrowsAny<OperationCanceledException>(() => ml.Transforms.HamiltonianFlow(new HamiltonianFlowTrainer.Options
+        {
+            MaxSteps = 50, EvaluationInterval = 10, CancellationToken = source.Token,
+        }).Fit(data));
+        Assert.Equal(new long[] { 0 }, stepsReported);
+        var uncancelled = SmallOptions();
+        uncancelled.EvaluationInterval = 10;
+        using var model = ml.Transforms.HamiltonianFlow(uncancelled).Fit(data);
+        Assert.Contains(50L, stepsReported);
+    }
 }

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Microsoft.ML.Data;
+using Microsoft.ML.Trainers;
 using Xunit;
 using Xunit.Abstractions;
 
@@ -58,15 +59,15 @@ public class HamiltonianFlowAnomalyDetectionTests
         var ml = new MLContext(seed: 1);
         var points = HamiltonianFlowTransformerTests.Clusters(400, 1);
         var data = ml.Data.LoadFromEnumerable(points);
-        var options = HamiltonianFlowTransformerTests.SmallOptions();
+        var options = HamiltonianFlowTransformerTests.SmallDetectorOptions(contamination: 0.1);
 
-        var detector = ml.AnomalyDetection.Trainers.HamiltonianFlow(options, contamination: 0.1).Fit(data);
+        var detector = ml.AnomalyDetection.Trainers.HamiltonianFlow(options).Fit(data);
         var scored = detector.Transform(data);
         var scores = scored.GetColumn<float>("Score").ToArray();
         var labels = scored.GetColumn<bool>("PredictedLabel").ToArray();
 
         // Score is the negative log-likelihood of the density transformer trained with the same options.
-        var density = ml.Transforms.HamiltonianFlow(options).Fit(data).Transform(data).GetColumn<float>("LogLikelihood").ToArray();
+        var density = ml.Transforms.HamiltonianFlow(HamiltonianFlowTransformerTests.SmallOptions()).Fit(data).Transform(data).GetColumn<float>("LogLikelihood").ToArray();
         Assert.Equal(density.Select(v => -v), scores);
         // The (1 - 0.1) quantile of 400 training scores is the 360th smallest (ML.NET keeps the threshold itself internal).
         float threshold = scores.Order().ElementAt(359);
@@ -89,7 +90,7 @@ public class HamiltonianFlowAnomalyDetectionTests
     {
         var ml = new MLContext(seed: 1);
         var data = ml.Data.LoadFromEnumerable(HamiltonianFlowTransformerTests.Clusters(300, 1));
-        var detector = ml.AnomalyDetection.Trainers.HamiltonianFlow(HamiltonianFlowTransformerTests.SmallOptions(), contamination: 0.2).Fit(data);
+        var detector = ml.AnomalyDetection.Trainers.HamiltonianFlow(HamiltonianFlowTransformerTests.SmallDetectorOptions(contamination: 0.2)).Fit(data);
         var test = HamiltonianFlowTransformerTests.Clusters(50, 6).Append(new HamiltonianFlowTransformerTests.Point { Features = new[] { 9f, 9f } }).ToArray();
         var scored = detector.Transform(ml.Data.LoadFromEnumerable(test));
 
@@ -106,7 +107,7 @@ public class HamiltonianFlowAnomalyDetectionTests
     {
         var ml = new MLContext(seed: 1);
         var data = ml.Data.LoadFromEnumerable(HamiltonianFlowTransformerTests.Clusters(300, 1));
-        using var detector = ml.AnomalyDetection.Trainers.HamiltonianFlow(HamiltonianFlowTransformerTests.SmallOptions()).Fit(data);
+        using var detector = ml.AnomalyDetection.Trainers.HamiltonianFlow(HamiltonianFlowTransformerTests.SmallDetectorOptions()).Fit(data);
         var rows = new[]
         {
             new HamiltonianFlowTransformerTests.Point { Features = new[] { float.NaN, 0f } },
@@ -132,15 +133,47 @@ public class HamiltonianFlowAnomalyDetectionTests
         var ml = new MLContext(seed: 1);
         var doubles = ml.Data.LoadFromEnumerable(HamiltonianFlowTransformerTests.Clusters(300, 1)
             .Select(p => new HamiltonianFlowTransformerTests.DoublePoint { Features = p.Features.Select(v => (double)v).ToArray() }));
-        var options = HamiltonianFlowTransformerTests.SmallOptions();
-
-        var scores = ml.AnomalyDetection.Trainers.HamiltonianFlow(options).Fit(doubles).Transform(doubles).GetColumn<float>("Score");
-        var density = ml.Transforms.HamiltonianFlow(options).Fit(doubles).Transform(doubles).GetColumn<float>("LogLikelihood");
+        var scores = ml.AnomalyDetection.Trainers.HamiltonianFlow(HamiltonianFlowTransformerTests.SmallDetectorOptions()).Fit(doubles).Transform(doubles).GetColumn<float>("Score");
+        var density = ml.Transforms.HamiltonianFlow(HamiltonianFlowTransformerTests.SmallOptions()).Fit(doubles).Transform(doubles).GetColumn<float>("LogLikelihood");
         Assert.Equal(density.Select(v => -v), scores);
 
         var text = ml.Data.LoadFromEnumerable(new[] { new HamiltonianFlowTransformerTests.TextPoint { Features = "1 2" } });
         var e = Assert.Throws<ArgumentOutOfRangeException>(() => ml.AnomalyDetection.Trainers.HamiltonianFlow().Fit(text));
         Assert.Contains("'Features'", e.Message);
         Assert.Throws<ArgumentOutOfRangeException>(() => ml.AnomalyDetection.Trainers.HamiltonianFlow(contamination: 0));
+    }
+
+    [Fact]
+    public void TheDetectorIsAnMLNetTrainerWithItsOwnOptions()
+    {
+        var ml = new MLContext(seed: 1);
+        ITrainerEstimator<HamiltonianFlowAnomalyTransformer, HamiltonianFlowModelParameters> trainer = ml.AnomalyDetection.Trainers.HamiltonianFlow();
+        // The flow fits its own Gaussian (no normalizer needed) and reads its rows once (no cache needed).
+        Assert.False(trainer.Info.NeedNormalization);
+        Assert.False(trainer.Info.WantCaching);
+
+        foreach (double contamination in new[] { 0, 1, double.NaN })
+        {
+            var e = Assert.Throws<ArgumentOutOfRangeException>(() =>
+                ml.AnomalyDetection.Trainers.HamiltonianFlow(new HamiltonianFlowAnomalyTrainer.Options { Contamination = contamination }));
+            Assert.Contains("Contamination", e.Message);
+        }
+    }
+
+    [Fact]
+    public void CatalogParametersDefaultToTheOptionsDefaults()
+    {
+        var detector = new HamiltonianFlowAnomalyTrainer.Options();
+        var density = new HamiltonianFlowTrainer.Options();
+        var expected = new Dictionary<string, object?>
+        {
+            ["featureColumnName"] = detector.FeatureColumnName, ["contamination"] = detector.Contamination, ["maxSteps"] = detector.MaxSteps,
+            ["leapfrogSteps"] = detector.LeapfrogSteps, ["outputColumnName"] = density.OutputColumnName, ["hiddenLayers"] = null, ["seed"] = null,
+        };
+        Assert.Equal(density.MaxSteps, detector.MaxSteps);
+        var methods = typeof(HamiltonianFlowCatalog).GetMethods().Where(m => m.Name == "HamiltonianFlow" && m.GetParameters().Length > 2).ToArray();
+        Assert.Equal(2, methods.Length);
+        foreach (var parameter in methods.SelectMany(m => m.GetParameters().Skip(1)))
+            Assert.Equal(expected[parameter.Name!], parameter.DefaultValue);
     }
 }

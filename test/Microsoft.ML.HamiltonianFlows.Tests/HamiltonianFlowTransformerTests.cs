@@ -22,9 +22,19 @@ public class HamiltonianFlowTransformerTests
     /// A small flow that trains in about a second: one Hamiltonian of 2 steps, 50 steps of training (evaluated on the
     /// held-out fifth at steps 0 and 50, the better kept).
     /// </summary>
-    internal static HamiltonianFlowTrainer.Options SmallOptions() => new()
+    internal static HamiltonianFlowTrainer.Options SmallOptions() => SmallOptions<HamiltonianFlowTrainer.Options>();
+
+    /// <summary>The detector's options with the same flow as <see cref="SmallOptions()"/>.</summary>
+    internal static HamiltonianFlowAnomalyTrainer.Options SmallDetectorOptions(double contamination = 0.05)
     {
-        MaxSteps = 50, HiddenLayers = new[] { 16, 16 }, Hamiltonians = 1, LeapfrogSteps = 2, BatchSize = 64, Seed = 3, ImportanceSamples = 4,
+        var options = SmallOptions<HamiltonianFlowAnomalyTrainer.Options>();
+        options.Contamination = contamination;
+        return options;
+    }
+
+    private static TOptions SmallOptions<TOptions>() where TOptions : HamiltonianFlowOptionsBase, new() => new()
+    {
+        MaxSteps = 50, HiddenLayers = new[] { 16, 16 }, Hamiltonians = 1, LeapfrogSteps = 2, BatchSize = 64, Seed = 3, ScoringImportanceSamples = 4,
     };
 
     /// <summary>Two elongated clusters around (-2, 0) and (2, 1).</summary>
@@ -331,8 +341,8 @@ public class HamiltonianFlowTransformerTests
     public void InvalidOptionsAreRejectedNamingTheOption()
     {
         var ml = new MLContext();
-        var e = Assert.Throws<ArgumentException>(() => ml.Transforms.HamiltonianFlow(new HamiltonianFlowTrainer.Options { ImportanceSamples = 0 }));
-        Assert.Contains("ImportanceSamples", e.Message);
+        var e = Assert.Throws<ArgumentException>(() => ml.Transforms.HamiltonianFlow(new HamiltonianFlowTrainer.Options { ScoringImportanceSamples = 0 }));
+        Assert.Contains("ScoringImportanceSamples", e.Message);
         e = Assert.Throws<ArgumentException>(() => ml.Transforms.HamiltonianFlow(new HamiltonianFlowTrainer.Options { LeapfrogSteps = 0 }));
         Assert.Contains("LeapfrogSteps", e.Message);
         e = Assert.Throws<ArgumentException>(() => ml.Transforms.HamiltonianFlow(new HamiltonianFlowTrainer.Options { MaxConsecutiveNonFiniteBatches = 0 }));

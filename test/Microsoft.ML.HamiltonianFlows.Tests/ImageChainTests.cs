@@ -65,7 +65,7 @@ public class ImageChainTests
                 colorsToExtract: ImagePixelExtractingEstimator.ColorBits.Red, scaleImage: 1 / 255f))
             .Append(ml.Transforms.HamiltonianFlow(new HamiltonianFlowTrainer.Options
             {
-                MaxSteps = 90, HiddenLayers = new[] { 32, 32 }, LeapfrogSteps = 2, BatchSize = 16, Seed = 5, ImportanceSamples = 4,
+                MaxSteps = 90, HiddenLayers = new[] { 32, 32 }, LeapfrogSteps = 2, BatchSize = 16, Seed = 5, ScoringImportanceSamples = 4,
             }));
 
     private static string[] Bits(IDataView scored) =>

@@ -29,7 +29,7 @@ public sealed class RiskyCallTests
         { "Sample 0 points", "returned" },
         { "Forward with q and p of different rows", "threw ArgumentException: Expected q and p of one shape" },
         { "Inverse with q and p of different widths", "threw ArgumentException: Expected q and p of one shape" },
-        { "PotentialEnergy of layer 5", "threw ArgumentOutOfRangeException" },
+        { "PotentialEnergyAt of layer 5", "threw ArgumentOutOfRangeException" },
         { "EnergyAlongTrajectory of [n, d + 1]", "threw ArgumentException: Expected data of shape [n, 2]" },
         { "Train on [n, d + 1] rows", "threw ArgumentException: Expected data of shape [n, 2]" },
         { "Train on NaN rows only", "threw ArgumentException: The training data has no rows with finite values" },

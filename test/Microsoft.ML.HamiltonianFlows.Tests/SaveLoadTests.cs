@@ -13,7 +13,7 @@ public class SaveLoadTests
     private static IEstimator<ITransformer> AnomalyChain(MLContext ml) =>
         ml.Transforms.NormalizeMinMax("Features")
             .Append(ml.Transforms.HamiltonianFlow(HamiltonianFlowTransformerTests.SmallOptions()))
-            .Append(ml.AnomalyDetection.Trainers.HamiltonianFlow(HamiltonianFlowTransformerTests.SmallOptions(), contamination: 0.1));
+            .Append(ml.AnomalyDetection.Trainers.HamiltonianFlow(HamiltonianFlowTransformerTests.SmallDetectorOptions(contamination: 0.1)));
 
     private static IDataView TestRows(MLContext ml) =>
         ml.Data.LoadFromEnumerable(HamiltonianFlowTransformerTests.Clusters(300, 4)

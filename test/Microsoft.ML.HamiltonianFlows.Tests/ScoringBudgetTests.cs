@@ -40,12 +40,12 @@ public class ScoringBudgetTests
         var ml = new MLContext(seed: 1);
         var data = ml.Data.LoadFromEnumerable(HamiltonianFlowTransformerTests.Clusters(300, 1));
         var options = HamiltonianFlowTransformerTests.SmallOptions();
-        options.ImportanceSamples = null;
+        options.ScoringImportanceSamples = null;
         var messages = new List<string>();
         ml.Log += (_, e) => { lock (messages) messages.Add(e.Message); };
 
         using var measured = ml.Transforms.HamiltonianFlow(options).Fit(data);
-        options.ImportanceSamples = 8;
+        options.ScoringImportanceSamples = 8;
         using var fixedSamples = ml.Transforms.HamiltonianFlow(options).Fit(data);
 
         int k = measured.Model.ImportanceSamples;

@@ -159,13 +159,13 @@ public class StreamingTrainingTests
     }
 
     [Fact]
-    public void StreamedAnomalyDetectorScoresItsTrainingRowsInBlocks()
+    public void StreamedAnomalyDetectorFlagsItsOutlierAndAboutTheContaminationOfItsTrainingRows()
     {
         var ml = new MLContext(seed: 1);
-        var options = SmallOptions();
+        var options = SmallDetectorOptions(contamination: 0.01);
         options.MemoryBudgetMegabytes = 0.01;
         var data = ml.Data.LoadFromEnumerable(Clusters(1500, 1).Append(new Point { Features = new[] { 30f, -30f } }));
-        var detector = ml.AnomalyDetection.Trainers.HamiltonianFlow(options, contamination: 0.01).Fit(data);
+        var detector = ml.AnomalyDetection.Trainers.HamiltonianFlow(options).Fit(data);
         var labels = detector.Transform(data).GetColumn<bool>("PredictedLabel").ToArray();
         Assert.True(labels[^1]);
         Assert.InRange(labels.Count(l => l), 1, 40);

@@ -36,7 +36,7 @@ internal static class RiskyCalls
         Call("Sample 0 points", () => flow.Sample(0));
         Call("Forward with q and p of different rows", () => flow.Forward(zeros(3, 2), zeros(4, 2)));
         Call("Inverse with q and p of different widths", () => flow.Inverse(zeros(3, 2), zeros(3, 5)));
-        Call("PotentialEnergy of layer 5", () => flow.PotentialEnergy(zeros(3, 2), layer: 5));
+        Call("PotentialEnergyAt of layer 5", () => flow.PotentialEnergyAt(zeros(3, 2), layer: 5));
         Call("EnergyAlongTrajectory of [n, d + 1]", () => flow.EnergyAlongTrajectory(zeros(3, 3), zeros(3, 3)));
         Call("Train on [n, d + 1] rows", () => FlowTrainer.Train(new FlowArchitecture { Dimension = 2 }, zeros(8, 3), new FlowTrainingOptions { MaxSteps = 1 }));
         Call("Train on NaN rows only", () => FlowTrainer.Train(new FlowArchitecture { Dimension = 2 }, full(8, 2, double.NaN), new FlowTrainingOptions { MaxSteps = 1 }));

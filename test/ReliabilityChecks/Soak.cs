@@ -28,7 +28,7 @@ internal static class Soak
             {
                 var ml = new MLContext(seed: cycle);
                 var data = ml.Data.LoadFromEnumerable(points);
-                var options = new HamiltonianFlowTrainer.Options { MaxSteps = 16, HiddenLayers = new[] { 32, 32 }, LeapfrogSteps = 4, BatchSize = 64, ImportanceSamples = 8 };
+                var options = new HamiltonianFlowTrainer.Options { MaxSteps = 16, HiddenLayers = new[] { 32, 32 }, LeapfrogSteps = 4, BatchSize = 64, ScoringImportanceSamples = 8 };
                 var model = ml.Transforms.HamiltonianFlow(options).Fit(data);
                 float[] scores = model.Transform(data).GetColumn<float>("LogLikelihood").ToArray();
                 ml.Model.SaveAtomically(model, data.Schema, modelPath);

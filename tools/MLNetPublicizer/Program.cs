@@ -59,10 +59,15 @@ static void Publicize(TypeDefinition type)
             field.IsPublic = true;
     }
 
-    // Property and event accessors are methods, so this covers them too.
+    // Property and event accessors are methods, so this covers them too. A virtual member that only derived types may
+    // call (private protected, protected, protected internal) becomes protected, not public: an override must repeat the
+    // access it sees, so this keeps overrides such as SaveCore out of the library's own public surface.
     foreach (var method in type.Methods)
     {
-        method.IsPublic = true;
+        if (method.IsVirtual && (method.IsFamilyAndAssembly || method.IsFamily || method.IsFamilyOrAssembly))
+            method.IsFamily = true;
+        else
+            method.IsPublic = true;
         if (method.HasBody)
             StripBody(method);
     }

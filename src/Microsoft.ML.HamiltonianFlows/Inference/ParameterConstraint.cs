@@ -52,9 +52,6 @@ public sealed class ParameterConstraint
         _ => $"interval ({Lower}, {Upper})",
     };
 
-    /// <summary>Whether a value lies in the open support.</summary>
-    public bool Contains(double theta) => theta > Lower && theta < Upper;
-
     /// <summary>
     /// Maps unconstrained u of shape [n, d] to theta column by column, with the summed log-Jacobian log |dtheta/du| of each row, [n].
     /// </summary>

@@ -89,7 +89,7 @@ public sealed class PosteriorFlow : IDisposable
 
     /// <summary>The learned potential V(z) of Hamiltonian <paramref name="layer"/> at parameter values theta of shape [n, d], [n].</summary>
     public Tensor PotentialEnergy(Tensor theta, int layer = 0) =>
-        Flow.PotentialEnergy(LocationScale.Inverse(ParameterConstraint.Unconstrain(Constraints, Flow.Prepare(theta))), layer);
+        Flow.PotentialEnergyAt(LocationScale.Inverse(ParameterConstraint.Unconstrain(Constraints, Flow.Prepare(theta))), layer);
 
     /// <summary>
     /// n fresh draws (theta, [n, d]) with log w under the target tempered by <paramref name="inverseTemperature"/>:

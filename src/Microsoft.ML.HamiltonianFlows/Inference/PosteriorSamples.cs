@@ -29,8 +29,6 @@ public sealed class PosteriorSamples
     /// <summary>log w of each draw (-infinity where the target's density is zero).</summary>
     public double[] LogWeights { get; }
 
-    /// <summary>The draws as a [n, d] Float64 tensor.</summary>
-    public Tensor ToTensor() => tensor(Values, new long[] { Count, Dimension });
 
     /// <summary>Parameter j of every draw.</summary>
     public double[] Column(int j) => Enumerable.Range(0, Count).Select(i => Values[i * Dimension + j]).ToArray();

@@ -20,7 +20,7 @@ internal static class FlowFitting
     /// <summary>A trained model with the feature column it read.</summary>
     internal sealed record Result(HamiltonianFlowModelParameters Model, FeatureColumn Feature);
 
-    internal static Result Fit(IHost host, IDataView data, HamiltonianFlowTrainer.Options options)
+    internal static Result Fit(IHost host, IDataView data, HamiltonianFlowOptionsBase options)
     {
         var feature = FeatureColumn.Bind(data.Schema, options.FeatureColumnName);
         using var ch = host.Start("Training");
@@ -46,7 +46,8 @@ internal static class FlowFitting
                     $"they exceed the memory budget of {options.MemoryBudgetMegabytes} MB.");
         }
 
-        using var cancellation = new CancellationTokenSource();
+        // Training stops on the options' token or on the context's own cancellation (internal in ML.NET 5.0.1), polled.
+        using var cancellation = CancellationTokenSource.CreateLinkedTokenSource(options.CancellationToken);
         using var poll = new Timer(_ =>
         {
             if (host is not ICancelable { IsCanceled: true })
@@ -86,8 +87,8 @@ internal static class FlowFitting
                 (result.StoppedEarly ? "; stopped early." : "."));
         // The scoring seed is a function of the training seed, so a model trained twice scores identically.
         ulong scoringSeed = (ulong)(uint)seed * 0x9E3779B97F4A7C15UL + 1;
-        int samples = options.ImportanceSamples ?? result.ScoringSamples ?? HamiltonianFlowTrainer.Options.UnmeasuredImportanceSamples;
-        if (options.ImportanceSamples is null)
+        int samples = options.ScoringImportanceSamples ?? result.ScoringSamples ?? FlowDefaults.UnmeasuredScoringImportanceSamples;
+        if (options.ScoringImportanceSamples is null)
             ch.Info($"Scoring with {samples} importance samples" + (result.ScoringSamples is null
                 ? " (no rows were held out to choose with)."
                 : $": on the held-out rows they agree with {ScoringBudget.Reference}."));

@@ -1,32 +1,55 @@
 using Microsoft.ML.Data;
+using Microsoft.ML.HamiltonianFlows.Training;
 using Microsoft.ML.Runtime;
+using Microsoft.ML.Trainers;
 
 namespace Microsoft.ML.HamiltonianFlows;
 
 /// <summary>
 /// Anomaly detection with a Neural Hamiltonian Flow: returns a <see cref="HamiltonianFlowAnomalyTransformer"/>, whose
 /// Score is the negative log-likelihood (Single, nats, higher = more anomalous) and whose PredictedLabel is Score above
-/// a threshold set at fit time to the (1 - contamination) quantile of the training scores. Create it with
-/// <c>mlContext.AnomalyDetection.Trainers.HamiltonianFlow(...)</c>.
+/// a threshold set at fit time to the (1 - <see cref="Options.Contamination"/>) quantile of the training scores. Create
+/// it with <c>mlContext.AnomalyDetection.Trainers.HamiltonianFlow(...)</c>. A trainer as ML.NET's anomaly detectors
+/// are (RandomizedPca's), with its own options; it returns this library's transformer, which scores rows in blocks,
+/// because ML.NET's <c>AnomalyPredictionTransformer</c> is sealed and asks its model one row at a time.
 /// </summary>
-public sealed class HamiltonianFlowAnomalyTrainer : IEstimator<HamiltonianFlowAnomalyTransformer>
+public sealed class HamiltonianFlowAnomalyTrainer : ITrainerEstimator<HamiltonianFlowAnomalyTransformer, HamiltonianFlowModelParameters>
 {
-    private readonly IHost host;
-    private readonly HamiltonianFlowTrainer.Options options;
-    private readonly double contamination;
+    /// <summary>Options of <see cref="HamiltonianFlowAnomalyTrainer"/>: the shared flow options and the contamination.</summary>
+    public sealed class Options : HamiltonianFlowOptionsBase
+    {
+        /// <summary>
+        /// Expected fraction of anomalies among the training rows, in (0, 1): PredictedLabel is true for a Score above
+        /// the (1 - Contamination) quantile of the training rows' scores. Default 0.05.
+        /// </summary>
+        public double Contamination { get; set; } = FlowDefaults.Contamination;
 
-    internal HamiltonianFlowAnomalyTrainer(IHostEnvironment env, HamiltonianFlowTrainer.Options options, double contamination)
+        internal override void Validate()
+        {
+            if (!(Contamination > 0 && Contamination < 1))
+                throw new ArgumentOutOfRangeException(nameof(Contamination), Contamination, $"{nameof(Contamination)} must be in (0, 1).");
+            base.Validate();
+        }
+    }
+
+    // No normalizer needed in front (the flow fits its own Gaussian), no cache (the rows are read once, or streamed).
+    private static readonly TrainerInfo TrainerInfo = new(normalization: false, caching: false);
+
+    private readonly IHost host;
+    private readonly Options options;
+
+    internal HamiltonianFlowAnomalyTrainer(IHostEnvironment env, Options options)
     {
         Contracts.CheckValue(env, nameof(env));
         host = env.Register(nameof(HamiltonianFlowAnomalyTrainer));
         host.CheckValue(options, nameof(options));
         MLNetVersionGuard.EnsureSupported();
         options.Validate();
-        if (!(contamination > 0 && contamination < 1))
-            throw new ArgumentOutOfRangeException(nameof(contamination), contamination, "The contamination must be in (0, 1).");
         this.options = options;
-        this.contamination = contamination;
     }
+
+    /// <summary>What this trainer needs from its input: no normalization, no caching.</summary>
+    public TrainerInfo Info => TrainerInfo;
 
     /// <summary>Trains the flow and sets the threshold from the training rows' scores.</summary>
     /// <exception cref="ArgumentOutOfRangeException">The feature column is missing or of a type the flow does not read.</exception>
@@ -38,7 +61,7 @@ public sealed class HamiltonianFlowAnomalyTrainer : IEstimator<HamiltonianFlowAn
         var detector = new HamiltonianFlowAnomalyTransformer(host, fitted.Model, fitted.Feature, float.PositiveInfinity);
         float threshold = Threshold(detector, input);
         using (var ch = host.Start("Threshold"))
-            ch.Info($"Anomaly threshold {threshold:G6} nats: the {1 - contamination:P1} quantile of the training scores.");
+            ch.Info($"Anomaly threshold {threshold:G6} nats: the {1 - options.Contamination:P1} quantile of the training scores.");
         return detector.WithThreshold(threshold);
     }
 
@@ -55,7 +78,7 @@ public sealed class HamiltonianFlowAnomalyTrainer : IEstimator<HamiltonianFlowAn
         return new SchemaShape(columns.Values);
     }
 
-    // PredictedLabel is Score > threshold, so that about a fraction `contamination` of the training rows lies above it.
+    // PredictedLabel is Score > threshold, so that about a fraction Contamination of the training rows lies above it.
     // The training rows are scored as any view is, through the detector itself; rows with a non-finite feature have a
     // NaN score and no place in the quantile.
     private float Threshold(HamiltonianFlowAnomalyTransformer unthresholded, IDataView input)
@@ -76,7 +99,7 @@ public sealed class HamiltonianFlowAnomalyTrainer : IEstimator<HamiltonianFlowAn
         }
         host.Check(scores.Count > 0, "No training row has a score.");
         scores.Sort();
-        int index = Math.Clamp((int)Math.Ceiling((1 - contamination) * scores.Count) - 1, 0, scores.Count - 1);
+        int index = Math.Clamp((int)Math.Ceiling((1 - options.Contamination) * scores.Count) - 1, 0, scores.Count - 1);
         return scores[index];
     }
 }

@@ -1,5 +1,6 @@
 using Microsoft.ML.Data;
 using Microsoft.ML.HamiltonianFlows;
+using Microsoft.ML.HamiltonianFlows.Training;
 using Microsoft.ML.Runtime;
 
 namespace Microsoft.ML;
@@ -14,14 +15,15 @@ public static class HamiltonianFlowCatalog
     /// <param name="catalog">The transforms catalog.</param>
     /// <param name="outputColumnName">Name of the log-likelihood column.</param>
     /// <param name="featureColumnName">A known-size vector of Single or Double, or a Single scalar.</param>
-    /// <param name="maxSteps">Optimiser steps at most; null keeps the default of <see cref="HamiltonianFlowTrainer.Options.MaxSteps"/>.</param>
-    /// <param name="hiddenLayers">Hidden widths of the networks; null keeps the default of <see cref="HamiltonianFlowTrainer.Options.HiddenLayers"/>.</param>
-    /// <param name="leapfrogSteps">Leapfrog steps; null keeps the default of <see cref="HamiltonianFlowTrainer.Options.LeapfrogSteps"/>.</param>
+    /// <param name="maxSteps">Optimiser steps at most (<see cref="HamiltonianFlowOptionsBase.MaxSteps"/>).</param>
+    /// <param name="hiddenLayers">Hidden widths of the networks; null keeps the default (<see cref="HamiltonianFlowOptionsBase.HiddenLayers"/>).</param>
+    /// <param name="leapfrogSteps">Leapfrog steps per Hamiltonian (<see cref="HamiltonianFlowOptionsBase.LeapfrogSteps"/>).</param>
     /// <param name="seed">Seed; null derives one from the <see cref="MLContext"/>'s seed.</param>
     public static HamiltonianFlowTrainer HamiltonianFlow(this TransformsCatalog catalog,
-        string outputColumnName = "LogLikelihood", string featureColumnName = "Features",
-        long? maxSteps = null, int[]? hiddenLayers = null, int? leapfrogSteps = null, int? seed = null) =>
-        catalog.HamiltonianFlow(MakeOptions(featureColumnName, maxSteps, hiddenLayers, leapfrogSteps, seed, outputColumnName));
+        string outputColumnName = FlowDefaults.LogLikelihoodColumnName, string featureColumnName = FlowDefaults.FeatureColumnName,
+        long maxSteps = FlowDefaults.MaxSteps, int[]? hiddenLayers = null, int leapfrogSteps = FlowDefaults.LeapfrogSteps, int? seed = null) =>
+        catalog.HamiltonianFlow(Configure(new HamiltonianFlowTrainer.Options { OutputColumnName = outputColumnName },
+            featureColumnName, maxSteps, hiddenLayers, leapfrogSteps, seed));
 
     /// <summary>Fits a Neural Hamiltonian Flow density model with all options given.</summary>
     /// <param name="catalog">The transforms catalog.</param>
@@ -35,24 +37,24 @@ public static class HamiltonianFlowCatalog
     /// training scores.
     /// </summary>
     /// <param name="catalog">The anomaly detection trainers catalog.</param>
-    /// <param name="featureColumnName">A known-size vector of Single.</param>
-    /// <param name="contamination">Expected fraction of anomalies, in (0, 1); sets the threshold.</param>
-    /// <param name="maxSteps">Optimiser steps at most; null keeps the default of <see cref="HamiltonianFlowTrainer.Options.MaxSteps"/>.</param>
-    /// <param name="hiddenLayers">Hidden widths of the networks; null keeps the default of <see cref="HamiltonianFlowTrainer.Options.HiddenLayers"/>.</param>
-    /// <param name="leapfrogSteps">Leapfrog steps; null keeps the default of <see cref="HamiltonianFlowTrainer.Options.LeapfrogSteps"/>.</param>
+    /// <param name="featureColumnName">A known-size vector of Single or Double, or a Single scalar.</param>
+    /// <param name="contamination">Expected fraction of anomalies, in (0, 1); sets the threshold (<see cref="HamiltonianFlowAnomalyTrainer.Options.Contamination"/>).</param>
+    /// <param name="maxSteps">Optimiser steps at most (<see cref="HamiltonianFlowOptionsBase.MaxSteps"/>).</param>
+    /// <param name="hiddenLayers">Hidden widths of the networks; null keeps the default (<see cref="HamiltonianFlowOptionsBase.HiddenLayers"/>).</param>
+    /// <param name="leapfrogSteps">Leapfrog steps per Hamiltonian (<see cref="HamiltonianFlowOptionsBase.LeapfrogSteps"/>).</param>
     /// <param name="seed">Seed; null derives one from the <see cref="MLContext"/>'s seed.</param>
     public static HamiltonianFlowAnomalyTrainer HamiltonianFlow(this AnomalyDetectionCatalog.AnomalyDetectionTrainers catalog,
-        string featureColumnName = "Features", double contamination = 0.05,
-        long? maxSteps = null, int[]? hiddenLayers = null, int? leapfrogSteps = null, int? seed = null) =>
-        catalog.HamiltonianFlow(MakeOptions(featureColumnName, maxSteps, hiddenLayers, leapfrogSteps, seed), contamination);
+        string featureColumnName = FlowDefaults.FeatureColumnName, double contamination = FlowDefaults.Contamination,
+        long maxSteps = FlowDefaults.MaxSteps, int[]? hiddenLayers = null, int leapfrogSteps = FlowDefaults.LeapfrogSteps, int? seed = null) =>
+        catalog.HamiltonianFlow(Configure(new HamiltonianFlowAnomalyTrainer.Options { Contamination = contamination },
+            featureColumnName, maxSteps, hiddenLayers, leapfrogSteps, seed));
 
     /// <summary>Anomaly detection by density with all options given.</summary>
     /// <param name="catalog">The anomaly detection trainers catalog.</param>
-    /// <param name="options">The flow's options (the output column name is not used: the outputs are Score and PredictedLabel).</param>
-    /// <param name="contamination">Expected fraction of anomalies, in (0, 1); sets the threshold.</param>
+    /// <param name="options">The detector's options.</param>
     public static HamiltonianFlowAnomalyTrainer HamiltonianFlow(this AnomalyDetectionCatalog.AnomalyDetectionTrainers catalog,
-        HamiltonianFlowTrainer.Options options, double contamination = 0.05) =>
-        new(CatalogUtils.GetEnvironment(catalog), options, contamination);
+        HamiltonianFlowAnomalyTrainer.Options options) =>
+        new(CatalogUtils.GetEnvironment(catalog), options);
 
     /// <summary>
     /// The detector with another threshold on the score (nats): ML.NET's <c>ChangeModelThreshold</c> for this library's
@@ -66,18 +68,15 @@ public static class HamiltonianFlowCatalog
         return model.WithThreshold(threshold);
     }
 
-    private static HamiltonianFlowTrainer.Options MakeOptions(
-        string featureColumnName, long? maxSteps, int[]? hiddenLayers, int? leapfrogSteps, int? seed, string? outputColumnName = null)
+    private static TOptions Configure<TOptions>(TOptions options, string featureColumnName, long maxSteps, int[]? hiddenLayers,
+        int leapfrogSteps, int? seed) where TOptions : HamiltonianFlowOptionsBase
     {
-        var options = new HamiltonianFlowTrainer.Options { FeatureColumnName = featureColumnName, Seed = seed };
-        if (outputColumnName is not null)
-            options.OutputColumnName = outputColumnName;
-        if (maxSteps is long steps)
-            options.MaxSteps = steps;
+        options.FeatureColumnName = featureColumnName;
+        options.MaxSteps = maxSteps;
         if (hiddenLayers is not null)
             options.HiddenLayers = hiddenLayers;
-        if (leapfrogSteps is int l)
-            options.LeapfrogSteps = l;
+        options.LeapfrogSteps = leapfrogSteps;
+        options.Seed = seed;
         return options;
     }
 }

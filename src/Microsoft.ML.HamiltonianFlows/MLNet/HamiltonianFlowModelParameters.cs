@@ -90,11 +90,15 @@ public sealed class HamiltonianFlowModelParameters : ModelParametersBase<float>,
     /// <summary>The architecture of the flow (network widths, kinetic energy, leapfrog steps, ...).</summary>
     public FlowArchitecture Architecture => flow.Architecture;
 
-    /// <summary>The flow itself, for direct use with the engine API (shared: do not dispose or train it).</summary>
-    public HamiltonianFlow Flow => flow;
+    /// <summary>Number of trained parameters of the flow.</summary>
+    public long ParameterCount => flow.ParameterCount;
+
+    // The flow itself, shared by every transformer made from this model: internal, since disposing or training it would
+    // change them all. Users who want the engine's API train with FlowTrainer or load a weights file.
+    internal HamiltonianFlow Flow => flow;
 
     /// <summary>Anomaly detection: the score is a negative log-likelihood.</summary>
-    public override PredictionKind PredictionKind => PredictionKind.AnomalyDetection;
+    protected override PredictionKind PredictionKind => PredictionKind.AnomalyDetection;
 
     /// <summary>
     /// Log-likelihoods, in nats and data units, of the rows stored back to back in <paramref name="rows"/>
@@ -154,7 +158,7 @@ public sealed class HamiltonianFlowModelParameters : ModelParametersBase<float>,
         {
             using var scope = NewDisposeScope();
             using var noGrad = no_grad();
-            return flow.PotentialEnergy(tensor(points.ToArray(), new long[] { points.Length / d, d }))
+            return flow.PotentialEnergyAt(tensor(points.ToArray(), new long[] { points.Length / d, d }))
                 .to(ScalarType.Float32).cpu().data<float>().ToArray();
         }
     }
@@ -172,7 +176,7 @@ public sealed class HamiltonianFlowModelParameters : ModelParametersBase<float>,
     }
 
     /// <summary>Writes the scoring settings and the flow's weights; ML.NET calls it when saving a model.</summary>
-    public override void SaveCore(ModelSaveContext ctx)
+    protected override void SaveCore(ModelSaveContext ctx)
     {
         base.SaveCore(ctx);
         ctx.SetVersionInfo(Version.ToVersionInfo());

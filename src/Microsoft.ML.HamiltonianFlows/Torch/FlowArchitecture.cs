@@ -12,28 +12,28 @@ public sealed record FlowArchitecture
     public int Dimension { get; init; }
 
     /// <summary>Hidden layer widths of the potential V(q) (and of a neural K(p)). Default 64, 64.</summary>
-    public IReadOnlyList<int> HiddenLayers { get; init; } = new[] { 64, 64 };
+    public IReadOnlyList<int> HiddenLayers { get; init; } = Training.FlowDefaults.HiddenLayers();
 
     /// <summary>Hidden layer widths of the momentum encoder; null uses <see cref="HiddenLayers"/>. Default null.</summary>
     public IReadOnlyList<int>? EncoderHiddenLayers { get; init; }
 
     /// <summary>Nonlinearity of every network. Default <see cref="Torch.Activation.Softplus"/>.</summary>
-    public Activation Activation { get; init; } = Activation.Softplus;
+    public Activation Activation { get; init; } = Training.FlowDefaults.Activation;
 
     /// <summary>Fixed quadratic (the paper's variant) or neural kinetic energy. Default Quadratic.</summary>
-    public KineticEnergyKind Kinetic { get; init; } = KineticEnergyKind.Quadratic;
+    public KineticEnergyKind Kinetic { get; init; } = Training.FlowDefaults.Kinetic;
 
     /// <summary>Mass of the quadratic kinetic energy; ignored for a neural one. Default Identity.</summary>
-    public MassKind Mass { get; init; } = MassKind.Identity;
+    public MassKind Mass { get; init; } = Training.FlowDefaults.Mass;
 
     /// <summary>Leapfrog steps L per Hamiltonian. Default 4.</summary>
-    public int LeapfrogSteps { get; init; } = 4;
+    public int LeapfrogSteps { get; init; } = Training.FlowDefaults.LeapfrogSteps;
 
     /// <summary>Leapfrog step size eps (its initial value when learned), &gt; 0. Default 0.15.</summary>
-    public double StepSize { get; init; } = 0.15;
+    public double StepSize { get; init; } = Training.FlowDefaults.StepSize;
 
     /// <summary>Whether eps is a trained parameter (kept positive as exp of a log). Default true.</summary>
-    public bool LearnStepSize { get; init; } = true;
+    public bool LearnStepSize { get; init; } = Training.FlowDefaults.LearnStepSize;
 
     /// <summary>
     /// Number T of Hamiltonians integrated one after the other, each with its own networks and step size
@@ -41,13 +41,13 @@ public sealed record FlowArchitecture
     /// the tabular benchmark sets, 4 Hamiltonians of 4 steps fitted better than 1 of 8 or 2 of 8 at about the same cost
     /// (docs/anomaly-benchmark.md).
     /// </summary>
-    public int Hamiltonians { get; init; } = 4;
+    public int Hamiltonians { get; init; } = Training.FlowDefaults.Hamiltonians;
 
     /// <summary>
     /// Covariance of the Gaussian the flow starts from (<see cref="GaussianStage"/>). Default Automatic: full up to
     /// <see cref="FullCovarianceMaxDimension"/> features, diagonal above.
     /// </summary>
-    public CovarianceKind Covariance { get; init; } = CovarianceKind.Automatic;
+    public CovarianceKind Covariance { get; init; } = Training.FlowDefaults.Covariance;
 
     /// <summary>The widest data for which <see cref="CovarianceKind.Automatic"/> means a full covariance: 1,024 features.</summary>
     public const int FullCovarianceMaxDimension = 1024;

@@ -34,11 +34,11 @@ public sealed class HamiltonianFlow : nn.Module
         }
     }
 
-    /// <summary>Builds an untrained flow on the CPU, its weights drawn from torch's global generator.</summary>
-    public HamiltonianFlow(FlowArchitecture architecture) : this(architecture, CPU) { }
+    // Weights drawn from torch's global generator: internal, so that users build flows through Create (seeded, thread-safe),
+    // FlowTrainer or a weights file.
+    internal HamiltonianFlow(FlowArchitecture architecture) : this(architecture, CPU) { }
 
-    /// <summary>Builds an untrained flow on <paramref name="device"/>.</summary>
-    public HamiltonianFlow(FlowArchitecture architecture, Device device) : base(nameof(HamiltonianFlow))
+    internal HamiltonianFlow(FlowArchitecture architecture, Device device) : base(nameof(HamiltonianFlow))
     {
         ArgumentNullException.ThrowIfNull(architecture);
         architecture.Validate();
@@ -212,10 +212,10 @@ public sealed class HamiltonianFlow : nn.Module
     }
 
     /// <summary>The learned potential V(q) of Hamiltonian <paramref name="layer"/> at data points x, [n].</summary>
-    public Tensor PotentialEnergy(Tensor x, int layer = 0) => layers[layer].Hamiltonian.Potential.forward(gaussian.forward(Prepare(x)));
+    public Tensor PotentialEnergyAt(Tensor x, int layer = 0) => layers[layer].Hamiltonian.Potential.forward(gaussian.forward(Prepare(x)));
 
     /// <summary>The kinetic energy K(p) of Hamiltonian <paramref name="layer"/> at momenta p, [n].</summary>
-    public Tensor KineticEnergy(Tensor p, int layer = 0) => layers[layer].Hamiltonian.Kinetic.forward(Prepare(p));
+    public Tensor KineticEnergyAt(Tensor p, int layer = 0) => layers[layer].Hamiltonian.Kinetic.forward(Prepare(p));
 
     /// <summary>
     /// The energy of each Hamiltonian along the sampling trajectory from (q0, p0) (whitened units): returns
@@ -227,7 +227,7 @@ public sealed class HamiltonianFlow : nn.Module
         Tensor q = Prepare(q0), p = Prepare(p0);
         var energies = new List<Tensor>();
         foreach (Leapfrog layer in layers)
-            (q, p) = layer.Forward(q, p, (qs, ps) => energies.Add(layer.Hamiltonian.forward(qs, ps)));
+            (q, p) = layer.Trace(q, p, (qs, ps) => energies.Add(layer.Hamiltonian.forward(qs, ps)));
         return stack(energies);
     }
 

@@ -45,7 +45,7 @@ public sealed class Leapfrog : nn.Module<Tensor, Tensor, (Tensor Q, Tensor P)>
     /// with p at whole steps (not the half-step momentum), as an energy check needs. The tensors it is given are disposed
     /// after the next step: the observer computes from them, it does not keep them.
     /// </summary>
-    public (Tensor Q, Tensor P) Forward(Tensor q, Tensor p, Action<Tensor, Tensor> observer)
+    public (Tensor Q, Tensor P) Trace(Tensor q, Tensor p, Action<Tensor, Tensor> observer)
     {
         observer(q, p);
         return Integrate(q, p, StepSize, observer);

@@ -371,7 +371,7 @@ public static class FlowTrainer
                     using (var scope = NewDisposeScope())
                     {
                         double? loss = optimizer.Step(step++, budget,
-                            () => -flow.LogLikelihood(batch, options.ImportanceSamples, generator).mean(), null,
+                            () => -flow.LogLikelihood(batch, options.TrainingImportanceSamples, generator).mean(), null,
                             (failures, rate) =>
                                 $"Training diverged: {failures} consecutive batches gave a non-finite loss or gradient " +
                                 $"(step {step}, learning rate lowered to {rate:G3}). Lower {nameof(FlowTrainingOptions.LearningRate)}, " +
@@ -421,7 +421,7 @@ public static class FlowTrainer
         {
             using var scope = NewDisposeScope();
             Tensor batch = rows.narrow(0, start, Math.Min(batchSize, count - start));
-            double[] values = (-flow.LogLikelihood(batch, options.ImportanceSamples, generator)).to(ScalarType.Float64).data<double>().ToArray();
+            double[] values = (-flow.LogLikelihood(batch, options.TrainingImportanceSamples, generator)).to(ScalarType.Float64).data<double>().ToArray();
             values.CopyTo(losses, start);
         }
         return losses;

@@ -12,53 +12,53 @@ public sealed record FlowTrainingOptions
     /// Optimiser steps at most. A budget in steps, not epochs, costs the same on 300 rows as on 3 million, and early
     /// stopping usually ends training sooner. Default 2,000.
     /// </summary>
-    public long MaxSteps { get; init; } = 2000;
+    public long MaxSteps { get; init; } = FlowDefaults.MaxSteps;
 
     /// <summary>Rows per minibatch, at most the number of training rows. Default 256.</summary>
-    public int BatchSize { get; init; } = 256;
+    public int BatchSize { get; init; } = FlowDefaults.BatchSize;
 
     /// <summary>AdamW's base learning rate. Default 3e-3 (better held-out fits than 1e-3 or 1e-2, docs/anomaly-benchmark.md).</summary>
-    public double LearningRate { get; init; } = 3e-3;
+    public double LearningRate { get; init; } = FlowDefaults.LearningRate;
 
     /// <summary>
     /// AdamW's decoupled weight decay: pulls the networks towards zero, that is the flow towards its Gaussian, which keeps
     /// small data sets from being memorised. 0 gives plain Adam. Default 1e-4.
     /// </summary>
-    public double WeightDecay { get; init; } = 1e-4;
+    public double WeightDecay { get; init; } = FlowDefaults.WeightDecay;
 
     /// <summary>Learning-rate schedule over the step budget. Default Cosine.</summary>
-    public LearningRateSchedule Schedule { get; init; } = LearningRateSchedule.Cosine;
+    public LearningRateSchedule Schedule { get; init; } = FlowDefaults.Schedule;
 
     /// <summary>
     /// Momentum samples K per row in the training objective: 1 maximises the ELBO; K &gt; 1 maximises the tighter
     /// importance-weighted bound E[log (1/K) sum_k w_k] (Burda et al., 2016), at K times the cost per row. Default 1.
     /// </summary>
-    public int ImportanceSamples { get; init; } = 1;
+    public int TrainingImportanceSamples { get; init; } = FlowDefaults.TrainingImportanceSamples;
 
     /// <summary>Maximum global L2 norm of the gradient; larger gradients are rescaled. Null disables clipping. Default 10.</summary>
-    public double? GradientClipNorm { get; init; } = 10;
+    public double? GradientClipNorm { get; init; } = FlowDefaults.GradientClipNorm;
 
     /// <summary>
     /// Fraction of the training rows held out to choose when to stop, in [0, 1), at most <see cref="MaxValidationRows"/>
     /// rows; the weights with the best held-out loss are kept, the fitted Gaussian (step 0) among them, so a fit never
     /// ends worse on the held-out rows than the Gaussian it started from. 0 trains for the whole budget. Default 0.2.
     /// </summary>
-    public double ValidationFraction { get; init; } = 0.2;
+    public double ValidationFraction { get; init; } = FlowDefaults.ValidationFraction;
 
     /// <summary>Most rows held out for validation, however large the data. Default 4,096.</summary>
-    public int MaxValidationRows { get; init; } = 4096;
+    public int MaxValidationRows { get; init; } = FlowDefaults.MaxValidationRows;
 
     /// <summary>Optimiser steps between two evaluations of the held-out loss (and progress reports). Default 100.</summary>
-    public int EvaluationInterval { get; init; } = 100;
+    public int EvaluationInterval { get; init; } = FlowDefaults.EvaluationInterval;
 
     /// <summary>Evaluations without a better held-out loss before training stops. Default 5.</summary>
-    public int EarlyStoppingPatience { get; init; } = 5;
+    public int EarlyStoppingPatience { get; init; } = FlowDefaults.EarlyStoppingPatience;
 
     /// <summary>
     /// Consecutive batches with a non-finite loss or gradient tolerated (each is skipped and halves the learning
     /// rate) before training fails with an error instead of returning a broken model. Default 10.
     /// </summary>
-    public int MaxConsecutiveNonFiniteBatches { get; init; } = 10;
+    public int MaxConsecutiveNonFiniteBatches { get; init; } = FlowDefaults.MaxConsecutiveNonFiniteBatches;
 
     /// <summary>Seed of weight initialisation, the validation split, shuffling and momentum draws. Default 0.</summary>
     public int Seed { get; init; }
@@ -69,7 +69,7 @@ public sealed record FlowTrainingOptions
     /// 1.6 times as long on 2 threads as on 1 with the machine idle, and did not end in 9 minutes (against 2) with both
     /// cores busy (docs/benchmarks.md, Threads).
     /// </summary>
-    public int? NumberOfThreads { get; init; } = 1;
+    public int? NumberOfThreads { get; init; } = FlowDefaults.NumberOfThreads;
 
     /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid option.</summary>
     public void Validate()
@@ -78,8 +78,8 @@ public sealed record FlowTrainingOptions
             throw new ArgumentException($"{nameof(MaxSteps)} must not be negative, got {MaxSteps}.", nameof(MaxSteps));
         if (BatchSize < 1)
             throw new ArgumentException($"{nameof(BatchSize)} must be at least 1, got {BatchSize}.", nameof(BatchSize));
-        if (ImportanceSamples < 1)
-            throw new ArgumentException($"{nameof(ImportanceSamples)} must be at least 1, got {ImportanceSamples}.", nameof(ImportanceSamples));
+        if (TrainingImportanceSamples < 1)
+            throw new ArgumentException($"{nameof(TrainingImportanceSamples)} must be at least 1, got {TrainingImportanceSamples}.", nameof(TrainingImportanceSamples));
         if (!(LearningRate > 0) || double.IsInfinity(LearningRate))
             throw new ArgumentException($"{nameof(LearningRate)} must be positive and finite, got {LearningRate}.", nameof(LearningRate));
         if (!(WeightDecay >= 0) || double.IsInfinity(WeightDecay))

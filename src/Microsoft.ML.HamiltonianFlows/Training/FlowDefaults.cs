@@ -1,0 +1,45 @@
+using Microsoft.ML.HamiltonianFlows.Torch;
+
+namespace Microsoft.ML.HamiltonianFlows.Training;
+
+/// <summary>
+/// The library's one set of defaults, as constants (ML.NET's <c>Options.Defaults</c> pattern): the engine's
+/// <see cref="Torch.FlowArchitecture"/> and <see cref="FlowTrainingOptions"/>, the ML.NET options and the catalog methods'
+/// parameters all take their values from here. The members that use them say why each value was chosen.
+/// </summary>
+internal static class FlowDefaults
+{
+    public const int HiddenWidth = 64;
+    public const int HiddenLayerCount = 2;
+    public const Activation Activation = Torch.Activation.Softplus;
+    public const KineticEnergyKind Kinetic = KineticEnergyKind.Quadratic;
+    public const MassKind Mass = MassKind.Identity;
+    public const CovarianceKind Covariance = CovarianceKind.Automatic;
+    public const int LeapfrogSteps = 4;
+    public const double StepSize = 0.15;
+    public const bool LearnStepSize = true;
+    public const int Hamiltonians = 4;
+
+    public const long MaxSteps = 2000;
+    public const int BatchSize = 256;
+    public const double LearningRate = 3e-3;
+    public const LearningRateSchedule Schedule = LearningRateSchedule.Cosine;
+    public const double WeightDecay = 1e-4;
+    public const int TrainingImportanceSamples = 1;
+    public const double GradientClipNorm = 10;
+    public const double ValidationFraction = 0.2;
+    public const int MaxValidationRows = 4096;
+    public const int EvaluationInterval = 100;
+    public const int EarlyStoppingPatience = 5;
+    public const int MaxConsecutiveNonFiniteBatches = 10;
+    public const int NumberOfThreads = 1;
+
+    /// <summary>Scoring samples when none are set and no rows were held out to measure them on.</summary>
+    public const int UnmeasuredScoringImportanceSamples = 16;
+    public const double MemoryBudgetMegabytes = 1024;
+    public const double Contamination = 0.05;
+    public const string FeatureColumnName = "Features";
+    public const string LogLikelihoodColumnName = "LogLikelihood";
+
+    public static int[] HiddenLayers() => Enumerable.Repeat(HiddenWidth, HiddenLayerCount).ToArray();
+}
