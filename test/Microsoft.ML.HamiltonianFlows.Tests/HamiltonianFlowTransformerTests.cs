@@ -278,10 +278,12 @@ public class HamiltonianFlowTransformerTests
         ml.Log += (_, e) => { lock (log) log.Add(e.Message); };
         var estimator = ml.Transforms.HamiltonianFlow(SmallOptions());
 
-        var empty = Assert.Throws<InvalidOperationException>(() => estimator.Fit(ml.Data.LoadFromEnumerable(Array.Empty<Point>())));
+        // The engine's exception type for the same fault (DataWithNoFiniteRowThrowsBeforeTraining).
+        var empty = Assert.Throws<ArgumentException>(() => estimator.Fit(ml.Data.LoadFromEnumerable(Array.Empty<Point>())));
         Assert.Contains("empty", empty.Message);
         var allNaN = new[] { new Point { Features = new[] { float.NaN, 1f } } };
-        Assert.Throws<InvalidOperationException>(() => estimator.Fit(ml.Data.LoadFromEnumerable(allNaN)));
+        var nonFinite = Assert.Throws<ArgumentException>(() => estimator.Fit(ml.Data.LoadFromEnumerable(allNaN)));
+        Assert.Contains("'Features'", nonFinite.Message);
 
         var data = Clusters(100, 1).Concat(allNaN).Concat(new[] { new Point { Features = new[] { 1f, float.NegativeInfinity } } });
         estimator.Fit(ml.Data.LoadFromEnumerable(data));

@@ -1,3 +1,4 @@
+using Microsoft.ML.HamiltonianFlows.Training;
 using Microsoft.ML.Data;
 using Microsoft.ML.Runtime;
 
@@ -116,7 +117,7 @@ internal sealed record FeatureColumn(string Name, FeatureColumn.Storage Kind, in
                 {
                     getter(ref buffer);
                     buffer.CopyTo(destination);
-                    return AllFinite(destination);
+                    return FiniteValues.AllFinite(destination); // a Double too large for Single is infinite by now
                 };
             }
             case Storage.DoubleVector:
@@ -130,7 +131,7 @@ internal sealed record FeatureColumn(string Name, FeatureColumn.Storage Kind, in
                     buffer.CopyTo(values);
                     for (int i = 0; i < values.Length; i++)
                         destination[i] = (float)values[i];
-                    return AllFinite(destination);
+                    return FiniteValues.AllFinite(destination); // a Double too large for Single is infinite by now
                 };
             }
             default:
@@ -145,14 +146,5 @@ internal sealed record FeatureColumn(string Name, FeatureColumn.Storage Kind, in
                 };
             }
         }
-    }
-
-    /// <summary>Whether every value is finite (a Double too large for Single has become infinite by now).</summary>
-    internal static bool AllFinite(ReadOnlySpan<float> values)
-    {
-        foreach (float v in values)
-            if (!float.IsFinite(v))
-                return false;
-        return true;
     }
 }

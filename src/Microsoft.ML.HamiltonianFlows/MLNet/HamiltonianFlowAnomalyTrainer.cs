@@ -53,7 +53,7 @@ public sealed class HamiltonianFlowAnomalyTrainer : ITrainerEstimator<Hamiltonia
 
     /// <summary>Trains the flow and sets the threshold from the training rows' scores.</summary>
     /// <exception cref="ArgumentOutOfRangeException">The feature column is missing or of a type the flow does not read.</exception>
-    /// <exception cref="InvalidOperationException">No row has finite features.</exception>
+    /// <exception cref="ArgumentException">No row has finite features (the engine throws the same for a tensor).</exception>
     public HamiltonianFlowAnomalyTransformer Fit(IDataView input)
     {
         host.CheckValue(input, nameof(input));

@@ -1,3 +1,4 @@
+using Microsoft.ML.HamiltonianFlows.Training;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.HamiltonianFlows;
@@ -63,8 +64,17 @@ public sealed class HamiltonianFlowModelParameters : ModelParametersBase<float>,
         Host.CheckDecode(ImportanceSamples >= 1, "the number of importance samples must be at least 1");
         ScoringSeed = ctx.Reader.ReadUInt64();
         HamiltonianFlow? loaded = null;
-        if (!ctx.TryLoadBinaryStream(WeightsStreamName, r => loaded = FlowWeightsFormat.Load(r.BaseStream)))
-            throw Host.ExceptDecode($"The model has no '{WeightsStreamName}' stream.");
+        // Inside ML.NET's Load a damaged stream is a FormatException, as ML.NET's own checks and the version check throw;
+        // the engine's FlowWeightsFormat.Load and LoadVerified throw InvalidDataException (docs/api.md, Saving and loading).
+        try
+        {
+            if (!ctx.TryLoadBinaryStream(WeightsStreamName, r => loaded = FlowWeightsFormat.Load(r.BaseStream)))
+                throw Host.ExceptDecode($"The model has no '{WeightsStreamName}' stream.");
+        }
+        catch (InvalidDataException e)
+        {
+            throw new FormatException(e.Message, e);
+        }
         flow = loaded!;
         noiseWidth = flow.NoiseWidth;
     }
@@ -112,7 +122,7 @@ public sealed class HamiltonianFlowModelParameters : ModelParametersBase<float>,
         var finite = new List<int>(result.Length);
         for (int i = 0; i < result.Length; i++)
         {
-            if (FeatureColumn.AllFinite(rows.Slice(i * d, d)))
+            if (FiniteValues.AllFinite(rows.Slice(i * d, d)))
                 finite.Add(i);
             else
                 result[i] = float.NaN;

@@ -47,7 +47,7 @@ public sealed class HamiltonianFlowTrainer : IEstimator<HamiltonianFlowTransform
 
     /// <summary>Trains the flow on the feature column of <paramref name="input"/>.</summary>
     /// <exception cref="ArgumentOutOfRangeException">The feature column is missing or of an unsupported type.</exception>
-    /// <exception cref="InvalidOperationException">No row has finite features.</exception>
+    /// <exception cref="ArgumentException">No row has finite features (the engine throws the same for a tensor).</exception>
     public HamiltonianFlowTransformer Fit(IDataView input)
     {
         host.CheckValue(input, nameof(input));

@@ -1,3 +1,4 @@
+using Microsoft.ML.HamiltonianFlows.Training;
 namespace Microsoft.ML.HamiltonianFlows;
 
 /// <summary>
@@ -23,15 +24,15 @@ internal static class MomentumNoise
     {
         ulong state = seed;
         foreach (float value in row)
-            state = Mix(state ^ BitConverter.SingleToUInt32Bits(value));
+            state = SplitMix64.Mix(state ^ BitConverter.SingleToUInt32Bits(value));
         for (int k = 0; k < samples; k++)
         {
             var target = destination.Slice(offset + k * stride, width);
             for (int i = 0; i < target.Length; i += 2)
             {
                 // Box-Muller: two uniforms in (0, 1] give two independent standard normals.
-                double u1 = ((Next(ref state) >> 11) + 1) * (1.0 / (1UL << 53));
-                double u2 = (Next(ref state) >> 11) * (1.0 / (1UL << 53));
+                double u1 = ((SplitMix64.Next(ref state) >> 11) + 1) * (1.0 / (1UL << 53));
+                double u2 = SplitMix64.ToUnitInterval(SplitMix64.Next(ref state));
                 double radius = Math.Sqrt(-2 * Math.Log(u1));
                 target[i] = (float)(radius * Math.Cos(2 * Math.PI * u2));
                 if (i + 1 < target.Length)
@@ -40,12 +41,4 @@ internal static class MomentumNoise
         }
     }
 
-    private static ulong Next(ref ulong state) => Mix(state += 0x9E3779B97F4A7C15UL);
-
-    private static ulong Mix(ulong z)
-    {
-        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
-        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
-        return z ^ (z >> 31);
-    }
 }

@@ -13,7 +13,7 @@ namespace Microsoft.ML.HamiltonianFlows.Training;
 /// the best validated weights kept (the Gaussian among them), and a guard against non-finite losses and gradients.
 /// Deterministic for a given seed.
 /// </summary>
-public static class FlowTrainer
+public static partial class FlowTrainer
 {
     /// <summary>Builds a flow of the given architecture (weights seeded by <see cref="FlowTrainingOptions.Seed"/>) and trains it.</summary>
     /// <param name="architecture">Shape of the flow.</param>
@@ -112,7 +112,7 @@ public static class FlowTrainer
                 gaussian.AddCorrelation(block);
         Set(flow, gaussian);
 
-        long validationRows = ValidationRows(rows, options);
+        long validationRows = ValidationSplit.Rows(rows, options);
         Tensor order = randperm(rows, generator: generator, device: flow.Device);
         Tensor train = kept.index_select(0, order.narrow(0, validationRows, rows - validationRows));
         Tensor? validation = validationRows > 0 ? kept.index_select(0, order.narrow(0, 0, validationRows)) : null;
@@ -123,89 +123,6 @@ public static class FlowTrainer
 
         return Loop(flow, options, budget, _ => Shuffled(train, batchSize, generator, flow.Device),
             validation, generator, progress, cancellationToken, trainRows, finiteRows - rows, gaussian.ConstantFeatures);
-    }
-
-    private static FlowTrainingResult Fit(
-        HamiltonianFlow flow, StreamedRows rows, FlowTrainingOptions options,
-        Action<FlowTrainingProgress>? progress, CancellationToken cancellationToken)
-    {
-        using var generator = new Generator((ulong)options.Seed, flow.Device);
-        int d = rows.Dimension;
-
-        // Pass 1, storage order: the finite rows are counted, and a uniform sample of them (reservoir sampling, seeded)
-        // sets the gross-outlier rule.
-        var reservoir = new List<float[]>();
-        var random = new Random(options.Seed);
-        long finiteRows = 0;
-        foreach (var row in rows.Read(null))
-        {
-            cancellationToken.ThrowIfCancellationRequested();
-            if (!AllFinite(row.Values))
-                continue;
-            finiteRows++;
-            if (reservoir.Count < GrossOutlierRule.SampleRows)
-                reservoir.Add((float[])row.Values.Clone());
-            else if (random.NextInt64(finiteRows) is long slot && slot < GrossOutlierRule.SampleRows)
-                reservoir[(int)slot] = (float[])row.Values.Clone();
-        }
-        if (finiteRows == 0)
-            throw new ArgumentException("The training data has no rows with finite values.", nameof(rows));
-        GrossOutlierRule rule;
-        FeatureCells cells;
-        using (var sample = tensor(reservoir.SelectMany(r => r).ToArray(), new long[] { reservoir.Count, d }))
-        {
-            rule = GrossOutlierRule.FromSample(sample);
-            using var kept = NotOutliers(sample, rule);
-            cells = FeatureCells.Detect(kept);
-        }
-        reservoir.Clear();
-
-        // The held-out fraction, lowered so that about MaxValidationRows rows are held out of large data.
-        double validationFraction = Math.Min(options.ValidationFraction, options.MaxValidationRows / (double)finiteRows);
-        bool Kept(StreamedRow row) => AllFinite(row.Values) && !rule.IsOutlier(row.Values);
-
-        // Passes 2 and 3: the Gaussian's moments, then its correlation, over the kept rows a block at a time; pass 2 also
-        // keeps the validation rows.
-        var gaussian = new GaussianFit(d, cells);
-        var validationValues = new List<float>();
-        long validationRows = 0, keptRows = 0;
-        foreach (Tensor block in Blocks(rows, Kept, d, row =>
-                 {
-                     keptRows++;
-                     if (!IsValidation(row.Key, validationFraction, options.Seed))
-                         return;
-                     validationValues.AddRange(row.Values);
-                     validationRows++;
-                 }))
-            using (block)
-                gaussian.AddMoments(block);
-        gaussian.EndMoments();
-        if (flow.Gaussian.Covariance == CovarianceKind.Full)
-            foreach (Tensor block in Blocks(rows, Kept, d, null))
-                using (block)
-                    gaussian.AddCorrelation(block);
-        Set(flow, gaussian);
-
-        long trainRows = keptRows - validationRows;
-        if (trainRows < 1)
-            throw new ArgumentException(
-                $"{nameof(FlowTrainingOptions.ValidationFraction)} {options.ValidationFraction} held out all {keptRows} usable rows; none is left to train on.",
-                nameof(options));
-        using Tensor? validation = validationRows > 0
-            ? tensor(validationValues, new[] { validationRows, d }, flow.Architecture.Precision, flow.Device)
-            : null;
-        int batchSize = (int)Math.Min(options.BatchSize, trainRows);
-        return Loop(flow, options, options.MaxSteps,
-            epoch => Streamed(flow, rows, row => Kept(row) && !IsValidation(row.Key, validationFraction, options.Seed), batchSize, options.Seed, epoch),
-            validation, generator, progress, cancellationToken, trainRows, finiteRows - keptRows, gaussian.ConstantFeatures);
-    }
-
-    /// <summary>Rows held out of <paramref name="rows"/>: the fraction, rounded, at least one when asked for and at most all but one.</summary>
-    private static long ValidationRows(long rows, FlowTrainingOptions options)
-    {
-        if (options.ValidationFraction == 0 || rows < 2)
-            return 0;
-        return Math.Clamp((long)Math.Round(rows * options.ValidationFraction), 1, Math.Min(options.MaxValidationRows, rows - 1));
     }
 
     private static void Set(HamiltonianFlow flow, GaussianFit gaussian)
@@ -231,34 +148,6 @@ public static class FlowTrainer
             yield return rows.narrow(0, start, Math.Min(GaussianBlockRows, rows.shape[0] - start));
     }
 
-    private static IEnumerable<Tensor> Blocks(StreamedRows rows, Func<StreamedRow, bool> kept, int d, Action<StreamedRow>? onKept) =>
-        Batches(rows.Read(null), kept, onKept, GaussianBlockRows, d, ScalarType.Float32, CPU);
-
-    /// <summary>
-    /// The rows <paramref name="take"/> accepts, <paramref name="size"/> to a tensor (the last one smaller); each row is
-    /// copied before the source moves on, since a source may reuse its buffer.
-    /// </summary>
-    private static IEnumerable<Tensor> Batches(
-        IEnumerable<StreamedRow> rows, Func<StreamedRow, bool> take, Action<StreamedRow>? onTaken, int size, int d, ScalarType precision, Device device)
-    {
-        var batch = new float[size * d];
-        int filled = 0;
-        foreach (var row in rows)
-        {
-            if (!take(row))
-                continue;
-            onTaken?.Invoke(row);
-            Array.Copy(row.Values, 0, batch, filled * d, d);
-            if (++filled == size)
-            {
-                yield return tensor(batch, new long[] { filled, d }, precision, device);
-                filled = 0;
-            }
-        }
-        if (filled > 0)
-            yield return tensor(batch.AsSpan(0, filled * d).ToArray(), new long[] { filled, d }, precision, device);
-    }
-
     /// <summary>The minibatches of an epoch of in-memory rows: a permutation drawn from the training generator.</summary>
     private static IEnumerable<Tensor> Shuffled(Tensor train, int batchSize, Generator generator, Device device)
     {
@@ -269,41 +158,6 @@ public static class FlowTrainer
             using Tensor indices = shuffle.narrow(0, start, Math.Min(batchSize, rows - start));
             yield return train.index_select(0, indices);
         }
-    }
-
-    /// <summary>
-    /// The minibatches of an epoch of streamed rows, in the order the source draws from a seed of the training seed and
-    /// the epoch, so that reading rows draws nothing from the training generator (the momenta stay a function of the seed and step).
-    /// </summary>
-    private static IEnumerable<Tensor> Streamed(
-        HamiltonianFlow flow, StreamedRows rows, Func<StreamedRow, bool> trains, int batchSize, int seed, int epoch)
-    {
-        int shuffleSeed = (int)Mix((ulong)(uint)seed * 0x9E3779B97F4A7C15UL + (ulong)epoch);
-        return Batches(rows.Read(shuffleSeed), trains, null, batchSize, rows.Dimension, flow.Architecture.Precision, flow.Device);
-    }
-
-    private static bool AllFinite(float[] values)
-    {
-        foreach (float v in values)
-            if (!float.IsFinite(v))
-                return false;
-        return true;
-    }
-
-    /// <summary>
-    /// Whether a streamed row is held out: a hash of its key and the seed, as a fraction of 2^64, below the validation
-    /// fraction. It depends on neither the pass nor the order, so every pass agrees on the split.
-    /// </summary>
-    private static bool IsValidation(ulong key, double fraction, int seed) =>
-        fraction > 0 && (Mix(key ^ ((ulong)(uint)seed << 32)) >> 11) * (1.0 / (1UL << 53)) < fraction;
-
-    /// <summary>SplitMix64's finaliser: spreads nearby keys over all 64 bits.</summary>
-    private static ulong Mix(ulong x)
-    {
-        x += 0x9E3779B97F4A7C15UL;
-        x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9UL;
-        x = (x ^ (x >> 27)) * 0x94D049BB133111EBUL;
-        return x ^ (x >> 31);
     }
 
     /// <summary>

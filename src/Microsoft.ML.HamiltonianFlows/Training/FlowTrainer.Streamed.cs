@@ -1,0 +1,125 @@
+using Microsoft.ML.HamiltonianFlows.Torch;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.HamiltonianFlows.Training;
+
+// The streamed path of FlowTrainer: data too large to hold as a tensor, read a pass at a time. Pass 1 counts the finite
+// rows and samples them for the gross-outlier rule and the lattice detection, passes 2 and 3 fit the Gaussian (keeping the
+// validation rows chosen by ValidationSplit), and each epoch reads the rows again in an order drawn from the seed.
+public static partial class FlowTrainer
+{
+    private static FlowTrainingResult Fit(
+        HamiltonianFlow flow, StreamedRows rows, FlowTrainingOptions options,
+        Action<FlowTrainingProgress>? progress, CancellationToken cancellationToken)
+    {
+        using var generator = new Generator((ulong)options.Seed, flow.Device);
+        int d = rows.Dimension;
+
+        // Pass 1, storage order: the finite rows are counted, and a uniform sample of them (reservoir sampling, seeded)
+        // sets the gross-outlier rule.
+        var reservoir = new List<float[]>();
+        var random = new Random(options.Seed);
+        long finiteRows = 0;
+        foreach (var row in rows.Read(null))
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            if (!FiniteValues.AllFinite(row.Values))
+                continue;
+            finiteRows++;
+            if (reservoir.Count < GrossOutlierRule.SampleRows)
+                reservoir.Add((float[])row.Values.Clone());
+            else if (random.NextInt64(finiteRows) is long slot && slot < GrossOutlierRule.SampleRows)
+                reservoir[(int)slot] = (float[])row.Values.Clone();
+        }
+        if (finiteRows == 0)
+            throw new ArgumentException("The training data has no rows with finite values.", nameof(rows));
+        GrossOutlierRule rule;
+        FeatureCells cells;
+        using (var sample = tensor(reservoir.SelectMany(r => r).ToArray(), new long[] { reservoir.Count, d }))
+        {
+            rule = GrossOutlierRule.FromSample(sample);
+            using var kept = NotOutliers(sample, rule);
+            cells = FeatureCells.Detect(kept);
+        }
+        reservoir.Clear();
+
+        // The held-out fraction, lowered so that about MaxValidationRows rows are held out of large data.
+        double validationFraction = Math.Min(options.ValidationFraction, options.MaxValidationRows / (double)finiteRows);
+        bool Kept(StreamedRow row) => FiniteValues.AllFinite(row.Values) && !rule.IsOutlier(row.Values);
+
+        // Passes 2 and 3: the Gaussian's moments, then its correlation, over the kept rows a block at a time; pass 2 also
+        // keeps the validation rows.
+        var gaussian = new GaussianFit(d, cells);
+        var validationValues = new List<float>();
+        long validationRows = 0, keptRows = 0;
+        foreach (Tensor block in Blocks(rows, Kept, d, row =>
+                 {
+                     keptRows++;
+                     if (!ValidationSplit.Contains(row.Key, validationFraction, options.Seed))
+                         return;
+                     validationValues.AddRange(row.Values);
+                     validationRows++;
+                 }))
+            using (block)
+                gaussian.AddMoments(block);
+        gaussian.EndMoments();
+        if (flow.Gaussian.Covariance == CovarianceKind.Full)
+            foreach (Tensor block in Blocks(rows, Kept, d, null))
+                using (block)
+                    gaussian.AddCorrelation(block);
+        Set(flow, gaussian);
+
+        long trainRows = keptRows - validationRows;
+        if (trainRows < 1)
+            throw new ArgumentException(
+                $"{nameof(FlowTrainingOptions.ValidationFraction)} {options.ValidationFraction} held out all {keptRows} usable rows; none is left to train on.",
+                nameof(options));
+        using Tensor? validation = validationRows > 0
+            ? tensor(validationValues, new[] { validationRows, d }, flow.Architecture.Precision, flow.Device)
+            : null;
+        int batchSize = (int)Math.Min(options.BatchSize, trainRows);
+        return Loop(flow, options, options.MaxSteps,
+            epoch => Streamed(flow, rows, row => Kept(row) && !ValidationSplit.Contains(row.Key, validationFraction, options.Seed), batchSize, options.Seed, epoch),
+            validation, generator, progress, cancellationToken, trainRows, finiteRows - keptRows, gaussian.ConstantFeatures);
+    }
+
+    private static IEnumerable<Tensor> Blocks(StreamedRows rows, Func<StreamedRow, bool> kept, int d, Action<StreamedRow>? onKept) =>
+        Batches(rows.Read(null), kept, onKept, GaussianBlockRows, d, ScalarType.Float32, CPU);
+
+    /// <summary>
+    /// The rows <paramref name="take"/> accepts, <paramref name="size"/> to a tensor (the last one smaller); each row is
+    /// copied before the source moves on, since a source may reuse its buffer.
+    /// </summary>
+    private static IEnumerable<Tensor> Batches(
+        IEnumerable<StreamedRow> rows, Func<StreamedRow, bool> take, Action<StreamedRow>? onTaken, int size, int d, ScalarType precision, Device device)
+    {
+        var batch = new float[size * d];
+        int filled = 0;
+        foreach (var row in rows)
+        {
+            if (!take(row))
+                continue;
+            onTaken?.Invoke(row);
+            Array.Copy(row.Values, 0, batch, filled * d, d);
+            if (++filled == size)
+            {
+                yield return tensor(batch, new long[] { filled, d }, precision, device);
+                filled = 0;
+            }
+        }
+        if (filled > 0)
+            yield return tensor(batch.AsSpan(0, filled * d).ToArray(), new long[] { filled, d }, precision, device);
+    }
+
+    /// <summary>
+    /// The minibatches of an epoch of streamed rows, in the order the source draws from a seed of the training seed and
+    /// the epoch, so that reading rows draws nothing from the training generator (the momenta stay a function of the seed and step).
+    /// </summary>
+    private static IEnumerable<Tensor> Streamed(
+        HamiltonianFlow flow, StreamedRows rows, Func<StreamedRow, bool> trains, int batchSize, int seed, int epoch)
+    {
+        int shuffleSeed = (int)SplitMix64.Hash((ulong)(uint)seed * SplitMix64.Increment + (ulong)epoch);
+        return Batches(rows.Read(shuffleSeed), trains, null, batchSize, rows.Dimension, flow.Architecture.Precision, flow.Device);
+    }
+}
