@@ -8,11 +8,8 @@ namespace Microsoft.ML.HamiltonianFlows.Torch;
 /// libtorch allocates every tensor's memory with malloc. glibc serves a request above its mmap threshold (128 KiB at
 /// first, raised on the fly up to 32 MiB) with a fresh mmap, and gives memory at the top of the heap back to the kernel
 /// above its trim threshold, so the tensors of a scoring or training call, freed and allocated again at the next call,
-/// are mapped, page-faulted in and unmapped again and again. On an AMD EPYC (Zen 5, 2 cores) the benchmark round of
-/// docs/benchmarks.md made 2.9 million page faults and spent 20 s of its 71 s of CPU in the kernel; with the thresholds
-/// below set through the environment, 0.23 million and 1.8 s, 2-D scoring ran 10 times faster, and the peak resident set
-/// was lower (729 MB against 755). The image workload's faults needed Leapfrog's per-step dispose scopes as well.
-/// The library sets them when it loads, on Linux with glibc, unless the process chose its own (the environment
+/// are mapped, page-faulted in and unmapped again and again (measured in docs/benchmarks.md, Page faults: most of a
+/// scoring call's time went to the kernel). The library sets the thresholds below when it loads, on Linux with glibc, unless the process chose its own (the environment
 /// variables MALLOC_MMAP_THRESHOLD_ or MALLOC_TRIM_THRESHOLD_) or the AppContext switch
 /// <c>Microsoft.ML.HamiltonianFlows.KeepMallocSettings</c> is on.
 /// </summary>

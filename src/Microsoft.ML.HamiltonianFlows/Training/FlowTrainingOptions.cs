@@ -65,9 +65,8 @@ public sealed record FlowTrainingOptions
 
     /// <summary>
     /// Torch intra-op threads while training (a process-wide setting, restored when training ends); null leaves torch's.
-    /// Default 1: training's minibatch operations are too small to share, and on a 2-core AMD EPYC a default fit took
-    /// 1.6 times as long on 2 threads as on 1 with the machine idle, and did not end in 9 minutes (against 2) with both
-    /// cores busy (docs/benchmarks.md, Threads).
+    /// Default 1: training's minibatch operations are too small to share between threads; on two cores two threads were
+    /// slower than one, idle or busy (docs/benchmarks.md, Threads).
     /// </summary>
     public int? NumberOfThreads { get; init; } = FlowDefaults.NumberOfThreads;
 
