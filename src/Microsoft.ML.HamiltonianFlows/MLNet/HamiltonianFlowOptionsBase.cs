@@ -61,8 +61,11 @@ public abstract class HamiltonianFlowOptionsBase
     /// <summary>Rows per minibatch. Default 256.</summary>
     public int BatchSize { get; set; } = FlowDefaults.BatchSize;
 
-    /// <summary>AdamW's base learning rate. Default 3e-3.</summary>
-    public double LearningRate { get; set; } = FlowDefaults.LearningRate;
+    /// <summary>
+    /// AdamW's base learning rate; null chooses it by the feature column's width d: 3e-3 up to 16 features, 3e-3 sqrt(d / 16)
+    /// above (<see cref="FlowTrainingOptions.LearningRate"/>). Default null.
+    /// </summary>
+    public double? LearningRate { get; set; }
 
     /// <summary>AdamW's decoupled weight decay (towards the fitted Gaussian). Default 1e-4.</summary>
     public double WeightDecay { get; set; } = FlowDefaults.WeightDecay;
