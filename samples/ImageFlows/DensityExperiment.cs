@@ -15,7 +15,7 @@ internal static class DensityExperiment
 {
     private const int GridColumns = 8, GridImages = 64;
 
-    private sealed record Outcome(string DataSet, string Variant, long Parameters, double BitsPerDim, double Seconds);
+    private sealed record Outcome(string DataSet, string Variant, long Parameters, double BitsPerDim, double Seconds, long MaxSteps);
 
     public static void Run(ImageBudget budget, DirectoryInfo output, DirectoryInfo cache, TextWriter log, bool defaults = false, IReadOnlyCollection<string>? dataSets = null)
     {
@@ -46,9 +46,9 @@ internal static class DensityExperiment
         foreach (var o in outcomes)
             log.WriteLine($"{o.DataSet,-15}{o.Variant,-16}{o.Parameters,12}{o.BitsPerDim,10:F3}{o.Seconds,9:F0}");
         File.WriteAllLines(Path.Combine(output.FullName, "density.csv"),
-            new[] { "data_set,variant,side,parameters,test_bits_per_dim,train_seconds,steps" }.Concat(outcomes.Select(o =>
+            new[] { "data_set,variant,side,parameters,test_bits_per_dim,train_seconds,max_steps" }.Concat(outcomes.Select(o =>
                 string.Join(',', o.DataSet, o.Variant, budget.Side, o.Parameters, o.BitsPerDim.ToString("R", CultureInfo.InvariantCulture),
-                    o.Seconds.ToString("F1", CultureInfo.InvariantCulture), budget.Steps))));
+                    o.Seconds.ToString("F1", CultureInfo.InvariantCulture), o.MaxSteps))));
         log.WriteLine($"Wrote density.csv and *-samples.png to {output.FullName}");
     }
 
@@ -89,7 +89,7 @@ internal static class DensityExperiment
             string file = $"{name}-{(defaults ? "defaults" : kinetic == KineticEnergyKind.Quadratic ? "fixed" : "neural")}-samples.png";
             SampleGrid.Write(Path.Combine(output.FullName, file), samples, train.Side, GridColumns, Zoom(train.Side));
             log.WriteLine($"  {variant}: {model.Model.ParameterCount} parameters, {seconds:F0} s, test {bitsPerDim:F3} bits/dim; wrote {file}");
-            yield return new Outcome(name, variant, model.Model.ParameterCount, bitsPerDim, seconds);
+            yield return new Outcome(name, variant, model.Model.ParameterCount, bitsPerDim, seconds, options.MaxSteps);
         }
     }
 

@@ -19,7 +19,7 @@ internal static class DefaultOptionsThroughput
         IDataView test = TransformThroughput.Rows(ml, rows);
         using var density = ml.Transforms.HamiltonianFlow().Fit(train);
         using var detector = ml.AnomalyDetection.Trainers.HamiltonianFlow().Fit(train);
-        Console.WriteLine($"Default options: K = {density.Model.ImportanceSamples} importance samples, {density.Model.Architecture.Hamiltonians} x " +
+        Console.WriteLine($"Default options: K = {density.Model.ScoringImportanceSamples} importance samples, {density.Model.Architecture.Hamiltonians} x " +
                           $"{density.Model.Architecture.LeapfrogSteps} leapfrog steps, hidden {string.Join("x", density.Model.Architecture.HiddenLayers)}; " +
                           $"{rows:N0} rows, {threads} torch thread(s).");
         // A warm-up pass each, then the measured one.

@@ -48,9 +48,9 @@ public class ScoringBudgetTests
         options.ScoringImportanceSamples = 8;
         using var fixedSamples = ml.Transforms.HamiltonianFlow(options).Fit(data);
 
-        int k = measured.Model.ImportanceSamples;
+        int k = measured.Model.ScoringImportanceSamples;
         Assert.True(k is >= 1 and <= ScoringBudget.Reference && (k & (k - 1)) == 0, $"K = {k}");
         Assert.Contains(messages, m => m.Contains($"Scoring with {k} importance samples"));
-        Assert.Equal(8, fixedSamples.Model.ImportanceSamples);
+        Assert.Equal(8, fixedSamples.Model.ScoringImportanceSamples);
     }
 }

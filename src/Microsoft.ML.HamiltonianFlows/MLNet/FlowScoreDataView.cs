@@ -23,7 +23,7 @@ internal sealed class FlowScoreDataView : IDataView
     {
         var architecture = model.Architecture;
         int width = new[] { 2 * architecture.Dimension }.Concat(architecture.HiddenLayers).Concat(architecture.EncoderLayers).Max();
-        return Math.Clamp(BlockValues / (width * model.ImportanceSamples), 1, MaxBlockRows);
+        return Math.Clamp(BlockValues / (width * model.ScoringImportanceSamples), 1, MaxBlockRows);
     }
 
     private readonly IFlowScoring parent;

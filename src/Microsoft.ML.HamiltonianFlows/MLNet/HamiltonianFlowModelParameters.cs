@@ -17,7 +17,7 @@ namespace Microsoft.ML.HamiltonianFlows;
 /// <see cref="HamiltonianFlowTransformer"/> and <see cref="HamiltonianFlowAnomalyTransformer"/>.
 /// </summary>
 /// <remarks>
-/// Log-likelihoods are importance-weighted estimates, log (1/K) sum_k w_k with K = <see cref="ImportanceSamples"/>
+/// Log-likelihoods are importance-weighted estimates, log (1/K) sum_k w_k with K = <see cref="ScoringImportanceSamples"/>
 /// momenta per row. The momenta of a row are drawn from a generator seeded by <see cref="ScoringSeed"/> and the row's
 /// own values, so scoring is deterministic: a row gets the same value in any batch or position, in
 /// <c>Transform</c> and in a <c>PredictionEngine</c>, before and after a save and load.
@@ -46,7 +46,7 @@ public sealed class HamiltonianFlowModelParameters : ModelParametersBase<float>,
         Host.CheckValue(flow, nameof(flow));
         Host.CheckParam(importanceSamples >= 1, nameof(importanceSamples), "must be at least 1");
         this.flow = flow;
-        ImportanceSamples = importanceSamples;
+        ScoringImportanceSamples = importanceSamples;
         ScoringSeed = scoringSeed;
         noiseWidth = flow.NoiseWidth;
     }
@@ -60,8 +60,8 @@ public sealed class HamiltonianFlowModelParameters : ModelParametersBase<float>,
         // int: importance samples K used for scoring
         // ulong: scoring seed
         // stream FlowWeights: the flow in FlowWeightsFormat (architecture + torch state)
-        ImportanceSamples = ctx.Reader.ReadInt32();
-        Host.CheckDecode(ImportanceSamples >= 1, "the number of importance samples must be at least 1");
+        ScoringImportanceSamples = ctx.Reader.ReadInt32();
+        Host.CheckDecode(ScoringImportanceSamples >= 1, "the number of importance samples must be at least 1");
         ScoringSeed = ctx.Reader.ReadUInt64();
         HamiltonianFlow? loaded = null;
         // Inside ML.NET's Load a damaged stream is a FormatException, as ML.NET's own checks and the version check throw;
@@ -89,7 +89,7 @@ public sealed class HamiltonianFlowModelParameters : ModelParametersBase<float>,
     }
 
     /// <summary>Importance samples K per row when scoring.</summary>
-    public int ImportanceSamples { get; }
+    public int ScoringImportanceSamples { get; }
 
     /// <summary>Seed that, with a row's values, determines the momenta drawn to score it.</summary>
     public ulong ScoringSeed { get; }
@@ -133,12 +133,12 @@ public sealed class HamiltonianFlowModelParameters : ModelParametersBase<float>,
 
         var x = new float[n * d];
         int width = noiseWidth;
-        var noise = new float[ImportanceSamples * n * width];
+        var noise = new float[ScoringImportanceSamples * n * width];
         for (int j = 0; j < n; j++)
         {
             var row = rows.Slice(finite[j] * d, d);
             row.CopyTo(x.AsSpan(j * d));
-            MomentumNoise.Fill(ScoringSeed, row, ImportanceSamples, width, noise, j * width, n * width);
+            MomentumNoise.Fill(ScoringSeed, row, ScoringImportanceSamples, width, noise, j * width, n * width);
         }
         float[] values;
         lock (flowLock)
@@ -146,7 +146,7 @@ public sealed class HamiltonianFlowModelParameters : ModelParametersBase<float>,
             using var scope = NewDisposeScope();
             // Inference mode, not only no_grad: no graph and no version counters on the intermediate tensors.
             using var inference = inference_mode();
-            Tensor logLikelihood = flow.LogLikelihood(tensor(x, new long[] { n, d }), tensor(noise, new long[] { ImportanceSamples, n, width }));
+            Tensor logLikelihood = flow.LogLikelihood(tensor(x, new long[] { n, d }), tensor(noise, new long[] { ScoringImportanceSamples, n, width }));
             values = logLikelihood.to(ScalarType.Float32).cpu().data<float>().ToArray();
         }
         for (int j = 0; j < n; j++)
@@ -190,7 +190,7 @@ public sealed class HamiltonianFlowModelParameters : ModelParametersBase<float>,
     {
         base.SaveCore(ctx);
         ctx.SetVersionInfo(Version.ToVersionInfo());
-        ctx.Writer.Write(ImportanceSamples);
+        ctx.Writer.Write(ScoringImportanceSamples);
         ctx.Writer.Write(ScoringSeed);
         ctx.SaveBinaryStream(WeightsStreamName, w =>
         {
