@@ -7,6 +7,7 @@ using Microsoft.ML.HamiltonianFlows.PerformanceTests;
 //   [--threads N] --compare                                        one round of compare.sh (tab-separated medians)
 //   [--threads N] --stream ROWS                                    Transform throughput and peak memory over ROWS rows
 //   [--threads N] --defaults ROWS                                  density and detector Transform at default options
+//   [--threads N] --wide ROWS DIMENSION STEPS                      a default engine fit of wide rows: time and peak memory
 var rest = new List<string>(args);
 int threads = TakeOption(rest, "--threads") is string t ? int.Parse(t) : Environment.ProcessorCount;
 TorchSharp.torch.set_num_threads(threads);
@@ -18,6 +19,10 @@ if (rest.Remove("--compare"))
 else if (TakeOption(rest, "--defaults") is string defaultRows)
 {
     DefaultOptionsThroughput.Run(long.Parse(defaultRows), threads);
+}
+else if (rest.IndexOf("--wide") is int wide && wide >= 0 && wide + 3 < rest.Count)
+{
+    WideFit.Run(long.Parse(rest[wide + 1]), int.Parse(rest[wide + 2]), long.Parse(rest[wide + 3]), threads, () => PeakResidentMegabytes());
 }
 else if (TakeOption(rest, "--stream") is string rowsText)
 {

@@ -11,20 +11,8 @@ namespace Microsoft.ML.HamiltonianFlows;
 /// </summary>
 internal sealed class FlowScoreDataView : IDataView
 {
-    // Rows per torch call: enough that each tensor op works on a large array (per-op overhead amortised, and torch's
-    // intra-op threads get work worth splitting), capped so that each K x rows x width tensor of the integration (the
-    // widest of the momenta noise and the hidden layers) stays near 4 MB: a 2-D flow with 64 units and K = 64 held
-    // gigabytes of temporaries when only the features were counted.
-    private const int MaxBlockRows = 4096;
-    private const int BlockValues = 1 << 20;
-
-    /// <summary>Rows scored per torch call by <paramref name="model"/>.</summary>
-    internal static int BlockRows(HamiltonianFlowModelParameters model)
-    {
-        var architecture = model.Architecture;
-        int width = new[] { 2 * architecture.Dimension }.Concat(architecture.HiddenLayers).Concat(architecture.EncoderLayers).Max();
-        return Math.Clamp(BlockValues / (width * model.ScoringImportanceSamples), 1, MaxBlockRows);
-    }
+    /// <summary>Rows scored per torch call by <paramref name="model"/> (<see cref="Torch.ScoringBlock"/>).</summary>
+    internal static int BlockRows(HamiltonianFlowModelParameters model) => Torch.ScoringBlock.Rows(model.Architecture, model.ScoringImportanceSamples);
 
     private readonly IFlowScoring parent;
     private readonly IDataView input;

@@ -20,9 +20,8 @@ internal static class ScoringBudget
     public const int Reference = 64;
     public const double NatsPerDimension = 0.01;
 
-    // Held-out rows used: enough for the mean to about 0.01 nats, few enough that K = 64 costs about a second.
+    // Held-out rows used: enough for the mean to about 0.01 nats, few enough that K = 64 costs about a second (2-D).
     private const int MaxRows = 1024;
-    private const int BlockRows = 256;
 
     public static int Choose(HamiltonianFlow flow, Tensor heldOut, int seed)
     {
@@ -30,10 +29,16 @@ internal static class ScoringBudget
         using var inference = inference_mode();
         using var generator = new Generator((ulong)seed, flow.Device);
         long n = Math.Min(heldOut.shape[0], MaxRows);
-        // [Reference, n] log-weights, one column per row; the first K of a column are a K-sample estimate.
+        int blockRows = ScoringBlock.Rows(flow.Architecture, Reference);
+        // [Reference, n] log-weights, one column per row; the first K of a column are a K-sample estimate. Each block's
+        // temporaries are freed when it ends: only its [Reference, rows] log-weights are kept.
         var blocks = new List<Tensor>();
-        for (long start = 0; start < n; start += BlockRows)
-            blocks.Add(flow.LogImportanceWeights(heldOut.narrow(0, start, Math.Min(BlockRows, n - start)), Reference, generator));
+        for (long start = 0; start < n; start += blockRows)
+        {
+            using var blockScope = NewDisposeScope();
+            Tensor block = flow.LogImportanceWeights(heldOut.narrow(0, start, Math.Min(blockRows, n - start)), Reference, generator);
+            blocks.Add(block.MoveToOuterDisposeScope());
+        }
         Tensor logWeights = cat(blocks, 1).to(ScalarType.Float64);
         double reference = MeanEstimate(logWeights, Reference);
         if (!double.IsFinite(reference))
