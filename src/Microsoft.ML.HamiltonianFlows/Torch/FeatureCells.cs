@@ -26,13 +26,22 @@ internal sealed record FeatureCells(double[] Width, double[] Origin)
         var origin = new double[d];
         for (int j = 0; j < d; j++)
         {
-            double[] distinct = columns.AsSpan(j * m, m).ToArray().Distinct().Order().ToArray();
-            if (distinct.Length < 2)
+            // Sorted in place and made distinct by one pass (LINQ's Distinct and Order took seconds for 784 features).
+            Span<double> values = columns.AsSpan(j * m, m);
+            values.Sort();
+            int count = 1;
+            for (int i = 1; i < m; i++)
+                if (values[i] != values[count - 1])
+                    values[count++] = values[i];
+            if (count < 2)
                 continue;
+            ReadOnlySpan<double> distinct = values[..count];
             double gap = double.PositiveInfinity;
-            for (int i = 1; i < distinct.Length; i++)
+            for (int i = 1; i < count; i++)
                 gap = Math.Min(gap, distinct[i] - distinct[i - 1]);
-            bool onLattice = distinct.All(v => Math.Abs((v - distinct[0]) / gap - Math.Round((v - distinct[0]) / gap)) < Tolerance);
+            bool onLattice = true;
+            foreach (double v in distinct)
+                onLattice &= Math.Abs((v - distinct[0]) / gap - Math.Round((v - distinct[0]) / gap)) < Tolerance;
             if (onLattice)
             {
                 width[j] = gap;
