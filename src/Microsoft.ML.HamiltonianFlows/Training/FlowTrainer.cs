@@ -91,7 +91,7 @@ public static partial class FlowTrainer
         Tensor all = flow.Prepare(data).detach();
         if (all.shape[0] == 0)
             throw new ArgumentException("The training data has no rows.", nameof(data));
-        Tensor finite = all.index_select(0, all.isfinite().all(1).nonzero().squeeze(1));
+        Tensor finite = RowsWhere(all, all.isfinite().all(1));
         long finiteRows = finite.shape[0];
         if (finiteRows == 0)
             throw new ArgumentException("The training data has no rows with finite values.", nameof(data));
@@ -100,7 +100,7 @@ public static partial class FlowTrainer
             ? finite.index_select(0, randperm(finiteRows, generator: generator, device: flow.Device).narrow(0, 0, GrossOutlierRule.SampleRows))
             : finite;
         var rule = GrossOutlierRule.FromSample(sample.cpu());
-        Tensor kept = finite.index_select(0, rule.Keep(finite.cpu()).nonzero().squeeze(1).to(flow.Device));
+        Tensor kept = RowsWhere(finite, rule.Keep(finite.cpu()).to(flow.Device));
         long rows = kept.shape[0];
 
         var gaussian = new GaussianFit(flow.Dimension, FeatureCells.Detect(NotOutliers(sample.cpu(), rule)));
@@ -130,6 +130,10 @@ public static partial class FlowTrainer
         var (mean, scale, factor) = gaussian.Finish(flow.Gaussian.Covariance);
         flow.Gaussian.Set(mean, scale, factor, gaussian.Cells);
     }
+
+    // The rows a [n] mask keeps; the rows themselves when it keeps all, the usual case: no copy of the data.
+    private static Tensor RowsWhere(Tensor rows, Tensor keep) =>
+        keep.all().item<bool>() ? rows : rows.index_select(0, keep.nonzero().squeeze(1));
 
     // The sample rows that are not gross outliers: lattices are found among them (an outlier is rarely on one).
     private static Tensor NotOutliers(Tensor sample, GrossOutlierRule rule)
