@@ -1,4 +1,5 @@
 using Microsoft.ML.HamiltonianFlows.Training;
+
 namespace Microsoft.ML.HamiltonianFlows;
 
 /// <summary>
@@ -31,7 +32,8 @@ internal static class MomentumNoise
             for (int i = 0; i < target.Length; i += 2)
             {
                 // Box-Muller: two uniforms in (0, 1] give two independent standard normals.
-                double u1 = ((SplitMix64.Next(ref state) >> 11) + 1) * (1.0 / (1UL << 53));
+                // k / 2^53 + 2^-53 = (k + 1) / 2^53 exactly: (0, 1], so the logarithm below is finite.
+                double u1 = SplitMix64.ToUnitInterval(SplitMix64.Next(ref state)) + 1.0 / (1UL << 53);
                 double u2 = SplitMix64.ToUnitInterval(SplitMix64.Next(ref state));
                 double radius = Math.Sqrt(-2 * Math.Log(u1));
                 target[i] = (float)(radius * Math.Cos(2 * Math.PI * u2));
@@ -40,5 +42,4 @@ internal static class MomentumNoise
             }
         }
     }
-
 }
