@@ -30,7 +30,7 @@ var batch = new Option<int?>("--batch-size") { Description = "Override BatchSize
 var patience = new Option<int?>("--patience") { Description = "Override EarlyStoppingPatience." };
 var validate = new Command("validate",
     "Held-out log-likelihood on the training files alone (80/20 split): the measurement that chooses the defaults, never the test files.")
-    { sets, seed, data, threads, maxSteps, learningRate, weightDecay, hidden, leapfrog, hamiltonians, batch, patience };
+    { sets, seed, data, threads, maxSteps, learningRate, weightDecay, hidden, leapfrog, hamiltonians, batch, patience, scoringSamples };
 validate.SetAction(parse => ValidationRun.Run(TabularSet.Load(parse.GetValue(data)!.FullName, parse.GetValue(sets)!), parse.GetValue(data)!.FullName,
     parse.GetValue(seed), options =>
     {
@@ -42,6 +42,7 @@ validate.SetAction(parse => ValidationRun.Run(TabularSet.Load(parse.GetValue(dat
         if (parse.GetValue(hamiltonians) is int t) options.Hamiltonians = t;
         if (parse.GetValue(batch) is int b) options.BatchSize = b;
         if (parse.GetValue(patience) is int p) options.EarlyStoppingPatience = p;
+        if (parse.GetValue(scoringSamples) is int k) options.ScoringImportanceSamples = k;
     }, Console.Out));
 
 

@@ -81,7 +81,7 @@ public class FlowWeightsFormatTests
         BitConverter.GetBytes(FlowWeightsFormat.CurrentVersion + 1).CopyTo(newer, 4);
         var version = Assert.Throws<InvalidDataException>(() => FlowWeightsFormat.Load(new MemoryStream(newer)));
         Assert.Contains($"version {FlowWeightsFormat.CurrentVersion + 1}", version.Message);
-        Assert.Contains($"version {FlowWeightsFormat.CurrentVersion}", version.Message);
+        Assert.Contains($"versions 3 and {FlowWeightsFormat.CurrentVersion}", version.Message);
 
         Assert.Contains("corrupt header", Assert.Throws<InvalidDataException>(() => FlowWeightsFormat.Load(new MemoryStream(bytes, 0, 6))).Message);
         foreach (int length in new[] { 20, bytes.Length / 2, bytes.Length - 1 })
@@ -117,7 +117,7 @@ public class FlowWeightsFormatTests
             Assert.Equal(version, BitConverter.ToInt32(bytes, 4));
             var e = Assert.Throws<InvalidDataException>(() => FlowWeightsFormat.Load(new MemoryStream(bytes)));
             Assert.Contains($"format version {version},", e.Message);
-            Assert.Contains($"reads version {FlowWeightsFormat.CurrentVersion} only", e.Message);
+            Assert.Contains($"reads versions 3 and {FlowWeightsFormat.CurrentVersion} only", e.Message);
             Assert.Contains("Train the model again", e.Message);
         }
     }

@@ -14,7 +14,7 @@ public class ScoringBudgetTests
         // Untrained, the flow is its Gaussian: the weights barely vary and one sample is as good as 64.
         using var flow = HamiltonianFlow.Create(new FlowArchitecture { Dimension = 3 }, seed: 1);
         using var rows = randn(300, 3, generator: new Generator(2));
-        Assert.Equal(1, ScoringBudget.Choose(flow, rows, seed: 1));
+        Assert.Equal(1, ScoringBudget.Measure(flow, rows, seed: 1));
     }
 
     [Fact]
@@ -30,8 +30,10 @@ public class ScoringBudgetTests
             outputBias.narrow(0, 2, 2).fill_(Math.Log(1.5));
         }
         using var rows = randn(1000, 2, generator: new Generator(4));
+        // The flow's own weights: measured as a whole, the exact Gaussian would take the density over and need one sample.
+        using var logWeights = flow.LogImportanceWeights(rows, ScoringBudget.Reference, new Generator(1)).to(ScalarType.Float64);
 
-        Assert.InRange(ScoringBudget.Choose(flow, rows, seed: 1), 8, 32);
+        Assert.InRange(ScoringBudget.Samples(logWeights, flow.Dimension), 8, 32);
     }
 
     [Fact]
@@ -51,6 +53,7 @@ public class ScoringBudgetTests
         int k = measured.Model.ScoringImportanceSamples;
         Assert.True(k is >= 1 and <= ScoringBudget.Reference && (k & (k - 1)) == 0, $"K = {k}");
         Assert.Contains(messages, m => m.Contains($"Scoring with {k} importance samples"));
+        Assert.Contains(messages, m => m.Contains($"The fitted Gaussian's share of the density, measured on the held-out rows: {measured.Model.Flow.GaussianWeight:G3}."));
         Assert.Equal(8, fixedSamples.Model.ScoringImportanceSamples);
     }
 }

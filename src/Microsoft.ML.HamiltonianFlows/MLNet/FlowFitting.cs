@@ -92,6 +92,8 @@ internal static class FlowFitting
             ch.Info($"Scoring with {samples} importance samples" + (result.ScoringSamples is null
                 ? " (no rows were held out to choose with)."
                 : $": on the held-out rows they agree with {ScoringBudget.Reference}."));
+        if (result.ScoringSamples is not null)
+            ch.Info($"The fitted Gaussian's share of the density, measured on the held-out rows: {result.Flow.GaussianWeight:G3}.");
         return new Result(new HamiltonianFlowModelParameters(host, result.Flow, samples, scoringSeed), feature);
     }
 

@@ -15,12 +15,17 @@ namespace Microsoft.ML.HamiltonianFlows.Torch;
 /// <remarks>
 /// Versions 1 and 2 held flows with a per-feature standardiser in place of the fitted Gaussian stage and a potential
 /// without its quadratic part: a different model, which this build does not rebuild. Reading one fails with a message
-/// that names its version and asks for the model to be trained again.
+/// that names its version and asks for the model to be trained again. Version 3 lacks the Gaussian's share of the
+/// density (<see cref="HamiltonianFlow.GaussianWeight"/>, added in version 4): it loads with a share of 0, which is the
+/// model it was, and scores as before.
 /// </remarks>
 public static class FlowWeightsFormat
 {
-    /// <summary>The version this build writes and reads.</summary>
-    public const int CurrentVersion = 3;
+    /// <summary>The version this build writes (it reads this one and version 3).</summary>
+    public const int CurrentVersion = 4;
+
+    // Flows without the Gaussian's share: read with a share of 0.
+    private const int WithoutGaussianWeightVersion = 3;
 
     // Flows with a per-feature standardiser and V = f(q) (version 1 unverified, version 2 with length and SHA-256).
     private const int LastStandardizerVersion = 2;
@@ -83,12 +88,12 @@ public static class FlowWeightsFormat
         if (version is >= 1 and <= LastStandardizerVersion)
             throw new InvalidDataException(
                 $"Hamiltonian flow weights have format version {version}, written by an earlier release whose flows standardised each " +
-                $"feature instead of fitting a Gaussian; this build reads version {CurrentVersion} only. Train the model again.");
-        if (version != CurrentVersion)
+                $"feature instead of fitting a Gaussian; this build reads versions {WithoutGaussianWeightVersion} and {CurrentVersion} only. Train the model again.");
+        if (version != CurrentVersion && version != WithoutGaussianWeightVersion)
             throw new InvalidDataException(
-                $"Hamiltonian flow weights have format version {version}; this build reads version {CurrentVersion}.");
+                $"Hamiltonian flow weights have format version {version}; this build reads versions {WithoutGaussianWeightVersion} and {CurrentVersion}.");
         using var payload = new BinaryReader(VerifiedPayload(reader), Encoding.UTF8);
-        return ReadPayload(payload, device);
+        return ReadPayload(payload, device, version);
     }
 
     /// <summary>Reads a flow from the file at <paramref name="path"/>; see <see cref="Load(Stream, Device?)"/>.</summary>
@@ -148,7 +153,7 @@ public static class FlowWeightsFormat
         return payload;
     }
 
-    private static HamiltonianFlow ReadPayload(BinaryReader reader, Device? device)
+    private static HamiltonianFlow ReadPayload(BinaryReader reader, Device? device, int version)
     {
         FlowArchitecture architecture;
         try
@@ -164,7 +169,19 @@ public static class FlowWeightsFormat
         var flow = new HamiltonianFlow(architecture, device ?? CPU);
         try
         {
-            flow.load(reader);
+            if (version == CurrentVersion)
+            {
+                flow.load(reader);
+                return flow;
+            }
+            // Version 3: every tensor of the flow but the Gaussian's share, which stays 0. Read leniently, then checked
+            // as strictly as the current version is: nothing else may be missing, nothing unknown present.
+            var loaded = new Dictionary<string, bool>();
+            flow.load(reader, strict: false, loadedParameters: loaded);
+            var expected = flow.state_dict().Keys.Where(key => key != HamiltonianFlow.GaussianWeightStateKey).ToHashSet();
+            if (!expected.SetEquals(loaded.Keys) || loaded.ContainsValue(false))
+                throw new InvalidDataException(
+                    $"Hamiltonian flow weights of version {version} hold the tensors [{string.Join(", ", loaded.Keys)}]; the flow has [{string.Join(", ", expected)}].");
             return flow;
         }
         catch (Exception e)

@@ -57,6 +57,13 @@ internal static class TensorArithmetic
         return x.masked_fill(mask, s);
     }
 
+    /// <summary>Element-wise x &lt; c.</summary>
+    public static Tensor Below(this Tensor x, double c)
+    {
+        using Scalar s = c.ToScalar();
+        return x.lt(s);
+    }
+
     /// <summary>Element-wise x > c.</summary>
     public static Tensor Above(this Tensor x, double c)
     {

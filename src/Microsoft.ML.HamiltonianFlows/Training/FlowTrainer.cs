@@ -261,8 +261,10 @@ public static partial class FlowTrainer
         {
             best.Dispose();
         }
+        // The loss early stopping compared, of the weights kept; then the Gaussian's share and the scoring K, measured on
+        // the same held-out rows.
         double? finalValidationLoss = validation is not null ? RowLosses(flow, validation, options).Average() : null;
-        int? scoringSamples = validation is not null ? ScoringBudget.Choose(flow, validation, options.Seed) : null;
+        int? scoringSamples = validation is not null ? ScoringBudget.Measure(flow, validation, options.Seed) : null;
         return new FlowTrainingResult(flow, history, bestStep, stoppedEarly, finalValidationLoss, trainRows, excludedRows, scoringSamples,
             constantFeatures);
     }

@@ -4,11 +4,12 @@ using static TorchSharp.torch;
 namespace Microsoft.ML.HamiltonianFlows.Training;
 
 /// <summary>
-/// The number K of importance samples to score a trained flow with, measured on held-out rows: the smallest power of two
-/// whose estimate log (1/K) sum_k w_k lies, averaged over the rows, within <see cref="NatsPerDimension"/> nats per
-/// dimension of the K = <see cref="Reference"/> estimate (the estimate is biased low by about Var(w) / (2 K p^2), so this
-/// bounds the bias). Scoring costs K integrations per row: a flow that stayed close to its Gaussian, where one sample is
-/// exact, scores many times faster than one that learned a lot.
+/// What a trained flow scores with, measured on held-out rows: the Gaussian's share alpha of its density
+/// (<see cref="GaussianShare"/>), then the number K of importance samples, the smallest power of two whose estimate
+/// log (1/K) sum_k w_k lies, averaged over the rows, within <see cref="NatsPerDimension"/> nats per dimension of the
+/// K = <see cref="Reference"/> estimate (the estimate is biased low by about Var(w) / (2 K p^2), so this bounds the bias).
+/// Scoring costs K integrations per row: a flow that stayed close to its Gaussian, where one sample is exact, scores many
+/// times faster than one that learned a lot.
 /// </summary>
 /// <remarks>
 /// A rank criterion (the K-sample estimate ranks the held-out rows as the reference does, Spearman at least 0.999) was
@@ -23,32 +24,48 @@ internal static class ScoringBudget
     // Held-out rows used: enough for the mean to about 0.01 nats, few enough that K = 64 costs about a second (2-D).
     private const int MaxRows = 1024;
 
-    public static int Choose(HamiltonianFlow flow, Tensor heldOut, int seed)
+    /// <summary>Sets the flow's Gaussian share from <paramref name="heldOut"/> rows and returns the K to score it with.</summary>
+    public static int Measure(HamiltonianFlow flow, Tensor heldOut, int seed)
     {
         using var scope = NewDisposeScope();
-        using var inference = inference_mode();
-        using var generator = new Generator((ulong)seed, flow.Device);
-        long n = Math.Min(heldOut.shape[0], MaxRows);
-        int blockRows = ScoringBlock.Rows(flow.Architecture, Reference);
-        // [Reference, n] log-weights, one column per row; the first K of a column are a K-sample estimate. Each block's
-        // temporaries are freed when it ends: only its [Reference, rows] log-weights are kept.
-        var blocks = new List<Tensor>();
-        for (long start = 0; start < n; start += blockRows)
+        Tensor flowWeights, gaussianWeights;
+        using (inference_mode())
         {
-            using var blockScope = NewDisposeScope();
-            Tensor block = flow.LogImportanceWeights(heldOut.narrow(0, start, Math.Min(blockRows, n - start)), Reference, generator);
-            blocks.Add(block.MoveToOuterDisposeScope());
+            using var generator = new Generator((ulong)seed, flow.Device);
+            long n = Math.Min(heldOut.shape[0], MaxRows);
+            int blockRows = ScoringBlock.Rows(flow.Architecture, Reference);
+            // [Reference, n] log-weights of each component, one column per row; the first K of a column are a K-sample
+            // estimate. Each block's temporaries are freed when it ends: only its log-weights are kept.
+            var flowBlocks = new List<Tensor>();
+            var gaussianBlocks = new List<Tensor>();
+            for (long start = 0; start < n; start += blockRows)
+            {
+                using var blockScope = NewDisposeScope();
+                var (flowBlock, gaussianBlock) = flow.ComponentLogImportanceWeights(heldOut.narrow(0, start, Math.Min(blockRows, n - start)), Reference, generator);
+                flowBlocks.Add(flowBlock.MoveToOuterDisposeScope());
+                gaussianBlocks.Add(gaussianBlock.MoveToOuterDisposeScope());
+            }
+            flowWeights = cat(flowBlocks, 1).to(ScalarType.Float64);
+            gaussianWeights = cat(gaussianBlocks, 1).to(ScalarType.Float64);
         }
-        Tensor logWeights = cat(blocks, 1).to(ScalarType.Float64);
-        double reference = MeanEstimate(logWeights, Reference);
+        double share = GaussianShare.Fit(Estimate(flowWeights, Reference), Estimate(gaussianWeights, Reference));
+        flow.SetGaussianWeight(share);
+        return Samples(HamiltonianFlow.MixLogWeights(flowWeights, gaussianWeights, share), flow.Dimension);
+    }
+
+    /// <summary>The K rule on [<see cref="Reference"/>, n] log-weights of rows of <paramref name="dimension"/> features.</summary>
+    public static int Samples(Tensor logWeights, int dimension)
+    {
+        using var scope = NewDisposeScope();
+        double reference = Estimate(logWeights, Reference).mean().item<double>();
         if (!double.IsFinite(reference))
             return Reference;
         for (int k = 1; k < Reference; k *= 2)
-            if (Math.Abs(MeanEstimate(logWeights, k) - reference) <= NatsPerDimension * flow.Dimension)
+            if (Math.Abs(Estimate(logWeights, k).mean().item<double>() - reference) <= NatsPerDimension * dimension)
                 return k;
         return Reference;
     }
 
-    private static double MeanEstimate(Tensor logWeights, int k) =>
-        logWeights.narrow(0, 0, k).logsumexp(0).Plus(-Math.Log(k)).mean().item<double>();
+    // The K-sample estimate of each row's log-likelihood, [n].
+    private static Tensor Estimate(Tensor logWeights, int k) => logWeights.narrow(0, 0, k).logsumexp(0).Plus(-Math.Log(k));
 }

@@ -1,0 +1,151 @@
+using System.Globalization;
+using Microsoft.ML.HamiltonianFlows.Torch;
+using Microsoft.ML.HamiltonianFlows.Training;
+using Xunit;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.HamiltonianFlows.Tests;
+
+/// <summary>
+/// The flow's density is the mixture (1 - alpha) p_flow + alpha p_Gaussian, alpha fitted on held-out rows: its fit,
+/// its log-likelihood, its samples and its file.
+/// </summary>
+[Collection(TorchGlobalGeneratorCollection.Name)]
+public class GaussianShareTests
+{
+    private static Tensor Rows(params double[] values) => tensor(values, dtype: ScalarType.Float64);
+
+    // A flow away from its Gaussian (every parameter moved) with a fitted-looking, correlated Gaussian stage.
+    private static HamiltonianFlow Flow()
+    {
+        var flow = TestFlows.Build(new FlowArchitecture { Dimension = 2, HiddenLayers = new[] { 8 }, LeapfrogSteps = 2, Hamiltonians = 2 });
+        flow.Gaussian.Set(new[] { 1.0, -2.0 }, new[] { 2.0, 0.5 }, new[,] { { 1.0, 0.0 }, { 0.6, 0.8 } }, FeatureCells.None(2));
+        return flow;
+    }
+
+    [Fact]
+    public void TheShareIsZeroWhereTheFlowIsBetterOnEveryRowAndOneWhereTheGaussianIs()
+    {
+        using var flow = Rows(-1, -2, -0.5, -3);
+        using var gaussian = Rows(-1.5, -2.5, -1, -3.5);
+        Assert.Equal(0, GaussianShare.Fit(flow, gaussian));
+        Assert.Equal(1, GaussianShare.Fit(gaussian, flow));
+    }
+
+    [Fact]
+    public void AFlowSharplyWrongOnAFewRowsGetsAShareThatBoundsThem()
+    {
+        // 18 rows where the flow gains 2 nats, 2 where it is 40 nats below the Gaussian: the mean log of the mixture,
+        // 0.9 log(1 - a + a e^-2) + 0.1 log(1 - a + a e^40) (in units of the Gaussian), peaks near a = 0.1, the share of
+        // the rows the flow misses.
+        double[] gaussian = Enumerable.Repeat(-10.0, 20).ToArray();
+        double[] flow = gaussian.Select((g, i) => i < 2 ? g - 40 : g + 2).ToArray();
+        double share = GaussianShare.Fit(Rows(flow), Rows(gaussian));
+        Assert.Equal(0.1, share);
+
+        // A NaN row (a row with a non-finite value) says nothing about the share.
+        double[] withNan = flow.Append(double.NaN).ToArray();
+        Assert.Equal(share, GaussianShare.Fit(Rows(withNan), Rows(gaussian.Append(-10.0).ToArray())));
+    }
+
+    [Fact]
+    public void MeasuringOnHeldOutRowsSetsTheGridsShareThatScoresThemBest()
+    {
+        using var flow = Flow();
+        using var rows = TestFlows.Points(300, 2, seed: 3) * 3;
+        ScoringBudget.Measure(flow, rows, seed: 1);
+        double share = flow.GaussianWeight;
+
+        // The same draws again (one block of 300 rows, the same seed), each share of the grid scored as Measure scores it.
+        using var noGrad = no_grad();
+        var (flowWeights, gaussianWeights) = flow.ComponentLogImportanceWeights(rows, ScoringBudget.Reference, new Generator(1));
+        double Mean(double a) => HamiltonianFlow.MixLogWeights(flowWeights.to(ScalarType.Float64), gaussianWeights.to(ScalarType.Float64), a)
+            .logsumexp(0).mean().item<double>();
+        double best = GaussianShare.Grid.Max(Mean);
+        Assert.Contains(GaussianShare.Grid, a => Math.Abs(a - share) < 1e-6 && Mean(a) == best);
+        // Neither end of the grid: these rows are unlike the stage's Gaussian and the flow is far from it.
+        Assert.InRange(share, 1e-4, 0.9);
+    }
+
+    [Fact]
+    public void TheLogLikelihoodIsTheMixtureOfTheFlowsAndTheGaussians()
+    {
+        using var flow = Flow();
+        using var rows = TestFlows.Points(50, 2, seed: 2) * 2;
+        using var noise = randn(new long[] { 4, rows.shape[0], flow.NoiseWidth }, generator: new Generator(3));
+        using var noGrad = no_grad();
+        double[] alone = flow.LogLikelihood(rows, noise).to(ScalarType.Float64).data<double>().ToArray();
+
+        flow.SetGaussianWeight(1);
+        double[] gaussian = flow.LogLikelihood(rows, noise).to(ScalarType.Float64).data<double>().ToArray();
+        // The Gaussian's own density, from the stage's whitening: log N(z; 0, I) + log |dz/dx| (no lattice features here).
+        using Tensor z = flow.Gaussian.forward(rows);
+        double[] exact = (StandardNormal.LogProbability(z) + flow.Gaussian.LogJacobian()).to(ScalarType.Float64).data<double>().ToArray();
+        for (int i = 0; i < exact.Length; i++)
+            Assert.Equal(exact[i], gaussian[i], 4);
+
+        flow.SetGaussianWeight(0.3);
+        double[] mixed = flow.LogLikelihood(rows, noise).to(ScalarType.Float64).data<double>().ToArray();
+        for (int i = 0; i < mixed.Length; i++)
+        {
+            // With the same noise each of the 4 samples mixes its own weights; the mean of the mixed weights is the mix of the means.
+            double expected = Math.Log(0.7 * Math.Exp(alone[i]) + 0.3 * Math.Exp(gaussian[i]));
+            Assert.Equal(expected, mixed[i], 4);
+        }
+        flow.SetGaussianWeight(0);
+        Assert.Equal(alone, flow.LogLikelihood(rows, noise).to(ScalarType.Float64).data<double>().ToArray());
+    }
+
+    [Fact]
+    public void WithTheWholeShareEveryDrawIsTheGaussiansAndWithNoneTheFlows()
+    {
+        using var flow = Flow();
+        using var noGrad = no_grad();
+        // Sample draws q0 (then p0) from the generator first: the Gaussian's draw is that q0 mapped by the stage.
+        using Tensor q0 = StandardNormal.Sample(500, 2, flow.Architecture.Precision, flow.Device, new Generator(5));
+        using Tensor gaussian = flow.Gaussian.Inverse(q0);
+        using Tensor byFlow = flow.Sample(500, new Generator(5)).Q;
+        Assert.True(TestFlows.MaxAbs(byFlow - gaussian) > 0.1);
+
+        flow.SetGaussianWeight(1);
+        Assert.Equal(0, TestFlows.MaxAbs(flow.Sample(500, new Generator(5)).Q - gaussian));
+
+        // A share of one half: about half the draws are the Gaussian's, the others the flow's.
+        flow.SetGaussianWeight(0.5);
+        using Tensor mixed = flow.Sample(500, new Generator(5)).Q;
+        long fromGaussian = (mixed - gaussian).abs().sum(1).eq(0).sum().item<long>();
+        long fromFlow = (mixed - byFlow).abs().sum(1).eq(0).sum().item<long>();
+        Assert.Equal(500, fromGaussian + fromFlow);
+        Assert.InRange(fromGaussian, 200, 300);
+    }
+
+    [Fact]
+    public void TheShareIsSavedAndAVersionThreeFileLoadsWithoutOneAndScoresAsItDid()
+    {
+        using var flow = Flow();
+        flow.SetGaussianWeight(0.2);
+        using var stream = new MemoryStream();
+        FlowWeightsFormat.Save(flow, stream);
+        stream.Position = 0;
+        using (var loaded = FlowWeightsFormat.Load(stream))
+            Assert.Equal(0.2, loaded.GaussianWeight, 6);
+
+        // Written by commit 9e67f1c (format version 3) with the rows, noise and log-likelihoods beside it.
+        string resources = Path.Combine(AppContext.BaseDirectory, "Resources");
+        byte[] file = File.ReadAllBytes(Path.Combine(resources, "flow-v3.nhfw"));
+        Assert.Equal(3, BitConverter.ToInt32(file, 4));
+        using var old = FlowWeightsFormat.Load(new MemoryStream(file));
+        Assert.Equal(0, old.GaussianWeight);
+        var lines = File.ReadLines(Path.Combine(resources, "flow-v3-scores.csv")).Where(l => !l.StartsWith('#'))
+            .Select(l => l.Split(',').Select(v => double.Parse(v, CultureInfo.InvariantCulture)).ToArray()).ToArray();
+        float[] noiseValues = File.ReadLines(Path.Combine(resources, "flow-v3-noise.csv")).Where(l => !l.StartsWith('#'))
+            .Select(v => float.Parse(v, CultureInfo.InvariantCulture)).ToArray();
+        using var oldRows = tensor(lines.SelectMany(l => new[] { (float)l[0], (float)l[1] }).ToArray(), new long[] { lines.Length, 2 });
+        using var noise = tensor(noiseValues, new long[] { 4, lines.Length, old.NoiseWidth });
+        using var noGrad = no_grad();
+        double[] scores = old.LogLikelihood(oldRows, noise).to(ScalarType.Float64).data<double>().ToArray();
+        // Float32 on another CPU may round differently in the last bits; a changed model moves these by far more.
+        for (int i = 0; i < lines.Length; i++)
+            Assert.Equal(lines[i][2], scores[i], 3);
+    }
+}
