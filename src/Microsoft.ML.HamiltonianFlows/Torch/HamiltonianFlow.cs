@@ -228,15 +228,23 @@ public sealed class HamiltonianFlow : nn.Module
     // x holds the rows; z the whitened rows repeated once per sample; (p, logEncoder) the momenta proposed for them.
     private Tensor LogImportanceWeights(Tensor x, Tensor z, int samples, (Tensor P, Tensor LogProbability) proposal, double gaussianWeight)
     {
-        // The flow is not integrated where the Gaussian is the whole density.
-        Tensor logWeights = MixLogWeights(
-            gaussianWeight < 1 ? PhaseSpaceLogImportanceWeights(z, samples, proposal).Plus(gaussian.LogJacobian()) : null!,
-            gaussianWeight > 0 ? StandardNormal.LogProbability(z).view(samples, -1).Plus(gaussian.LogJacobian()) : null!,
-            gaussianWeight);
+        // Each component only where it has a share: the flow is not integrated where the Gaussian is the whole density.
+        Tensor logWeights = gaussianWeight switch
+        {
+            0 => FlowLogWeights(z, samples, proposal),
+            1 => GaussianLogWeights(z, samples),
+            _ => MixLogWeights(FlowLogWeights(z, samples, proposal), GaussianLogWeights(z, samples), gaussianWeight),
+        };
         // A finite row far outside the data (|x| near float's limit) overflows along the way, and inf - inf makes
         // NaN; its weight has underflowed to zero, so its log is -inf. Rows with a NaN or infinite value stay NaN.
         return logWeights.Fill(logWeights.isnan() & x.isfinite().all(1), double.NegativeInfinity);
     }
+
+    // The trained flow's log-weights and the fitted Gaussian's, [samples, n], both densities of x.
+    private Tensor FlowLogWeights(Tensor z, int samples, (Tensor P, Tensor LogProbability) proposal) =>
+        PhaseSpaceLogImportanceWeights(z, samples, proposal).Plus(gaussian.LogJacobian());
+
+    private Tensor GaussianLogWeights(Tensor z, int samples) => StandardNormal.LogProbability(z).view(samples, -1).Plus(gaussian.LogJacobian());
 
     /// <summary>
     /// log N(q0) + log N(p0) - log r(p | z) for flow-coordinate points z (each row repeated once per sample, sample-major)
