@@ -53,7 +53,8 @@ public class ScoringBudgetTests
         int k = measured.Model.ScoringImportanceSamples;
         Assert.True(k is >= 1 and <= ScoringBudget.Reference && (k & (k - 1)) == 0, $"K = {k}");
         Assert.Contains(messages, m => m.Contains($"Scoring with {k} importance samples"));
-        Assert.Contains(messages, m => m.Contains($"The fitted Gaussian's share of the density, measured on the held-out rows: {measured.Model.Flow.GaussianWeight:G3}."));
+        Assert.Contains(messages, m => m.Contains($"The fitted Gaussian's share of the density, measured on the held-out rows: {measured.Model.GaussianWeight:G3}."));
+        Assert.InRange(measured.Model.GaussianWeight, 0, 1);
         Assert.Equal(8, fixedSamples.Model.ScoringImportanceSamples);
     }
 }

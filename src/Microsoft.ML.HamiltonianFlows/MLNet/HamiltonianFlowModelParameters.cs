@@ -103,6 +103,12 @@ public sealed class HamiltonianFlowModelParameters : ModelParametersBase<float>,
     /// <summary>Number of trained parameters of the flow.</summary>
     public long ParameterCount => flow.ParameterCount;
 
+    /// <summary>
+    /// The fitted Gaussian's share alpha of the scored density, (1 - alpha) p_flow + alpha N(mean, covariance), measured on
+    /// the rows the fit held out (0 when none were); see <see cref="Torch.HamiltonianFlow.GaussianWeight"/>.
+    /// </summary>
+    public double GaussianWeight => flow.GaussianWeight;
+
     // The flow itself, shared by every transformer made from this model: internal, since disposing or training it would
     // change them all. Users who want the engine's API train with FlowTrainer or load a weights file.
     internal HamiltonianFlow Flow => flow;
