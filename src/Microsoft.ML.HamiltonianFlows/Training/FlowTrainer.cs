@@ -11,7 +11,8 @@ namespace Microsoft.ML.HamiltonianFlows.Training;
 /// Gaussian. Then the dynamics, by minimising the negative ELBO (or the importance-weighted bound) with AdamW: shuffled
 /// minibatches, a budget of steps with a learning-rate schedule, gradient clipping, early stopping on held-out rows with
 /// the best validated weights kept (the Gaussian among them), and a guard against non-finite losses and gradients.
-/// Deterministic for a given seed.
+/// Last, on the same held-out rows, the Gaussian's share of the density (<see cref="HamiltonianFlow.GaussianWeight"/>) and
+/// the scoring samples K (<see cref="ScoringBudget"/>). Deterministic for a given seed.
 /// </summary>
 public static partial class FlowTrainer
 {
