@@ -182,8 +182,8 @@ public static partial class FlowTrainer
 
         var history = new List<FlowTrainingProgress>();
         var best = new BestWeights();
+        var stopping = new EarlyStopping(options.EarlyStoppingPatience, budget);
         long step = 0, updates = 0, bestStep = 0;
-        int evaluationsWithoutImprovement = 0;
         bool stoppedEarly = false;
         double lossSum = 0;
         long lossCount = 0;
@@ -204,14 +204,13 @@ public static partial class FlowTrainer
                 bestStep = step;
                 return true;
             }
-            if (best.IsBetter(rowLosses))
+            bool improved = best.IsBetter(rowLosses);
+            if (improved)
             {
                 best.Capture(flow, rowLosses);
                 bestStep = step;
-                evaluationsWithoutImprovement = 0;
-                return true;
             }
-            return ++evaluationsWithoutImprovement < options.EarlyStoppingPatience;
+            return stopping.Continue(step, improved);
         }
 
         try

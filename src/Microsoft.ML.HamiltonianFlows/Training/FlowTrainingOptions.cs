@@ -55,7 +55,10 @@ public sealed record FlowTrainingOptions
     /// <summary>Optimiser steps between two evaluations of the held-out loss (and progress reports). Default 100.</summary>
     public int EvaluationInterval { get; init; } = FlowDefaults.EvaluationInterval;
 
-    /// <summary>Evaluations without a better held-out loss before training stops. Default 5.</summary>
+    /// <summary>
+    /// Evaluations without a better held-out loss before training stops. Default 5. While the fitted Gaussian (step 0) is
+    /// still the best, training goes on until half of <see cref="MaxSteps"/> whatever the patience.
+    /// </summary>
     public int EarlyStoppingPatience { get; init; } = FlowDefaults.EarlyStoppingPatience;
 
     /// <summary>
