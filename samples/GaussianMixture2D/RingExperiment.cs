@@ -48,6 +48,10 @@ internal static class RingExperiment
         {
             Dimension = 2, HiddenLayers = PotentialLayers, EncoderHiddenLayers = EncoderLayers, Hamiltonians = Hamiltonians,
             LeapfrogSteps = LeapfrogSteps, StepSize = InitialStepSize, LearnStepSize = true,
+            // The paper's potential, the network alone. With the library's per-coordinate wells (its default since
+            // 2026-12-02) the fixed-kinetic model of seed 1 reached a better bound (-ELBO 4.54 against 5.51) but a worse
+            // test NLL, 0.093 above the entropy against 0.064: a ring is no product of per-coordinate shapes.
+            SeparableWells = false,
         };
         var fixedTask = Task.Run(() => Train("fixed kinetic", shape with { Kinetic = KineticEnergyKind.Quadratic }, train, test, settings, log));
         var neuralTask = Task.Run(() => Train("neural kinetic", shape with { Kinetic = KineticEnergyKind.Neural }, train, test, settings, log));

@@ -30,7 +30,7 @@ internal static class RobustnessSweep
     private static readonly FlowArchitecture Base = new()
     {
         Dimension = 2, HiddenLayers = new[] { 64, 64 }, EncoderHiddenLayers = new[] { 64, 64 }, Hamiltonians = 1, LeapfrogSteps = 4,
-        StepSize = 0.15, LearnStepSize = true,
+        StepSize = 0.15, LearnStepSize = true, SeparableWells = false, // the paper's potential, as in the main job
     };
 
     private static readonly (string Name, KineticEnergyKind Kinetic)[] Variants =

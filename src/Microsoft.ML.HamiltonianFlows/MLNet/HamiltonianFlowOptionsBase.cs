@@ -44,6 +44,12 @@ public abstract class HamiltonianFlowOptionsBase
     public int Hamiltonians { get; set; } = FlowDefaults.Hamiltonians;
 
     /// <summary>
+    /// Whether each potential has a well per feature coordinate (<see cref="FlowArchitecture.SeparableWells"/>) or the
+    /// network alone, as in the paper. Default true.
+    /// </summary>
+    public bool SeparableWells { get; set; } = FlowDefaults.SeparableWells;
+
+    /// <summary>
     /// Covariance of the Gaussian the flow starts from. Default Automatic: full up to
     /// <see cref="FlowArchitecture.FullCovarianceMaxDimension"/> features, diagonal above.
     /// </summary>
@@ -88,7 +94,10 @@ public abstract class HamiltonianFlowOptionsBase
     /// <summary>Optimiser steps between two evaluations of the held-out loss (and log lines). Default 100.</summary>
     public int EvaluationInterval { get; set; } = FlowDefaults.EvaluationInterval;
 
-    /// <summary>Evaluations without a better held-out loss before training stops. Default 5.</summary>
+    /// <summary>
+    /// Evaluations without a better held-out loss before training stops. Default 5. While the fitted Gaussian (step 0) is
+    /// still the best, training goes on until half of <see cref="MaxSteps"/> whatever the patience.
+    /// </summary>
     public int EarlyStoppingPatience { get; set; } = FlowDefaults.EarlyStoppingPatience;
 
     /// <summary>
@@ -150,6 +159,7 @@ public abstract class HamiltonianFlowOptionsBase
         StepSize = StepSize,
         LearnStepSize = LearnStepSize,
         Hamiltonians = Hamiltonians,
+        SeparableWells = SeparableWells,
         Covariance = Covariance,
         Precision = DoublePrecision ? TorchSharp.torch.ScalarType.Float64 : TorchSharp.torch.ScalarType.Float32,
     };

@@ -44,6 +44,14 @@ public sealed record FlowArchitecture
     public int Hamiltonians { get; init; } = Training.FlowDefaults.Hamiltonians;
 
     /// <summary>
+    /// Whether each potential has a well per coordinate, V(q) = |q|^2 / 2 - sum_i a_i log cosh(b_i (q_i - c_i)) + f(q)
+    /// (<see cref="Potential"/>), or the network alone, V(q) = |q|^2 / 2 + f(q), as in the paper. Default true: on
+    /// Fashion-MNIST in logit space the fit's held-out loss fell ten times as far as with the network alone, and on the
+    /// tabular training files it gained 0.27 nats per row on average (docs/anomaly-benchmark.md).
+    /// </summary>
+    public bool SeparableWells { get; init; } = Training.FlowDefaults.SeparableWells;
+
+    /// <summary>
     /// Covariance of the Gaussian the flow starts from (<see cref="GaussianStage"/>). Default Automatic: full up to
     /// <see cref="FullCovarianceMaxDimension"/> features, diagonal above.
     /// </summary>

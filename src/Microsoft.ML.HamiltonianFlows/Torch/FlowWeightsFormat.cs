@@ -17,15 +17,22 @@ namespace Microsoft.ML.HamiltonianFlows.Torch;
 /// without its quadratic part: a different model, which this build does not rebuild. Reading one fails with a message
 /// that names its version and asks for the model to be trained again. Version 3 lacks the Gaussian's share of the
 /// density (<see cref="HamiltonianFlow.GaussianWeight"/>, added in version 4): it loads with a share of 0, which is the
-/// model it was, and scores as before.
+/// model it was, and scores as before. Versions 3 and 4 have no <see cref="FlowArchitecture.SeparableWells"/> flag in the
+/// header (added in version 5): they load as flows without wells, the model they were.
 /// </remarks>
 public static class FlowWeightsFormat
 {
-    /// <summary>The version this build writes (it reads this one and version 3).</summary>
-    public const int CurrentVersion = 4;
+    /// <summary>The version this build writes (it reads this one and versions 3 and 4).</summary>
+    public const int CurrentVersion = 5;
 
-    // Flows without the Gaussian's share: read with a share of 0.
-    private const int WithoutGaussianWeightVersion = 3;
+    // The first version with the fitted Gaussian stage: the oldest this build reads.
+    private const int FirstGaussianStageVersion = 3;
+
+    // Flows without the Gaussian's share (version 3): read with a share of 0.
+    private const int FirstGaussianWeightVersion = 4;
+
+    // The first version whose header says whether the potentials have wells; earlier flows have none.
+    private const int FirstWellsVersion = 5;
 
     // Flows with a per-feature standardiser and V = f(q) (version 1 unverified, version 2 with length and SHA-256).
     private const int LastStandardizerVersion = 2;
@@ -88,10 +95,10 @@ public static class FlowWeightsFormat
         if (version is >= 1 and <= LastStandardizerVersion)
             throw new InvalidDataException(
                 $"Hamiltonian flow weights have format version {version}, written by an earlier release whose flows standardised each " +
-                $"feature instead of fitting a Gaussian; this build reads versions {WithoutGaussianWeightVersion} and {CurrentVersion} only. Train the model again.");
-        if (version != CurrentVersion && version != WithoutGaussianWeightVersion)
+                $"feature instead of fitting a Gaussian; this build reads versions {FirstGaussianStageVersion} to {CurrentVersion} only. Train the model again.");
+        if (version is < FirstGaussianStageVersion or > CurrentVersion)
             throw new InvalidDataException(
-                $"Hamiltonian flow weights have format version {version}; this build reads versions {WithoutGaussianWeightVersion} and {CurrentVersion}.");
+                $"Hamiltonian flow weights have format version {version}; this build reads versions {FirstGaussianStageVersion} to {CurrentVersion}.");
         using var payload = new BinaryReader(VerifiedPayload(reader), Encoding.UTF8);
         return ReadPayload(payload, device, version);
     }
@@ -158,7 +165,7 @@ public static class FlowWeightsFormat
         FlowArchitecture architecture;
         try
         {
-            architecture = ReadArchitecture(reader);
+            architecture = ReadArchitecture(reader, version);
             architecture.Validate();
         }
         catch (Exception e) when (e is EndOfStreamException or ArgumentException)
@@ -169,7 +176,7 @@ public static class FlowWeightsFormat
         var flow = new HamiltonianFlow(architecture, device ?? CPU);
         try
         {
-            if (version == CurrentVersion)
+            if (version >= FirstGaussianWeightVersion)
             {
                 flow.load(reader);
                 return flow;
@@ -207,9 +214,11 @@ public static class FlowWeightsFormat
         w.Write(a.Hamiltonians);
         w.Write((int)a.Covariance);
         w.Write((int)a.Precision);
+        w.Write(a.SeparableWells);
     }
 
-    private static FlowArchitecture ReadArchitecture(BinaryReader r) => new()
+    // Versions before 5 have no wells flag at the end: their potentials had none.
+    private static FlowArchitecture ReadArchitecture(BinaryReader r, int version) => new()
     {
         Dimension = r.ReadInt32(),
         HiddenLayers = ReadLayers(r),
@@ -223,6 +232,7 @@ public static class FlowWeightsFormat
         Hamiltonians = r.ReadInt32(),
         Covariance = (CovarianceKind)r.ReadInt32(),
         Precision = (ScalarType)r.ReadInt32(),
+        SeparableWells = version >= FirstWellsVersion && r.ReadBoolean(),
     };
 
     private static void WriteLayers(BinaryWriter w, IReadOnlyList<int> layers)
