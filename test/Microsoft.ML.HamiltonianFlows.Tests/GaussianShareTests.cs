@@ -18,7 +18,7 @@ public class GaussianShareTests
     // depth 2, sharpness 1.5) with a fitted-looking, correlated Gaussian stage.
     private static HamiltonianFlow Flow()
     {
-        var flow = TestFlows.Build(new FlowArchitecture { Dimension = 2, HiddenLayers = new[] { 8 }, LeapfrogSteps = 2, Hamiltonians = 2 });
+        var flow = TestFlows.Build(new FlowArchitecture { Dimension = 2, HiddenLayers = new[] { 8 }, LeapfrogSteps = 2, Hamiltonians = 2, SeparableWells = true });
         flow.Gaussian.Set(new[] { 1.0, -2.0 }, new[] { 2.0, 0.5 }, new[,] { { 1.0, 0.0 }, { 0.6, 0.8 } }, FeatureCells.None(2));
         using var noGrad = no_grad();
         foreach (var (key, value) in flow.state_dict())

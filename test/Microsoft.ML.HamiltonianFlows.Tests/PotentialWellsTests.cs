@@ -39,6 +39,16 @@ public sealed class PotentialWellsTests
         Assert.True(v[Array.IndexOf(xs, 1.7)] < v0 && v[Array.IndexOf(xs, -1.7)] < v0);
     }
 
+    [Theory]
+    [InlineData(64, false)]
+    [InlineData(65, true)]
+    public void ByDefaultDataWiderThanTheNetworkGetWells(int dimension, bool wells)
+    {
+        using var flow = HamiltonianFlow.Create(new FlowArchitecture { Dimension = dimension, Hamiltonians = 2 }, seed: 1);
+        Assert.Equal(wells, flow.Architecture.ResolvedSeparableWells);
+        Assert.Equal(wells ? 6 : 0, flow.state_dict().Keys.Count(key => key.Contains(".well_")));
+    }
+
     [Fact]
     public void AtDepthZeroTheWellsAddNothingWhateverTheirShape()
     {

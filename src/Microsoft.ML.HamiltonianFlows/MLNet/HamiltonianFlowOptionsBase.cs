@@ -45,9 +45,10 @@ public abstract class HamiltonianFlowOptionsBase
 
     /// <summary>
     /// Whether each potential has a well per feature coordinate (<see cref="FlowArchitecture.SeparableWells"/>) or the
-    /// network alone, as in the paper. Default true.
+    /// network alone, as in the paper. Default null: wells from <see cref="FlowArchitecture.SeparableWellsMinDimension"/>
+    /// features on.
     /// </summary>
-    public bool SeparableWells { get; set; } = FlowDefaults.SeparableWells;
+    public bool? SeparableWells { get; set; }
 
     /// <summary>
     /// Covariance of the Gaussian the flow starts from. Default Automatic: full up to

@@ -214,10 +214,12 @@ public static class FlowWeightsFormat
         w.Write(a.Hamiltonians);
         w.Write((int)a.Covariance);
         w.Write((int)a.Precision);
-        w.Write(a.SeparableWells);
+        // The option as given (null: by the dimension, as the reader resolves it again).
+        w.Write((byte)(a.SeparableWells switch { null => 0, false => 1, true => 2 }));
     }
 
-    // Versions before 5 have no wells flag at the end: their potentials had none.
+    // Versions before 5 have no wells flag at the end: their potentials had none. Fields are read in order, so the
+    // object initialiser's order is the file's.
     private static FlowArchitecture ReadArchitecture(BinaryReader r, int version) => new()
     {
         Dimension = r.ReadInt32(),
@@ -232,7 +234,15 @@ public static class FlowWeightsFormat
         Hamiltonians = r.ReadInt32(),
         Covariance = (CovarianceKind)r.ReadInt32(),
         Precision = (ScalarType)r.ReadInt32(),
-        SeparableWells = version >= FirstWellsVersion && r.ReadBoolean(),
+        SeparableWells = version < FirstWellsVersion ? false : ReadWells(r),
+    };
+
+    private static bool? ReadWells(BinaryReader r) => r.ReadByte() switch
+    {
+        0 => null,
+        1 => false,
+        2 => true,
+        var other => throw new InvalidDataException($"the separable wells flag is {other}, not 0, 1 or 2"),
     };
 
     private static void WriteLayers(BinaryWriter w, IReadOnlyList<int> layers)

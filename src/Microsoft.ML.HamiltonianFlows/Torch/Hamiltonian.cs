@@ -10,7 +10,7 @@ public sealed class Hamiltonian : nn.Module<Tensor, Tensor, Tensor>
 
     internal Hamiltonian(FlowArchitecture architecture) : base(nameof(Hamiltonian))
     {
-        potential = new Potential(architecture.Dimension, architecture.HiddenLayers, architecture.Activation, architecture.SeparableWells);
+        potential = new Potential(architecture.Dimension, architecture.HiddenLayers, architecture.Activation, architecture.ResolvedSeparableWells);
         kinetic = architecture.Kinetic == KineticEnergyKind.Neural
             ? new NeuralKineticEnergy(architecture.Dimension, architecture.HiddenLayers, architecture.Activation)
             : new QuadraticKineticEnergy(architecture.Dimension, architecture.Mass);

@@ -19,7 +19,6 @@ internal static class FlowDefaults
     public const double StepSize = 0.15;
     public const bool LearnStepSize = true;
     public const int Hamiltonians = 4;
-    public const bool SeparableWells = true;
 
     public const long MaxSteps = 2000;
     public const int BatchSize = 256;
