@@ -28,12 +28,13 @@ public sealed record Workload(string Name, int Dimension, int BatchSize, int[] H
     public override string ToString() => Name;
 
     /// <summary>
-    /// The flow of this size with the given kinetic energy: one Hamiltonian (the reference's), every other option at
-    /// its default (a full-covariance Gaussian stage for both sizes).
+    /// The flow of this size with the given kinetic energy: one Hamiltonian and no separable wells (the reference's
+    /// model), every other option at its default (a full-covariance Gaussian stage for both sizes).
     /// </summary>
     public FlowArchitecture Architecture(KineticEnergyKind kinetic) => new()
     {
         Dimension = Dimension, HiddenLayers = HiddenLayers, LeapfrogSteps = LeapfrogSteps, Hamiltonians = 1, Kinetic = kinetic,
+        SeparableWells = false,
     };
 
     /// <summary>One batch of rows: standard normal for 2D, uniform in [0, 1) like pixel intensities for images.</summary>
