@@ -8,13 +8,13 @@ namespace Microsoft.ML.HamiltonianFlows.Tests;
 public class EnergyGradientTests
 {
     [Theory]
-    [InlineData(Activation.Softplus, KineticEnergyKind.Quadratic, MassKind.LearnedDiagonal)]
-    [InlineData(Activation.Tanh, KineticEnergyKind.Quadratic, MassKind.LearnedScalar)]
-    [InlineData(Activation.Softplus, KineticEnergyKind.Neural, MassKind.Identity)]
-    [InlineData(Activation.Tanh, KineticEnergyKind.Neural, MassKind.Identity)]
-    public void ClosedFormGradientsMatchAutograd(Activation activation, KineticEnergyKind kinetic, MassKind mass)
+    [InlineData(Activation.Softplus, KineticEnergyKind.Quadratic, MassKind.LearnedDiagonal, true)]
+    [InlineData(Activation.Tanh, KineticEnergyKind.Quadratic, MassKind.LearnedScalar, false)]
+    [InlineData(Activation.Softplus, KineticEnergyKind.Neural, MassKind.Identity, false)]
+    [InlineData(Activation.Tanh, KineticEnergyKind.Neural, MassKind.Identity, true)]
+    public void ClosedFormGradientsMatchAutograd(Activation activation, KineticEnergyKind kinetic, MassKind mass, bool wells)
     {
-        using var flow = Flow(activation, kinetic, mass);
+        using var flow = Flow(activation, kinetic, mass, wells);
         using var scope = NewDisposeScope();
         Hamiltonian hamiltonian = flow.Layers[0].Hamiltonian;
         var (q, p) = PhasePoints();
@@ -30,11 +30,11 @@ public class EnergyGradientTests
     // Training backpropagates through dV/dq: the parameter gradients of a loss built on the closed form must be those
     // of the same loss built on autograd's input gradient (double backpropagation, the PyTorch way).
     [Theory]
-    [InlineData(Activation.Softplus, KineticEnergyKind.Quadratic, MassKind.LearnedDiagonal)]
-    [InlineData(Activation.Tanh, KineticEnergyKind.Neural, MassKind.Identity)]
-    public void ClosedFormGradientsGiveAutogradParameterGradients(Activation activation, KineticEnergyKind kinetic, MassKind mass)
+    [InlineData(Activation.Softplus, KineticEnergyKind.Quadratic, MassKind.LearnedDiagonal, true)]
+    [InlineData(Activation.Tanh, KineticEnergyKind.Neural, MassKind.Identity, false)]
+    public void ClosedFormGradientsGiveAutogradParameterGradients(Activation activation, KineticEnergyKind kinetic, MassKind mass, bool wells)
     {
-        using var flow = Flow(activation, kinetic, mass);
+        using var flow = Flow(activation, kinetic, mass, wells);
         using var scope = NewDisposeScope();
         Hamiltonian hamiltonian = flow.Layers[0].Hamiltonian;
         var (q, p) = PhasePoints();
@@ -54,11 +54,12 @@ public class EnergyGradientTests
             Assert.True(TestFlows.MaxAbs(expected[i] - actual[i]) < 1e-12, $"parameter {i} of {parameters.Count}");
     }
 
-    // Three hidden layers of different widths, in float64 so that the comparisons can be tight.
-    private static HamiltonianFlow Flow(Activation activation, KineticEnergyKind kinetic, MassKind mass) => TestFlows.Build(new FlowArchitecture
+    // Three hidden layers of different widths, with or without the potential's separable wells (moved off depth 0 like
+    // every parameter), in float64 so that the comparisons can be tight.
+    private static HamiltonianFlow Flow(Activation activation, KineticEnergyKind kinetic, MassKind mass, bool wells) => TestFlows.Build(new FlowArchitecture
     {
         Dimension = 3, HiddenLayers = new[] { 16, 8, 12 }, Activation = activation, Kinetic = kinetic, Mass = mass,
-        Precision = ScalarType.Float64,
+        SeparableWells = wells, Precision = ScalarType.Float64,
     });
 
     private static (Tensor Q, Tensor P) PhasePoints() =>
