@@ -119,6 +119,23 @@ public class FlowWeightsFormatTests
         Assert.Equal(TestFlows.Weights(flow), TestFlows.Weights(loaded));
     }
 
+    [Fact]
+    public void AnUnknownWellsFlagIsACorruptHeader()
+    {
+        using var flow = Trained(new FlowArchitecture { Dimension = 2, HiddenLayers = new[] { 8 } });
+        byte[] bytes = Saved(flow);
+        // The flag is the header's last field: after d, the layers (count, width), no encoder layers, activation, kinetic,
+        // mass, L, eps (8 bytes), learned eps (1), Hamiltonians, covariance and precision. The checksum is recomputed, so
+        // only the header's own check can catch it.
+        const int flag = PayloadOffset + 4 + 4 + 4 + 1 + 4 * 4 + 8 + 1 + 3 * 4;
+        Assert.Equal(0, bytes[flag]);
+        bytes[flag] = 7;
+        System.Security.Cryptography.SHA256.HashData(bytes.AsSpan(PayloadOffset, bytes.Length - PayloadOffset - 32)).CopyTo(bytes, bytes.Length - 32);
+        var e = Assert.Throws<InvalidDataException>(() => FlowWeightsFormat.Load(new MemoryStream(bytes)));
+        Assert.Contains("corrupt header", e.Message);
+        Assert.Contains("separable wells flag is 7", e.Message);
+    }
+
     [Theory]
     [InlineData(3)] // written by commit 9e67f1c
     [InlineData(4)] // written by commit 3164c00

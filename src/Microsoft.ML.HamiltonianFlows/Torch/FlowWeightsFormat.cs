@@ -168,7 +168,7 @@ public static class FlowWeightsFormat
             architecture = ReadArchitecture(reader, version);
             architecture.Validate();
         }
-        catch (Exception e) when (e is EndOfStreamException or ArgumentException)
+        catch (Exception e) when (e is EndOfStreamException or ArgumentException or InvalidDataException)
         {
             throw new InvalidDataException($"Hamiltonian flow weights have a corrupt header: {e.Message}", e);
         }
