@@ -8,6 +8,9 @@ using Microsoft.ML.HamiltonianFlows.PerformanceTests;
 //   [--threads N] --stream ROWS                                    Transform throughput and peak memory over ROWS rows
 //   [--threads N] --defaults ROWS                                  density and detector Transform at default options
 //   [--threads N] --wide ROWS DIMENSION STEPS                      a default engine fit of wide rows: time and peak memory
+// The library's process settings (Torch/ProcessSettings.cs) have to precede libtorch's first matrix product, as they do in
+// an application that reaches libtorch only through the library; the peak measurement multiplies matrices first.
+System.Runtime.CompilerServices.RuntimeHelpers.RunModuleConstructor(typeof(Microsoft.ML.HamiltonianFlows.Torch.HamiltonianFlow).Module.ModuleHandle);
 var rest = new List<string>(args);
 int threads = TakeOption(rest, "--threads") is string t ? int.Parse(t) : Environment.ProcessorCount;
 TorchSharp.torch.set_num_threads(threads);

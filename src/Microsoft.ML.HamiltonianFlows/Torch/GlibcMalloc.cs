@@ -1,5 +1,3 @@
-using System.Diagnostics.CodeAnalysis;
-using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
 namespace Microsoft.ML.HamiltonianFlows.Torch;
@@ -9,7 +7,7 @@ namespace Microsoft.ML.HamiltonianFlows.Torch;
 /// first, raised on the fly up to 32 MiB) with a fresh mmap, and gives memory at the top of the heap back to the kernel
 /// above its trim threshold, so the tensors of a scoring or training call, freed and allocated again at the next call,
 /// are mapped, page-faulted in and unmapped again and again (measured in docs/benchmarks.md, Page faults: most of a
-/// scoring call's time went to the kernel). The library sets the thresholds below when it loads, on Linux with glibc, unless the process chose its own (the environment
+/// scoring call's time went to the kernel). The library sets the thresholds below when it loads (<see cref="ProcessSettings"/>), on Linux with glibc, unless the process chose its own (the environment
 /// variables MALLOC_MMAP_THRESHOLD_ or MALLOC_TRIM_THRESHOLD_) or the AppContext switch
 /// <c>Microsoft.ML.HamiltonianFlows.KeepMallocSettings</c> is on.
 /// </summary>
@@ -29,8 +27,7 @@ internal static class GlibcMalloc
     /// <summary>Whether this process runs with the thresholds above.</summary>
     internal static bool Applied { get; private set; }
 
-    [SuppressMessage("Usage", "CA2255", Justification = "The thresholds must be set before libtorch allocates; every entry point of the library would otherwise have to remember to.")]
-    [ModuleInitializer]
+    /// <summary>Sets the thresholds (<see cref="ProcessSettings"/> calls it when the library loads).</summary>
     internal static void Configure()
     {
         if (!OperatingSystem.IsLinux()
