@@ -9,18 +9,21 @@ namespace Microsoft.ML.HamiltonianFlows.Torch;
 /// vendor as well as by its instruction set: on a CPU that has AVX-512 but is not Intel's it runs a slower path. Measured
 /// on an AMD EPYC (Zen 5, one thread, docs/benchmarks.md): 75-83 GFLOP/s for the image workloads' products
 /// (128 x 784 x 512 and the like) and 72 for the 2-D ones (512 x 64 x 64), against 155-193 and 157 with its AVX-512
-/// kernels, which the CPU runs. oneMKL asks one exported function, <c>mkl_serv_intel_cpu_true</c>, whether the CPU is
-/// Intel's, and keeps its choice from its first product on; no documented setting changes it (MKL_CBWR=AVX512 and
-/// MKL_ENABLE_INSTRUCTIONS=AVX512 were measured and do not).
+/// kernels. Its kernel choice asks the exported function <c>mkl_serv_intel_cpu_true</c>, which answers from a cached
+/// value it fills from the CPUID vendor string on its first call; oneMKL keeps its choice from its first product on, and
+/// no documented setting changes it (MKL_CBWR=AVX512 and MKL_ENABLE_INSTRUCTIONS=AVX512 were measured and do not).
 /// </summary>
 /// <remarks>
-/// When the library loads, on Linux x64 where the CPU and the OS support AVX-512F, it loads libtorch and rewrites that
-/// function's first bytes to return 1 (<c>mov eax, 1; ret</c>), so that oneMKL picks its kernels by instruction set
-/// alone, as it does on Intel CPUs (where the function already returns 1 and nothing changes). Left alone: other systems
-/// and CPUs (not measured), a process that set MKL_CBWR or MKL_ENABLE_INSTRUCTIONS (it asked oneMKL for a code path of
-/// its own), one with the AppContext switch <c>Microsoft.ML.HamiltonianFlows.KeepMklDispatch</c> on, and one whose
-/// libtorch ran a product before the library loaded (oneMKL has chosen by then; the rewrite is then harmless and
-/// useless). Where the code pages cannot be made writable (a W^X policy) nothing changes.
+/// When the library loads, on Linux x64 where the CPU and the OS support AVX-512F, it loads libtorch and, if that
+/// function has not answered yet, sets its cached answer to 1 ("Intel"), the answer an Intel CPU gets, so that oneMKL
+/// picks its AVX-512 kernels. The function's first instruction reads the cache (<c>mov eax, [rip + disp32]</c>, then
+/// <c>test eax, eax; js</c>: negative means not yet asked); the cache's address is taken from it, and where the code
+/// does not have that shape (another libtorch build) nothing is written. The write is one aligned 4-byte store into
+/// oneMKL's data, no code is changed. Left alone: other systems and CPUs without AVX-512; a process that set MKL_CBWR or
+/// MKL_ENABLE_INSTRUCTIONS (it asked oneMKL for a code path of its own) or the AppContext switch
+/// <c>Microsoft.ML.HamiltonianFlows.KeepMklDispatch</c>; and a process whose oneMKL already asked before the library
+/// loaded (a product through TorchSharp first): its choice stands and <see cref="Applied"/> says so. Measured on one
+/// CPU model (Zen 5); AMD's earlier AVX-512 CPUs (Zen 4) get the same kernels, not measured here.
 /// </remarks>
 internal static class MklDispatch
 {
@@ -31,22 +34,17 @@ internal static class MklDispatch
 
     internal const string LibTorch = "libtorch_cpu.so";
 
-    // mov eax, 1; ret
-    private static readonly byte[] ReturnOne = { 0xB8, 0x01, 0x00, 0x00, 0x00, 0xC3 };
-
-    private const int PROT_READ = 1, PROT_WRITE = 2, PROT_EXEC = 4;
-
-    /// <summary>Whether this process's oneMKL was told it runs on an Intel CPU.</summary>
+    /// <summary>Whether this process's oneMKL answers that it runs on an Intel CPU because of the library or of the CPU.</summary>
     internal static bool Applied { get; private set; }
 
-    /// <summary>Whether <see cref="Configure"/> applies on this machine and process, before it looks at libtorch.</summary>
+    /// <summary>Whether <see cref="Configure"/> acts on this machine and process, before it looks at libtorch.</summary>
     internal static bool Applies =>
         OperatingSystem.IsLinux() && RuntimeInformation.ProcessArchitecture == Architecture.X64 && Avx512F.IsSupported
         && !(AppContext.TryGetSwitch(OptOutSwitch, out bool keep) && keep)
         && Environment.GetEnvironmentVariable("MKL_CBWR") is null
         && Environment.GetEnvironmentVariable("MKL_ENABLE_INSTRUCTIONS") is null;
 
-    /// <summary>Rewrites the vendor check (<see cref="ProcessSettings"/> calls it when the library loads).</summary>
+    /// <summary>Sets the vendor check's answer (<see cref="ProcessSettings"/> calls it when the library loads).</summary>
     internal static void Configure()
     {
         if (!Applies)
@@ -55,30 +53,34 @@ internal static class MklDispatch
         {
             // TorchSharp loads libtorch in its static constructor; asking for the thread count runs no product.
             _ = get_num_threads();
-            if (NativeLibrary.TryLoad(LibTorch, out IntPtr library) && NativeLibrary.TryGetExport(library, VendorCheck, out IntPtr check))
-                Applied = Rewrite(check);
+            if (NativeLibrary.TryLoad(LibTorch, out IntPtr library) && NativeLibrary.TryGetExport(library, VendorCheck, out IntPtr check)
+                && CachedAnswer(check) is IntPtr cache)
+            {
+                // Negative: not asked yet. 0: asked, not Intel (too late to change). 1: Intel.
+                if (Marshal.ReadInt32(cache) < 0)
+                    Marshal.WriteInt32(cache, 1);
+                Applied = Marshal.ReadInt32(cache) == 1;
+            }
         }
-        catch (Exception e) when (e is TypeInitializationException or DllNotFoundException or EntryPointNotFoundException)
+        catch (Exception)
         {
-            // libtorch does not load here: every later use of it reports that in its own words.
+            // A speed setting only: a module initializer that threw would make every type of the library unusable.
+            // Where libtorch does not load, its next use reports that in its own words.
         }
     }
 
-    private static bool Rewrite(IntPtr function)
+    /// <summary>
+    /// The address of the vendor check's cached answer, read from its first instructions
+    /// (<c>8B 05 disp32</c> = mov eax, [rip + disp32]; <c>85 C0</c> = test eax, eax; <c>78</c> = js), or null if the
+    /// function does not start that way.
+    /// </summary>
+    internal static IntPtr? CachedAnswer(IntPtr function)
     {
-        long pageSize = Environment.SystemPageSize;
-        long first = (long)function & ~(pageSize - 1);
-        long length = ((long)function + ReturnOne.Length + pageSize - 1 & ~(pageSize - 1)) - first;
-        if (mprotect((IntPtr)first, (IntPtr)length, PROT_READ | PROT_WRITE | PROT_EXEC) != 0)
-            return false;
-        Marshal.Copy(ReturnOne, 0, function, ReturnOne.Length);
-        mprotect((IntPtr)first, (IntPtr)length, PROT_READ | PROT_EXEC);
-        return Marshal.GetDelegateForFunctionPointer<VendorCheckFunction>(function)() == 1;
+        var code = new byte[9];
+        Marshal.Copy(function, code, 0, code.Length);
+        if (code[0] != 0x8B || code[1] != 0x05 || code[6] != 0x85 || code[7] != 0xC0 || code[8] != 0x78)
+            return null;
+        int displacement = BitConverter.ToInt32(code, 2);
+        return function + 6 + displacement;
     }
-
-    [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
-    private delegate int VendorCheckFunction();
-
-    [DllImport("libc.so.6", ExactSpelling = true, SetLastError = true)]
-    private static extern int mprotect(IntPtr address, IntPtr length, int protection);
 }
