@@ -28,9 +28,10 @@ var leapfrog = new Option<int?>("--leapfrog-steps") { Description = "Override Le
 var hamiltonians = new Option<int?>("--hamiltonians") { Description = "Override Hamiltonians." };
 var batch = new Option<int?>("--batch-size") { Description = "Override BatchSize." };
 var patience = new Option<int?>("--patience") { Description = "Override EarlyStoppingPatience." };
+var fitRows = new Option<int?>("--fit-rows") { Description = "Fit on this many rows drawn from the 80% (small-data behaviour); the 20% stays the held-out set." };
 var validate = new Command("validate",
     "Held-out log-likelihood on the training files alone (80/20 split): the measurement that chooses the defaults, never the test files.")
-    { sets, seed, data, threads, maxSteps, learningRate, weightDecay, hidden, leapfrog, hamiltonians, batch, patience, scoringSamples };
+    { sets, seed, data, threads, maxSteps, learningRate, weightDecay, hidden, leapfrog, hamiltonians, batch, patience, scoringSamples, fitRows };
 validate.SetAction(parse => ValidationRun.Run(TabularSet.Load(parse.GetValue(data)!.FullName, parse.GetValue(sets)!), parse.GetValue(data)!.FullName,
     parse.GetValue(seed), options =>
     {
@@ -43,7 +44,7 @@ validate.SetAction(parse => ValidationRun.Run(TabularSet.Load(parse.GetValue(dat
         if (parse.GetValue(batch) is int b) options.BatchSize = b;
         if (parse.GetValue(patience) is int p) options.EarlyStoppingPatience = p;
         if (parse.GetValue(scoringSamples) is int k) options.ScoringImportanceSamples = k;
-    }, Console.Out));
+    }, Console.Out, parse.GetValue(fitRows)));
 
 
 var trainingSamples = new Option<int?>("--training-importance-samples") { Description = "Override TrainingImportanceSamples (an analysis)." };

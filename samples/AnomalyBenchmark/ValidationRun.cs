@@ -12,19 +12,20 @@ namespace AnomalyBenchmark;
 /// </summary>
 internal static class ValidationRun
 {
-    public static void Run(IReadOnlyList<TabularSet> sets, string dataFolder, int seed, Action<HamiltonianFlowTrainer.Options> configure, TextWriter log)
+    public static void Run(IReadOnlyList<TabularSet> sets, string dataFolder, int seed, Action<HamiltonianFlowTrainer.Options> configure, TextWriter log, int? fitRows = null)
     {
         log.WriteLine($"{"set",-11}{"flow LL",10}{"Gaussian LL",13}{"gain",8}{"fit s",8}");
         foreach (var set in sets)
         {
             var ml = new MLContext(seed);
             var split = ml.Data.TrainTestSplit(set.Train(ml, dataFolder), testFraction: 0.2, seed: seed);
+            IDataView fitSet = fitRows is int rows ? ml.Data.TakeRows(ml.Data.ShuffleRows(split.TrainSet, seed), rows) : split.TrainSet;
             var options = new HamiltonianFlowTrainer.Options { Seed = seed };
             configure(options);
             var clock = Stopwatch.StartNew();
-            using var flow = ml.Transforms.HamiltonianFlow(options).Fit(split.TrainSet);
+            using var flow = ml.Transforms.HamiltonianFlow(options).Fit(fitSet);
             double seconds = clock.Elapsed.TotalSeconds;
-            using var gaussian = ml.Transforms.HamiltonianFlow(new HamiltonianFlowTrainer.Options { Seed = seed, MaxSteps = 0 }).Fit(split.TrainSet);
+            using var gaussian = ml.Transforms.HamiltonianFlow(new HamiltonianFlowTrainer.Options { Seed = seed, MaxSteps = 0 }).Fit(fitSet);
             double flowLl = MeanLogLikelihood(flow.Transform(split.TestSet));
             double gaussianLl = MeanLogLikelihood(gaussian.Transform(split.TestSet));
             log.WriteLine($"{set.Name,-11}{flowLl,10:F3}{gaussianLl,13:F3}{flowLl - gaussianLl,8:F3}{seconds,8:F1}");

@@ -1,0 +1,61 @@
+"""One-class sets that chose nothing: scikit-learn's bundled tables, split as the benchmark's sets are, with the classic
+detectors' test AUROC, written in the benchmark's format (docs/anomaly-benchmark.md, "Data sets that chose nothing").
+
+Sets (scikit-learn 1.2's copies, offline with Debian's python3-sklearn): breast (Wisconsin diagnostic breast cancer,
+UCI; benign normal, malignant anomalies), wine (UCI Wine; cultivar 1 normal, the other two anomalies), digits0 and
+digits8 (UCI optical digits, 8 x 8 counts 0-16; that digit normal, the others anomalies), iris (versicolor normal,
+virginica anomalies; setosa left out). numpy seed 0: 60% of the normal rows to train, the rest and as many anomalies to
+test. Peers fitted on the train file with features standardised by its rows, as data/README.md describes.
+Usage: python3 samples/AnomalyBenchmark/analysis/unseen_sets.py FOLDER
+       dotnet run --project samples/AnomalyBenchmark -c Release -- tabular --data FOLDER --sets breast wine digits0 digits8 iris
+"""
+import numpy as np, json, os, sys
+from sklearn import datasets
+from sklearn.covariance import LedoitWolf
+from sklearn.mixture import GaussianMixture
+from sklearn.neighbors import KernelDensity, LocalOutlierFactor
+from sklearn.model_selection import GridSearchCV
+from sklearn.ensemble import IsolationForest
+from sklearn.svm import OneClassSVM
+from sklearn.metrics import roc_auc_score
+out=sys.argv[1] if len(sys.argv) > 1 else 'out/unseen-sets'
+os.makedirs(out, exist_ok=True)
+def sets():
+    b=datasets.load_breast_cancer(); yield 'breast', b.data, b.target==1
+    w=datasets.load_wine(); yield 'wine', w.data, w.target==1
+    d=datasets.load_digits(); yield 'digits0', d.data, d.target==0
+    yield 'digits8', d.data, d.target==8
+    i=datasets.load_iris(); m=i.target>0; yield 'iris', i.data[m], i.target[m]==1
+peers={}
+for name,X,normal in sets():
+    rng=np.random.default_rng(0)
+    Xn,Xa=X[normal],X[~normal]
+    p=rng.permutation(len(Xn)); k=int(0.6*len(Xn)); tr,ten=Xn[p[:k]],Xn[p[k:]]
+    a=Xa[rng.permutation(len(Xa))[:len(ten)]]
+    te=np.vstack([ten,a]); y=np.r_[np.zeros(len(ten)),np.ones(len(a))]
+    for f,rows,lab in [('train',tr,np.zeros(len(tr))),('test',te,y)]:
+        with open(os.path.join(out,f'{name}.{f}.csv'),'w') as fh:
+            fh.write('Label,'+','.join(f'f{j}' for j in range(X.shape[1]))+'\n')
+            for l,r in zip(lab,rows): fh.write(f'{l:g},'+','.join(f'{v:.10g}' for v in r)+'\n')
+    keep=tr.std(0)>0; mu,sd=tr[:,keep].mean(0),tr[:,keep].std(0)
+    A,B=(tr[:,keep]-mu)/sd,(te[:,keep]-mu)/sd
+    sc={}
+    lw=LedoitWolf().fit(A); sc['gauss_shrink']=lw.mahalanobis(B)
+    sc['gauss_diag']=(B**2).sum(1)
+    best=None
+    for c in range(1,9):
+        for t in ['full','diag']:
+            if c*(A.shape[1]*(A.shape[1]+3)/2 if t=='full' else 2*A.shape[1])>=len(A)*A.shape[1]: continue
+            try:
+                g=GaussianMixture(c,covariance_type=t,random_state=0,reg_covar=1e-4).fit(A); bic=g.bic(A)
+                if best is None or bic<best[0]: best=(bic,g)
+            except Exception: pass
+    sc['gmm_bic']=-best[1].score_samples(B)
+    kd=GridSearchCV(KernelDensity(),{'bandwidth':np.logspace(-1.5,0.5,25)},cv=3).fit(A).best_estimator_; sc['kde_cv']=-kd.score_samples(B)
+    sc['iforest']=-IsolationForest(random_state=0).fit(A).score_samples(B)
+    sc['lof']=-LocalOutlierFactor(n_neighbors=min(20,len(A)-1),novelty=True).fit(A).score_samples(B)
+    sc['ocsvm']=-OneClassSVM(nu=0.1,gamma='scale').fit(A).score_samples(B)
+    au={m:roc_auc_score(y,s) for m,s in sc.items()}
+    peers[name]={'train':len(tr),'test':len(te),'anomalies':len(a),'dim':X.shape[1],'auroc':au,'gauss_shrink_test_nll':0.0}
+    print(name, len(tr), len(te), X.shape[1], ' '.join(f'{m} {v:.4f}' for m,v in au.items()))
+json.dump(peers,open(os.path.join(out,'peers.json'),'w'),indent=1)
