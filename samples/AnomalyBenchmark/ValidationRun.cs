@@ -19,7 +19,8 @@ internal static class ValidationRun
         {
             var ml = new MLContext(seed);
             var split = ml.Data.TrainTestSplit(set.Train(ml, dataFolder), testFraction: 0.2, seed: seed);
-            IDataView fitSet = fitRows is int rows ? ml.Data.TakeRows(ml.Data.ShuffleRows(split.TrainSet, seed), rows) : split.TrainSet;
+            // A pool larger than any set's 80% (shuttle: about 21,900 rows), so that the N rows come from all of them.
+            IDataView fitSet = fitRows is int rows ? ml.Data.TakeRows(ml.Data.ShuffleRows(split.TrainSet, seed, shufflePoolSize: 100_000), rows) : split.TrainSet;
             var options = new HamiltonianFlowTrainer.Options { Seed = seed };
             configure(options);
             var clock = Stopwatch.StartNew();

@@ -45,9 +45,17 @@ public class TrainingTests
             return TestFlows.Weights(flow);
         }).ToArray();
 
+        // Fits that shared state (a generator, a batch, a buffer) would end as far apart as fits of different seeds.
+        // oneMKL's AVX-512 kernels, without its reproducibility mode, may round products differently when the process's
+        // thread use changes under them (other tests run alongside), which 8 Adam steps carry into the last digits
+        // (5e-5 relative was seen); so the parallel fit must be 100 times closer to its serial twin than seeds are.
+        static double Gap(Dictionary<string, float[]> a, Dictionary<string, float[]> b) =>
+            a.Keys.Max(key => a[key].Zip(b[key], (x, y) => Math.Abs((double)x - y)).Max());
         for (int i = 0; i < seeds.Length; i++)
-            foreach (string key in serial[i].Keys)
-                Assert.Equal(serial[i][key], parallel[i][key]);
+        {
+            double twin = Gap(serial[i], parallel[i]), seedGap = Gap(serial[i], serial[(i + 1) % seeds.Length]);
+            Assert.True(twin <= 0.01 * seedGap, $"seed {seeds[i]}: parallel fit {twin:G3} from its serial twin, another seed's fit {seedGap:G3}");
+        }
     }
 
     [Fact]

@@ -118,7 +118,7 @@ public sealed class HamiltonianFlow : nn.Module
 
     /// <summary>
     /// The share alpha of the fitted Gaussian in the flow's density, p(x) = (1 - alpha) p_flow(x) + alpha N(x; mean, D R D),
-    /// in [0, 1]. Training fits it by maximum likelihood on its held-out rows: a flow trained on few rows can be sharply
+    /// in [0, 1]. Training fits it on its held-out rows (<see cref="Training.GaussianShare"/>): a flow trained on few rows can be sharply
     /// wrong on rows unlike its training rows (ionosphere, 108 rows: held-out log-likelihood 7.4 nats per row below the
     /// Gaussian's while the flow gained on most rows), and the Gaussian's share bounds that loss by log(1 / alpha) while
     /// costing at most -log(1 - alpha) elsewhere. 0 for a flow that was not fitted to data (e.g. the posterior sampler's).

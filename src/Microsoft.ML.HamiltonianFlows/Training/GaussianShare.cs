@@ -8,8 +8,8 @@ namespace Microsoft.ML.HamiltonianFlows.Training;
 /// rows: the alpha of <see cref="Grid"/> with the largest mean of log((1 - alpha) p_flow(x) + alpha p_Gaussian(x)) +
 /// log(alpha) / n, the posterior mode of alpha under a Beta(2, 1) prior. The likelihood alone gives alpha = 0 whenever
 /// the flow beats its Gaussian on every held-out row, which with a few dozen rows says little about the rows they did not
-/// contain (heavy tails): the prior keeps alpha near 1 / n there (0.5 for 4 rows that favour the flow by 0.5 nats each,
-/// 0.0005 for 4,000), which bounds a row the flow misses at log(1 / alpha) below the Gaussian and costs the others at most
+/// contain (heavy tails): the prior keeps alpha at least about 1 / (n + 1) there (0.5 for 4 rows that favour the flow by
+/// 0.5 nats each, 0.0005 for 4,000; a fit measures at most 1,024 rows, so 0.001 or more), which bounds a row the flow misses at log(1 / alpha) below the Gaussian and costs the others at most
 /// -log(1 - alpha). The objective is concave in alpha, and what matters is its order of magnitude: a grid, dense near 0,
 /// finds it without an iterative solver. alpha = 1 keeps the Gaussian alone.
 /// </summary>
@@ -18,9 +18,10 @@ namespace Microsoft.ML.HamiltonianFlows.Training;
 /// likelihood (seeds 1 to 4, alpha fitted on one half of the held-out rows and scored on the other) ionosphere's gain
 /// over the Gaussian went from +0.4, -7.4, -0.9 and -2.1 nats per row to +8.6, +7.3, +8.0 and +8.2 (alpha 0.2 to 0.7),
 /// while pima, vehicle and satellite moved by at most 0.14 (alpha 0 to 0.1). With the prior, fits on 30 or 60 rows of
-/// the five files (`validate --fit-rows`, seeds 1 to 4) that had lost up to 26.5 nats per held-out row against their
-/// Gaussian (shuttle) or 4.3 (vehicle) gained 3.2 to 5.0 and 3.9 to 4.1 instead; the full files' gains moved by at most
-/// 0.02 (docs/anomaly-benchmark.md).
+/// the five files (`validate --fit-rows`, seeds 1 to 4) that had lost up to 11.5 nats per held-out row against their
+/// Gaussian (shuttle) or 4.3 (vehicle) gained 4.3 to 6.0 and 3.9 to 4.1 instead (sums over the 20 fits of each size
+/// +18.5 and +5.1 by maximum likelihood, +20.1 and +43.8 with the prior); the full files' gains moved by at most 0.02
+/// (docs/anomaly-benchmark.md).
 /// </remarks>
 internal static class GaussianShare
 {
