@@ -283,8 +283,10 @@ public sealed class HamiltonianFlow : nn.Module
             throw new ArgumentException($"{nameof(n)} must not be negative, got {n}.", nameof(n));
         Tensor q0 = StandardNormal.Sample(n, Dimension, Architecture.Precision, Device, generator);
         Tensor p0 = StandardNormal.Sample(n, Dimension, Architecture.Precision, Device, generator);
-        var (q, p) = Forward(q0, p0);
         double share = GaussianWeight;
+        // With the whole share (a fit that kept its untrained flow) every draw is the Gaussian's base point: the dynamics
+        // would be integrated only to be discarded.
+        var (q, p) = share >= 1 ? (q0, p0) : Forward(q0, p0);
         if (share > 0)
         {
             // Each draw comes from the Gaussian with probability alpha: its base point q0 is already a draw of N(0, I).
