@@ -14,6 +14,8 @@ internal static class ValidationRun
 {
     public static void Run(IReadOnlyList<TabularSet> sets, string dataFolder, int seed, Action<HamiltonianFlowTrainer.Options> configure, TextWriter log, int? fitRows = null)
     {
+        if (fitRows is < 1)
+            throw new ArgumentException($"--fit-rows must be at least 1, got {fitRows}.");
         log.WriteLine($"{"set",-11}{"flow LL",10}{"Gaussian LL",13}{"gain",8}{"fit s",8}");
         foreach (var set in sets)
         {
