@@ -13,7 +13,7 @@ namespace AnomalyBenchmark;
 /// </summary>
 internal static class FashionBenchmark
 {
-    public static void Run(int[] classes, int maxTest, int seed, DirectoryInfo output, TextWriter log)
+    public static void Run(int[] classes, int maxTest, int seed, DirectoryInfo output, TextWriter log, int? importanceSamples = null)
     {
         output.Create();
         var (train, test) = DataSources.FashionMnist(log);
@@ -30,9 +30,10 @@ internal static class FashionBenchmark
             IDataView testView = Rows(ml, test, label => label != normal);
 
             var clock = Stopwatch.StartNew();
-            var flow = ml.AnomalyDetection.Trainers.HamiltonianFlow(new HamiltonianFlowAnomalyTrainer.Options { Seed = seed }).Fit(trainView);
+            var flow = ml.AnomalyDetection.Trainers.HamiltonianFlow(new HamiltonianFlowAnomalyTrainer.Options { Seed = seed, ScoringImportanceSamples = importanceSamples }).Fit(trainView);
             double seconds = clock.Elapsed.TotalSeconds;
             double flowAuroc = ml.AnomalyDetection.Evaluate(flow.Transform(testView)).AreaUnderRocCurve;
+            log.WriteLine($"  class {normal}: K = {flow.Model.ScoringImportanceSamples}, Gaussian share {flow.Model.GaussianWeight:G3}");
             flow.Model.Dispose();
             var gaussian = ml.AnomalyDetection.Trainers.HamiltonianFlow(new HamiltonianFlowAnomalyTrainer.Options { Seed = seed, MaxSteps = 0 }).Fit(trainView);
             double gaussianAuroc = ml.AnomalyDetection.Evaluate(gaussian.Transform(testView)).AreaUnderRocCurve;

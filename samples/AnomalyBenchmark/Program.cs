@@ -17,8 +17,8 @@ tabular.SetAction(parse => TabularBenchmark.Run(TabularSet.Load(parse.GetValue(d
 
 var classes = new Option<int[]>("--classes") { Description = "Fashion-MNIST classes to run as the normal class (0-9).", DefaultValueFactory = _ => Enumerable.Range(0, 10).ToArray(), AllowMultipleArgumentsPerToken = true };
 var maxTest = new Option<int>("--max-test") { Description = "Most Fashion-MNIST test images.", DefaultValueFactory = _ => 10_000 };
-var fashion = new Command("fashion", "One-class Fashion-MNIST (14 x 14): test AUROC per class.") { classes, maxTest, seed, output, threads };
-fashion.SetAction(parse => FashionBenchmark.Run(parse.GetValue(classes)!, parse.GetValue(maxTest), parse.GetValue(seed), parse.GetValue(output)!, Console.Out));
+var fashion = new Command("fashion", "One-class Fashion-MNIST (14 x 14): test AUROC per class.") { classes, maxTest, seed, output, threads, scoringSamples };
+fashion.SetAction(parse => FashionBenchmark.Run(parse.GetValue(classes)!, parse.GetValue(maxTest), parse.GetValue(seed), parse.GetValue(output)!, Console.Out, parse.GetValue(scoringSamples)));
 
 var maxSteps = new Option<long?>("--max-steps") { Description = "Override MaxSteps." };
 var learningRate = new Option<double?>("--learning-rate") { Description = "Override LearningRate." };
@@ -28,10 +28,11 @@ var leapfrog = new Option<int?>("--leapfrog-steps") { Description = "Override Le
 var hamiltonians = new Option<int?>("--hamiltonians") { Description = "Override Hamiltonians." };
 var batch = new Option<int?>("--batch-size") { Description = "Override BatchSize." };
 var patience = new Option<int?>("--patience") { Description = "Override EarlyStoppingPatience." };
+var trainingSamples = new Option<int?>("--training-importance-samples") { Description = "Override TrainingImportanceSamples (an analysis)." };
 var fitRows = new Option<int?>("--fit-rows") { Description = "Fit on this many rows drawn from the 80% (small-data behaviour); the 20% stays the held-out set." };
 var validate = new Command("validate",
     "Held-out log-likelihood on the training files alone (80/20 split): the measurement that chooses the defaults, never the test files.")
-    { sets, seed, data, threads, maxSteps, learningRate, weightDecay, hidden, leapfrog, hamiltonians, batch, patience, scoringSamples, fitRows };
+    { sets, seed, data, threads, maxSteps, learningRate, weightDecay, hidden, leapfrog, hamiltonians, batch, patience, scoringSamples, trainingSamples, fitRows };
 validate.SetAction(parse => ValidationRun.Run(TabularSet.Load(parse.GetValue(data)!.FullName, parse.GetValue(sets)!), parse.GetValue(data)!.FullName,
     parse.GetValue(seed), options =>
     {
@@ -44,10 +45,10 @@ validate.SetAction(parse => ValidationRun.Run(TabularSet.Load(parse.GetValue(dat
         if (parse.GetValue(batch) is int b) options.BatchSize = b;
         if (parse.GetValue(patience) is int p) options.EarlyStoppingPatience = p;
         if (parse.GetValue(scoringSamples) is int k) options.ScoringImportanceSamples = k;
+        if (parse.GetValue(trainingSamples) is int m) options.TrainingImportanceSamples = m;
     }, Console.Out, parse.GetValue(fitRows)));
 
 
-var trainingSamples = new Option<int?>("--training-importance-samples") { Description = "Override TrainingImportanceSamples (an analysis)." };
 var samples = new Command("samples", "Samples at default options against the training rows: per-feature mean and standard deviation.")
     { sets, seed, output, data, threads, maxSteps, trainingSamples };
 samples.SetAction(parse => SampleMoments.Run(TabularSet.Load(parse.GetValue(data)!.FullName, parse.GetValue(sets)!), parse.GetValue(data)!.FullName,

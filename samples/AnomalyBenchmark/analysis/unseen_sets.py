@@ -6,7 +6,12 @@ UCI; benign normal, malignant anomalies), wine (UCI Wine; cultivar 1 normal, the
 digits8 (UCI optical digits, 8 x 8 counts 0-16; that digit normal, the others anomalies), iris (versicolor normal,
 virginica anomalies; setosa left out). numpy seed 0: 60% of the normal rows to train, the rest and as many anomalies to
 test. Peers fitted on the train file with features standardised by its rows, as data/README.md describes.
-Usage: python3 samples/AnomalyBenchmark/analysis/unseen_sets.py FOLDER
+With --mlbench CSVDIR, seven more from the R package mlbench 2.1-3 (Debian's r-cran-mlbench), exported to CSV by
+analysis/mlbench_export.R: sonar, glass, letter, vowel, wbc (the original Wisconsin breast cancer, 9 ordinal
+features), votes (1984 House votes, y = 1 / n = 0) and dna (180 binary indicators); rows with a missing value dropped;
+the most frequent class normal (the first in sorted order on a tie), every other class anomalous: a rule fixed before
+any of them was run.
+Usage: python3 samples/AnomalyBenchmark/analysis/unseen_sets.py FOLDER [--mlbench CSVDIR]
        dotnet run --project samples/AnomalyBenchmark -c Release -- tabular --data FOLDER --sets breast wine digits0 digits8 iris
 """
 import numpy as np, json, os, sys
@@ -18,7 +23,11 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.ensemble import IsolationForest
 from sklearn.svm import OneClassSVM
 from sklearn.metrics import roc_auc_score
-out=sys.argv[1] if len(sys.argv) > 1 else 'out/unseen-sets'
+args=sys.argv[1:]
+mlbench=None
+if '--mlbench' in args:
+    i=args.index('--mlbench'); mlbench=args[i+1]; del args[i:i+2]
+out=args[0] if args else 'out/unseen-sets'
 os.makedirs(out, exist_ok=True)
 def sets():
     b=datasets.load_breast_cancer(); yield 'breast', b.data, b.target==1
@@ -26,6 +35,13 @@ def sets():
     d=datasets.load_digits(); yield 'digits0', d.data, d.target==0
     yield 'digits8', d.data, d.target==8
     i=datasets.load_iris(); m=i.target>0; yield 'iris', i.data[m], i.target[m]==1
+    if mlbench:
+        import csv
+        for name in ['sonar','glass','letter','vowel','wbc','votes','dna']:
+            rows=list(csv.reader(open(os.path.join(mlbench,name+'.csv'))))[1:]
+            X=np.array([[float(v) for v in r[:-1]] for r in rows]); c=np.array([r[-1] for r in rows])
+            labels,counts=np.unique(c,return_counts=True)
+            yield name, X, c==labels[np.argmax(counts)]
 peers={}
 for name,X,normal in sets():
     rng=np.random.default_rng(0)
