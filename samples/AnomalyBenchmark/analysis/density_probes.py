@@ -1,0 +1,261 @@
+"""Density probes of the fifth session (docs/anomaly-benchmark.md, "Probed in the fifth session and not kept"), on
+training rows only unless a subcommand says otherwise. numpy and scikit-learn (Debian: python3-numpy python3-sklearn).
+
+  tails          held-out log-likelihood of the Gaussian stage with each standardised feature u passed through
+                 t = c asinh(u / c) before the Ledoit-Wolf correlation (c = inf is the flow's Gaussian), for c in
+                 {1, 2, 3, 5, 10, inf}: the five training files, MNIST-tiny's training file, Fashion-MNIST 14 x 14
+                 per class (pixels / 255, 2 x 2 averages), three 80/20 splits each; nats per row
+  tail-sets OUT  writes OUT/plain and OUT/tails: the five sets with one dequantisation draw fixed in the files, and
+                 the same rows transformed with the c that `tails` prefers on each training file (parameters from the
+                 training file); prints each set's mean log-Jacobian of the transform over its training rows, which
+                 turns `validate --data OUT/tails` log-likelihoods into those of the plain rows
+  logit          Fashion-MNIST in the logit space of docs/experiments.md (14 x 14 and 28 x 28): bits/dim of the
+                 Gaussian stage per c on 2,000 held-out of the first 12,000 training images
+  mixtures       held-out gain of Gaussian mixtures (full covariance, 2 to 8 components, ridge 1e-3 to 1e-1, the best
+                 on the held-out rows themselves, so optimistic) over the flow's Gaussian, two 80/20 splits per set
+  atoms OUT      writes OUT: the five sets with ionosphere's training file's repeated values (a value held by 3 or more
+                 rows of a feature with 3 or more distinct values: its clipped returns at 1, 0 and -1) spread
+                 uniformly by +-0.05, for `validate --data OUT --sets ionosphere`
+  mnist-pixels   MNIST-tiny: pixels lit in few training rows, and (a diagnosis on the TEST rows, nothing chosen from
+                 it) the stage's test AUROC with c = inf and 1 and which pixels dominate the Gaussian's score of the
+                 highest-scored test rows
+
+Usage: python3 samples/AnomalyBenchmark/analysis/density_probes.py SUBCOMMAND [OUT]
+       [--data samples/AnomalyBenchmark/data] [--mnist-tiny DIR] [--fashion DIR]
+"""
+import argparse, gzip, os
+import numpy as np
+
+parser = argparse.ArgumentParser()
+parser.add_argument('command', choices=['tails', 'tail-sets', 'logit', 'mixtures', 'atoms', 'mnist-pixels'])
+parser.add_argument('out', nargs='?')
+parser.add_argument('--data', default='samples/AnomalyBenchmark/data')
+parser.add_argument('--mnist-tiny', default='test/data/mlnet-mnist-tiny')
+parser.add_argument('--fashion', default='/usr/share/datasets/fashion-mnist')
+args = parser.parse_args()
+SETS = ['ionosphere', 'pima', 'vehicle', 'satellite', 'shuttle']
+TAILS = [1, 2, 3, 5, 10, np.inf]
+
+
+def lattice_widths(x):
+    """FeatureCells.Detect: the smallest gap between a feature's distinct values, where every value is a whole number of gaps."""
+    width = np.zeros(x.shape[1])
+    for j in range(x.shape[1]):
+        v = np.unique(x[:, j])
+        if len(v) > 1:
+            gap = np.diff(v).min()
+            if np.all(np.abs((v - v[0]) / gap - np.round((v - v[0]) / gap)) < 1e-3):
+                width[j] = gap
+    return width
+
+
+def ledoit_wolf(v):
+    """Ledoit and Wolf's shrinkage of v's second moments towards mu I (GaussianFit.LedoitWolfShrinkage)."""
+    n, p = v.shape
+    s = v.T @ v / n
+    mu = np.trace(s) / p
+    delta = ((s * s).sum() - 2 * mu * np.trace(s) + p * mu * mu) / p
+    beta = (((v * v).sum(1) ** 2).sum() / n - (s * s).sum()) / (p * n)
+    shrinkage = np.clip(min(beta, delta) / delta, 0, 1) if delta > 0 else 0
+    return (1 - shrinkage) * s + shrinkage * mu * np.eye(p)
+
+
+class Stage:
+    """The Gaussian stage on rows x (already dequantised), with the marginal t = c asinh(u / c) when c is finite."""
+
+    def __init__(self, x, c):
+        self.c = c
+        self.mean = x.mean(0)
+        sd = x.std(0)
+        self.constant = sd <= 1e-7 * np.abs(self.mean)
+        self.sd = np.where(self.constant, 1, sd)
+        t, _ = self.marginal(x)
+        self.t_mean = t.mean(0)
+        self.t_sd = np.where(self.constant, 1, t.std(0))
+        v = (t - self.t_mean) / self.t_sd
+        v[:, self.constant] = 0
+        r = ledoit_wolf(v)
+        r[self.constant, self.constant] = 1
+        self.factor = np.linalg.cholesky(r)
+
+    def marginal(self, x):
+        """t and the log-Jacobian log |dt/dx| per row, the standardisation included."""
+        u = (x - self.mean) / self.sd
+        log_jacobian = -np.log(self.sd).sum() * np.ones(len(x))
+        if np.isinf(self.c):
+            return u, log_jacobian
+        return self.c * np.arcsinh(u / self.c), log_jacobian - 0.5 * np.log1p((u / self.c) ** 2).sum(1)
+
+    def log_likelihood(self, x):
+        t, log_jacobian = self.marginal(x)
+        z = np.linalg.solve(self.factor, ((t - self.t_mean) / self.t_sd).T).T
+        return (-0.5 * (z ** 2).sum(1) - 0.5 * z.shape[1] * np.log(2 * np.pi) - np.log(np.diag(self.factor)).sum()
+                - np.log(self.t_sd).sum() + log_jacobian)
+
+
+def dequantised(x, width, rng):
+    return x + width * (rng.random(x.shape) - 0.5)
+
+
+def tabular(name, part):
+    a = np.loadtxt(os.path.join(args.data, f'{name}.{part}.csv'), delimiter=',')
+    return a[:, 1:], a[:, 0]
+
+
+def mnist_tiny(part):
+    rows, labels = [], []
+    for line in open(os.path.join(args.mnist_tiny, f'MNIST.{part}.txt')):
+        fields = line.split('\t')
+        row = np.zeros(784)
+        for pair in fields[2:]:
+            index, value = pair.split(':')
+            row[int(index)] = float(value)
+        rows.append(row)
+        labels.append(float(fields[0]))
+    return np.array(rows), np.array(labels)
+
+
+def fashion_images(part, side):
+    with gzip.open(os.path.join(args.fashion, f'{part}-images-idx3-ubyte.gz')) as f:
+        a = np.frombuffer(f.read(), np.uint8, offset=16).reshape(-1, 28, 28).astype(float)
+    return (a if side == 28 else a.reshape(-1, 14, 2, 14, 2).mean((2, 4))).reshape(len(a), -1)
+
+
+def fashion_labels(part):
+    with gzip.open(os.path.join(args.fashion, f'{part}-labels-idx1-ubyte.gz')) as f:
+        return np.frombuffer(f.read(), np.uint8, offset=8)
+
+
+def held_out_by_tail(x, splits=3):
+    """Mean held-out log-likelihood of the stage per c, averaged over 80/20 splits of x (lattice features dequantised)."""
+    width = lattice_widths(x)
+    result = {c: [] for c in TAILS}
+    for split in range(splits):
+        rng = np.random.default_rng(split)
+        order = rng.permutation(len(x))
+        k = int(0.8 * len(x))
+        xd = dequantised(x, width, rng)
+        for c in TAILS:
+            result[c].append(Stage(xd[order[:k]], c).log_likelihood(xd[order[k:]]).mean())
+    return {c: float(np.mean(v)) for c, v in result.items()}
+
+
+def best_tail(scores):
+    return max(scores, key=scores.get)
+
+
+def report(name, scores):
+    print(f'{name:12}', '  '.join(f'c={c:g} {s:9.2f}' for c, s in scores.items()), f'  best c={best_tail(scores):g}', flush=True)
+
+
+if args.command == 'tails':
+    for name in SETS:
+        report(name, held_out_by_tail(tabular(name, 'train')[0]))
+    report('mnist-tiny', held_out_by_tail(mnist_tiny('Train.0-class.tiny')[0]))
+    images, labels = fashion_images('train', 14) / 255, fashion_labels('train')
+    for c in range(10):
+        report(f'fashion {c}', held_out_by_tail(images[labels == c]))
+
+elif args.command == 'tail-sets':
+    for arm in ['plain', 'tails']:
+        os.makedirs(os.path.join(args.out, arm), exist_ok=True)
+    for name in SETS:
+        train, train_labels = tabular(name, 'train')
+        test, test_labels = tabular(name, 'test')
+        c = best_tail(held_out_by_tail(train))
+        width = lattice_widths(train)
+        rng = np.random.default_rng(5)
+        train, test = dequantised(train, width, rng), dequantised(test, width, rng)
+        stage = Stage(train, c)
+        (train_t, log_jacobian), (test_t, _) = stage.marginal(train), stage.marginal(test)
+        for arm, (a, b) in {'plain': (train, test), 'tails': (train_t, test_t)}.items():
+            for part, rows, labels in [('train', a, train_labels), ('test', b, test_labels)]:
+                np.savetxt(os.path.join(args.out, arm, f'{name}.{part}.csv'), np.c_[labels, rows], delimiter=',', fmt='%.9g')
+        print(f'{name:12} c={c:g}  mean log-Jacobian over the training rows {log_jacobian.mean():.3f}')
+    for arm in ['plain', 'tails']:
+        for f in ['peers.json', 'README.md']:
+            with open(os.path.join(args.data, f)) as src, open(os.path.join(args.out, arm, f), 'w') as dst:
+                dst.write(src.read())
+
+elif args.command == 'logit':
+    lam = 1e-6
+    for side in [14, 28]:
+        pixels = fashion_images('train', side)[:12000]
+        if side == 14:
+            pixels = np.floor(pixels + 0.5)   # the 14 x 14 variant is rounded back to 8 bits (docs/experiments.md)
+        y = (pixels + np.random.default_rng(1).random(pixels.shape)) / 256
+        s = lam + (1 - 2 * lam) * y
+        z = np.log(s) - np.log1p(-s)
+        jacobian = (np.log(1 - 2 * lam) - np.log(s) - np.log1p(-s)).sum(1)
+        d = z.shape[1]
+        line = []
+        for c in TAILS:
+            ll = Stage(z[:10000], c).log_likelihood(z[10000:]) + jacobian[10000:]
+            line.append(f'c={c:g} {-(ll.mean() - d * np.log(256)) / (d * np.log(2)):.4f}')
+        print(f'{side} x {side} bits/dim:', '  '.join(line), flush=True)
+
+elif args.command == 'mixtures':
+    from sklearn.mixture import GaussianMixture
+    for name in SETS:
+        x = tabular(name, 'train')[0]
+        width = lattice_widths(x)
+        gains = []
+        for split in range(2):
+            rng = np.random.default_rng(split)
+            order = rng.permutation(len(x))
+            k = int(0.8 * len(x))
+            xd = dequantised(x, width, rng)
+            fit, held = xd[order[:k]], xd[order[k:]]
+            gaussian = Stage(fit, np.inf).log_likelihood(held).mean()
+            mean, sd = fit.mean(0), np.where(fit.std(0) > 0, fit.std(0), 1)
+            best = {}
+            for components in [2, 3, 4, 6, 8]:
+                scores = []
+                for ridge in [1e-3, 1e-2, 1e-1]:
+                    try:
+                        model = GaussianMixture(components, covariance_type='full', reg_covar=ridge, random_state=0, n_init=2)
+                        model.fit((fit - mean) / sd)
+                        scores.append(model.score_samples((held - mean) / sd).mean() - np.log(sd).sum())
+                    except (ValueError, np.linalg.LinAlgError):
+                        pass
+                best[components] = max(scores) - gaussian
+            gains.append(' '.join(f'{m}:{g:+.2f}' for m, g in best.items()))
+        print(f'{name:12} gain over the Gaussian, by components, splits 1 | 2:', ' | '.join(gains), flush=True)
+
+elif args.command == 'atoms':
+    import shutil
+    shutil.copytree(args.data, args.out, dirs_exist_ok=True)
+    path = os.path.join(args.out, 'ionosphere.train.csv')
+    a = np.loadtxt(path, delimiter=',')
+    rng = np.random.default_rng(0)
+    spread = 0
+    for j in range(1, a.shape[1]):
+        values, counts = np.unique(a[:, j], return_counts=True)
+        if len(values) < 3:
+            continue
+        for value in values[counts >= 3]:
+            at = a[:, j] == value
+            a[at, j] = value + 0.1 * (rng.random(at.sum()) - 0.5)
+            spread += at.sum()
+    np.savetxt(path, a, delimiter=',', fmt='%.6g')
+    print(f'ionosphere: {spread} values spread, of {a.shape[0] * (a.shape[1] - 1)}')
+
+elif args.command == 'mnist-pixels':
+    train, _ = mnist_tiny('Train.0-class.tiny')
+    lit = (train > 0).sum(0)
+    print('pixels lit in at most k of', len(train), 'training rows:', ', '.join(f'k={k}: {(lit <= k).sum()}' for k in [0, 1, 2, 5, 10, 20]))
+    test, labels = mnist_tiny('Test.tiny')
+    width = lattice_widths(train)
+    from sklearn.metrics import roc_auc_score
+    fitted = dequantised(train, width, np.random.default_rng(0))
+    print('test AUROC of the stage (a diagnosis):', ', '.join(
+        f'c={c:g} {roc_auc_score(labels > 0, -Stage(fitted, c).log_likelihood(test)):.4f}' for c in [np.inf, 1]))
+    stage = Stage(fitted, np.inf)
+    score = -stage.log_likelihood(test)
+    u = (test - stage.mean) / stage.sd
+    print('test rows by score, highest first (a diagnosis on test rows): label, score, then the three pixels with the',
+          'largest u^2 / 2 as (pixel, u^2 / 2, training rows that light it)')
+    for i in np.argsort(-score)[:12]:
+        top = np.argsort(-u[i] ** 2)[:3]
+        print(f'  {"anomaly" if labels[i] > 0 else "normal ":8}{score[i]:10.0f} ',
+              ' '.join(f'({p}, {u[i, p] ** 2 / 2:.0f}, {lit[p]})' for p in top))
