@@ -123,8 +123,8 @@ internal static class TabularBenchmark
         var gaussianOptions = defaults();
         gaussianOptions.MaxSteps = 0;
         double contaminatedGaussian = Flow(ml, contaminatedTrain, remainingTest, gaussianOptions);
-        log.WriteLine($"{"",-11}checks: MinMax {normalizedAuroc:F4} ({normalizedAuroc - flow:+0.0000;-0.0000}), gross outlier {withOutlier:F4} " +
-                      $"({withOutlier - flow:+0.0000;-0.0000}), {count} anomalies in training: flow {contaminated:F4}, Gaussian {contaminatedGaussian:F4}");
+        log.WriteLine($"{"",-11}checks: MinMax {normalizedAuroc:F4} ({normalizedAuroc - flow:+0.0000;-0.0000;+0.0000}), gross outlier {withOutlier:F4} " +
+                      $"({withOutlier - flow:+0.0000;-0.0000;+0.0000}), {count} anomalies in training: flow {contaminated:F4}, Gaussian {contaminatedGaussian:F4}");
         return new Dictionary<string, double>
         {
             ["normalized_auroc"] = normalizedAuroc, ["gross_outlier_auroc"] = withOutlier,

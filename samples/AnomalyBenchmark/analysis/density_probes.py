@@ -49,15 +49,17 @@ def lattice_widths(x):
     return width
 
 
-def ledoit_wolf(v):
-    """Ledoit and Wolf's shrinkage of v's second moments towards mu I (GaussianFit.LedoitWolfShrinkage)."""
-    n, p = v.shape
+def ledoit_wolf(v, constant):
+    """GaussianFit's shrinkage of the second moments of standardised rows v towards I: Ledoit and Wolf's intensity over
+    the p features that vary (the constant ones are zero columns of v and get a unit diagonal)."""
+    n = len(v)
+    p = (~constant).sum()
     s = v.T @ v / n
     mu = np.trace(s) / p
     delta = ((s * s).sum() - 2 * mu * np.trace(s) + p * mu * mu) / p
     beta = (((v * v).sum(1) ** 2).sum() / n - (s * s).sum()) / (p * n)
     shrinkage = np.clip(min(beta, delta) / delta, 0, 1) if delta > 0 else 0
-    return (1 - shrinkage) * s + shrinkage * mu * np.eye(p)
+    return (1 - shrinkage) * s + shrinkage * np.eye(len(s)) + np.diag(constant * (1 - shrinkage))
 
 
 class Stage:
@@ -74,8 +76,7 @@ class Stage:
         self.t_sd = np.where(self.constant, 1, t.std(0))
         v = (t - self.t_mean) / self.t_sd
         v[:, self.constant] = 0
-        r = ledoit_wolf(v)
-        r[self.constant, self.constant] = 1
+        r = ledoit_wolf(v, self.constant)
         self.factor = np.linalg.cholesky(r)
 
     def marginal(self, x):
