@@ -25,6 +25,7 @@ Usage: python3 samples/AnomalyBenchmark/analysis/density_probes.py SUBCOMMAND [O
 """
 import argparse, gzip, os
 import numpy as np
+from gaussian_stage import Stage, lattice_widths
 
 parser = argparse.ArgumentParser()
 parser.add_argument('command', choices=['tails', 'tail-sets', 'logit', 'mixtures', 'atoms', 'mnist-pixels'])
@@ -35,63 +36,6 @@ parser.add_argument('--fashion', default='/usr/share/datasets/fashion-mnist')
 args = parser.parse_args()
 SETS = ['ionosphere', 'pima', 'vehicle', 'satellite', 'shuttle']
 TAILS = [1, 2, 3, 5, 10, np.inf]
-
-
-def lattice_widths(x):
-    """FeatureCells.Detect: the smallest gap between a feature's distinct values, where every value is a whole number of gaps."""
-    width = np.zeros(x.shape[1])
-    for j in range(x.shape[1]):
-        v = np.unique(x[:, j])
-        if len(v) > 1:
-            gap = np.diff(v).min()
-            if np.all(np.abs((v - v[0]) / gap - np.round((v - v[0]) / gap)) < 1e-3):
-                width[j] = gap
-    return width
-
-
-def ledoit_wolf(v, constant):
-    """GaussianFit's shrinkage of the second moments of standardised rows v towards I: Ledoit and Wolf's intensity over
-    the p features that vary (the constant ones are zero columns of v and get a unit diagonal)."""
-    n = len(v)
-    p = (~constant).sum()
-    s = v.T @ v / n
-    mu = np.trace(s) / p
-    delta = ((s * s).sum() - 2 * mu * np.trace(s) + p * mu * mu) / p
-    beta = (((v * v).sum(1) ** 2).sum() / n - (s * s).sum()) / (p * n)
-    shrinkage = np.clip(min(beta, delta) / delta, 0, 1) if delta > 0 else 0
-    return (1 - shrinkage) * s + shrinkage * np.eye(len(s)) + np.diag(constant * (1 - shrinkage))
-
-
-class Stage:
-    """The Gaussian stage on rows x (already dequantised), with the marginal t = c asinh(u / c) when c is finite."""
-
-    def __init__(self, x, c):
-        self.c = c
-        self.mean = x.mean(0)
-        sd = x.std(0)
-        self.constant = sd <= 1e-7 * np.abs(self.mean)
-        self.sd = np.where(self.constant, 1, sd)
-        t, _ = self.marginal(x)
-        self.t_mean = t.mean(0)
-        self.t_sd = np.where(self.constant, 1, t.std(0))
-        v = (t - self.t_mean) / self.t_sd
-        v[:, self.constant] = 0
-        r = ledoit_wolf(v, self.constant)
-        self.factor = np.linalg.cholesky(r)
-
-    def marginal(self, x):
-        """t and the log-Jacobian log |dt/dx| per row, the standardisation included."""
-        u = (x - self.mean) / self.sd
-        log_jacobian = -np.log(self.sd).sum() * np.ones(len(x))
-        if np.isinf(self.c):
-            return u, log_jacobian
-        return self.c * np.arcsinh(u / self.c), log_jacobian - 0.5 * np.log1p((u / self.c) ** 2).sum(1)
-
-    def log_likelihood(self, x):
-        t, log_jacobian = self.marginal(x)
-        z = np.linalg.solve(self.factor, ((t - self.t_mean) / self.t_sd).T).T
-        return (-0.5 * (z ** 2).sum(1) - 0.5 * z.shape[1] * np.log(2 * np.pi) - np.log(np.diag(self.factor)).sum()
-                - np.log(self.t_sd).sum() + log_jacobian)
 
 
 def dequantised(x, width, rng):

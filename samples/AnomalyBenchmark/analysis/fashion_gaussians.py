@@ -7,6 +7,7 @@ Usage: python3 samples/AnomalyBenchmark/analysis/fashion_gaussians.py [FOLDER of
 """
 import gzip, os, sys
 import numpy as np
+from gaussian_stage import Stage, lattice_widths
 from sklearn.covariance import LedoitWolf
 from sklearn.metrics import roc_auc_score
 
@@ -21,39 +22,13 @@ def labels(name):
     with gzip.open(os.path.join(folder, name)) as f:
         return np.frombuffer(f.read(), np.uint8, offset=8)
 
-def own_gaussian_nll(train, test):
-    """-log N of the flow's Gaussian stage (GaussianFit): dequantised moments, correlation shrunk towards I."""
-    n = len(train)
-    width = np.zeros(train.shape[1])
-    for j in range(train.shape[1]):
-        v = np.unique(train[:, j])
-        if len(v) > 1:
-            gap = np.diff(v).min()
-            if np.all(np.abs((v - v[0]) / gap - np.round((v - v[0]) / gap)) < 1e-3):
-                width[j] = gap
-    mean = train.mean(0)
-    sd = np.sqrt(train.var(0) + width ** 2 / 12)
-    constant = sd == 0
-    sd[constant] = 1
-    u = (train - mean) / sd
-    u[:, constant] = 0
-    s = u.T @ u / n + np.diag(width ** 2 / 12 / sd ** 2)
-    p = (~constant).sum()
-    mu = np.trace(s) / p
-    delta = ((s * s).sum() - 2 * mu * np.trace(s) + p * mu * mu) / p
-    beta = (((u * u).sum(1) ** 2).sum() / n - (s * s).sum()) / (p * n)
-    shrinkage = np.clip(min(beta, delta) / delta, 0, 1)
-    r = (1 - shrinkage) * s + shrinkage * np.eye(len(s)) + np.diag(constant * (1 - shrinkage))
-    factor = np.linalg.cholesky(r)
-    z = np.linalg.solve(factor, ((test - mean) / sd).T).T
-    return 0.5 * (z ** 2).sum(1) + np.log(sd).sum() + np.log(np.diag(factor)).sum()
-
 train, train_labels = images('train-images-idx3-ubyte.gz'), labels('train-labels-idx1-ubyte.gz')
 test, test_labels = images('t10k-images-idx3-ubyte.gz'), labels('t10k-labels-idx1-ubyte.gz')
 results = {'scikit-learn LedoitWolf': [], "the flow's Gaussian": []}
 for c in range(10):
     normal, anomalous = train[train_labels == c], test_labels != c
     results['scikit-learn LedoitWolf'].append(roc_auc_score(anomalous, LedoitWolf().fit(normal).mahalanobis(test)))
-    results["the flow's Gaussian"].append(roc_auc_score(anomalous, own_gaussian_nll(normal, test)))
+    own = Stage(normal, width=lattice_widths(normal))
+    results["the flow's Gaussian"].append(roc_auc_score(anomalous, -own.log_likelihood(test)))
 for name, aurocs in results.items():
     print(f"{name:24}", ' '.join(f'{a:.4f}' for a in aurocs), f' mean {np.mean(aurocs):.4f}')
