@@ -11,9 +11,16 @@ var threads = new Option<int>("--threads") { Description = "Torch intra-op threa
 var checks = new Option<bool>("--checks") { Description = "Also run the robustness checks: NormalizeMinMax in front, one gross outlier added, 5% of the training rows anomalies." };
 
 var scoringSamples = new Option<int?>("--importance-samples") { Description = "Override ScoringImportanceSamples (an analysis; the defaults are what the benchmark reports)." };
-var tabular = new Command("tabular", "Test AUROC on the five UCI sets (train on normal rows, score the test file).") { sets, seed, output, data, checks, threads, scoringSamples };
-tabular.SetAction(parse => TabularBenchmark.Run(TabularSet.Load(parse.GetValue(data)!.FullName, parse.GetValue(sets)!), parse.GetValue(data)!.FullName,
-    parse.GetValue(seed), parse.GetValue(checks), parse.GetValue(output)!, Console.Out, parse.GetValue(scoringSamples)));
+var seeds = new Option<int[]>("--seeds") { Description = "Run each of these seeds (instead of --seed) and summarise the flow's AUROC over them.", AllowMultipleArgumentsPerToken = true };
+var tabular = new Command("tabular", "Test AUROC on the five UCI sets (train on normal rows, score the test file).") { sets, seed, seeds, output, data, checks, threads, scoringSamples };
+tabular.SetAction(parse =>
+{
+    var tables = TabularSet.Load(parse.GetValue(data)!.FullName, parse.GetValue(sets)!);
+    if (parse.GetValue(seeds) is { Length: > 0 } several)
+        TabularBenchmark.RunSeeds(tables, parse.GetValue(data)!.FullName, several, parse.GetValue(checks), parse.GetValue(output)!, Console.Out, parse.GetValue(scoringSamples));
+    else
+        TabularBenchmark.Run(tables, parse.GetValue(data)!.FullName, parse.GetValue(seed), parse.GetValue(checks), parse.GetValue(output)!, Console.Out, parse.GetValue(scoringSamples));
+});
 
 var classes = new Option<int[]>("--classes") { Description = "Fashion-MNIST classes to run as the normal class (0-9).", DefaultValueFactory = _ => Enumerable.Range(0, 10).ToArray(), AllowMultipleArgumentsPerToken = true };
 var maxTest = new Option<int>("--max-test") { Description = "Most Fashion-MNIST test images.", DefaultValueFactory = _ => 10_000 };
