@@ -21,7 +21,7 @@ training rows only unless a subcommand says otherwise. numpy and scikit-learn (D
                  highest-scored test rows
 
 Usage: python3 samples/AnomalyBenchmark/analysis/density_probes.py SUBCOMMAND [OUT]
-       [--data samples/AnomalyBenchmark/data] [--mnist-tiny DIR] [--fashion DIR]
+       [--data samples/AnomalyBenchmark/data] [--sets NAME ...] [--mnist-tiny DIR] [--fashion DIR]
 """
 import argparse, gzip, os
 import numpy as np
@@ -31,6 +31,7 @@ parser = argparse.ArgumentParser()
 parser.add_argument('command', choices=['tails', 'tail-sets', 'logit', 'mixtures', 'atoms', 'mnist-pixels'])
 parser.add_argument('out', nargs='?')
 parser.add_argument('--data', default='samples/AnomalyBenchmark/data')
+parser.add_argument('--sets', nargs='+', help='tails: only these sets of --data (e.g. the unseen ones), no images')
 parser.add_argument('--mnist-tiny', default='test/data/mlnet-mnist-tiny')
 parser.add_argument('--fashion', default='/usr/share/datasets/fashion-mnist')
 args = parser.parse_args()
@@ -43,7 +44,10 @@ def dequantised(x, width, rng):
 
 
 def tabular(name, part):
-    a = np.loadtxt(os.path.join(args.data, f'{name}.{part}.csv'), delimiter=',')
+    path = os.path.join(args.data, f'{name}.{part}.csv')
+    with open(path) as f:
+        header = not f.readline().split(',')[0].replace('.', '', 1).lstrip('-').isdigit()   # unseen_sets.py writes one
+    a = np.loadtxt(path, delimiter=',', skiprows=int(header))
     return a[:, 1:], a[:, 0]
 
 
@@ -94,8 +98,10 @@ def report(name, scores):
 
 
 if args.command == 'tails':
-    for name in SETS:
+    for name in args.sets or SETS:
         report(name, held_out_by_tail(tabular(name, 'train')[0]))
+    if args.sets:
+        raise SystemExit
     report('mnist-tiny', held_out_by_tail(mnist_tiny('Train.0-class.tiny')[0]))
     images, labels = fashion_images('train', 14) / 255, fashion_labels('train')
     for c in range(10):
