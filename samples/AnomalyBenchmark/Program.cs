@@ -17,7 +17,11 @@ tabular.SetAction(parse =>
 {
     var tables = TabularSet.Load(parse.GetValue(data)!.FullName, parse.GetValue(sets)!);
     if (parse.GetValue(seeds) is { Length: > 0 } several)
+    {
+        if (parse.GetResult(seed) is { Implicit: false })
+            throw new ArgumentException("Give either --seed or --seeds, not both.");
         TabularBenchmark.RunSeeds(tables, parse.GetValue(data)!.FullName, several, parse.GetValue(checks), parse.GetValue(output)!, Console.Out, parse.GetValue(scoringSamples));
+    }
     else
         TabularBenchmark.Run(tables, parse.GetValue(data)!.FullName, parse.GetValue(seed), parse.GetValue(checks), parse.GetValue(output)!, Console.Out, parse.GetValue(scoringSamples));
 });

@@ -35,6 +35,8 @@ parser.add_argument('--sets', nargs='+', help='tails: only these sets of --data 
 parser.add_argument('--mnist-tiny', default='test/data/mlnet-mnist-tiny')
 parser.add_argument('--fashion', default='/usr/share/datasets/fashion-mnist')
 args = parser.parse_args()
+if args.command in ('tail-sets', 'atoms') and not args.out:
+    parser.error(f'{args.command} needs the OUT folder to write the sets to')
 SETS = ['ionosphere', 'pima', 'vehicle', 'satellite', 'shuttle']
 TAILS = [1, 2, 3, 5, 10, np.inf]
 
@@ -46,8 +48,13 @@ def dequantised(x, width, rng):
 def tabular(name, part):
     path = os.path.join(args.data, f'{name}.{part}.csv')
     with open(path) as f:
-        header = not f.readline().split(',')[0].replace('.', '', 1).lstrip('-').isdigit()   # unseen_sets.py writes one
-    a = np.loadtxt(path, delimiter=',', skiprows=int(header))
+        first = f.readline().split(',')[0]
+    try:
+        float(first)
+        header = 0
+    except ValueError:   # unseen_sets.py writes a header line; the benchmark's files have none
+        header = 1
+    a = np.loadtxt(path, delimiter=',', skiprows=header)
     return a[:, 1:], a[:, 0]
 
 

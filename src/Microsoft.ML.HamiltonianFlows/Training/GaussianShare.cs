@@ -10,8 +10,9 @@ namespace Microsoft.ML.HamiltonianFlows.Training;
 /// the flow beats its Gaussian on every held-out row, which with a few dozen rows says little about the rows they did not
 /// contain (heavy tails): the prior keeps alpha at least about 1 / (n + 1) there (0.5 for 4 rows that favour the flow by
 /// 0.5 nats each, 0.0005 for 4,000; a fit measures at most 1,024 rows, so 0.001 or more), which bounds a row the flow
-/// misses at log(1 / alpha) below the Gaussian and costs the others at most -log(1 - alpha). The objective is concave in alpha, and what matters is its order of magnitude: a grid, dense near 0,
-/// finds it without an iterative solver. alpha = 1 keeps the Gaussian alone.
+/// misses at log(1 / alpha) below the Gaussian and costs the others at most -log(1 - alpha). The objective is concave in
+/// alpha, and what matters is its order of magnitude: a grid, dense near 0, finds it without an iterative solver.
+/// alpha = 1 keeps the Gaussian alone.
 /// </summary>
 /// <remarks>
 /// Chosen by measurement on the tabular training files alone (`AnomalyBenchmark validate`, 80/20 splits). By maximum
