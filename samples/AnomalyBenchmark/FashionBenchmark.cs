@@ -33,7 +33,7 @@ internal static class FashionBenchmark
             var flow = ml.AnomalyDetection.Trainers.HamiltonianFlow(new HamiltonianFlowAnomalyTrainer.Options { Seed = seed, ScoringImportanceSamples = importanceSamples }).Fit(trainView);
             double seconds = clock.Elapsed.TotalSeconds;
             double flowAuroc = ml.AnomalyDetection.Evaluate(flow.Transform(testView)).AreaUnderRocCurve;
-            log.WriteLine($"  class {normal}: K = {flow.Model.ScoringImportanceSamples}, Gaussian share {flow.Model.GaussianWeight:G3}");
+            log.WriteLine($"  class {normal}: K = {flow.Model.ScoringImportanceSamples}, Gaussian share {flow.Model.GaussianWeight:G3}, tail c {ValidationRun.Tail(flow.Model.GaussianTail)}");
             flow.Model.Dispose();
             var gaussian = ml.AnomalyDetection.Trainers.HamiltonianFlow(new HamiltonianFlowAnomalyTrainer.Options { Seed = seed, MaxSteps = 0 }).Fit(trainView);
             double gaussianAuroc = ml.AnomalyDetection.Evaluate(gaussian.Transform(testView)).AreaUnderRocCurve;

@@ -40,10 +40,11 @@ var hamiltonians = new Option<int?>("--hamiltonians") { Description = "Override 
 var batch = new Option<int?>("--batch-size") { Description = "Override BatchSize." };
 var patience = new Option<int?>("--patience") { Description = "Override EarlyStoppingPatience." };
 var trainingSamples = new Option<int?>("--training-importance-samples") { Description = "Override TrainingImportanceSamples (an analysis)." };
+var heavyTails = new Option<bool?>("--heavy-tails") { Description = "Override HeavyTails (true or false)." };
 var fitRows = new Option<int?>("--fit-rows") { Description = "Fit on this many rows drawn from the 80% (small-data behaviour); the 20% stays the held-out set." };
 var validate = new Command("validate",
     "Held-out log-likelihood on the training files alone (80/20 split): the measurement that chooses the defaults, never the test files.")
-    { sets, seed, data, threads, maxSteps, learningRate, weightDecay, hidden, leapfrog, hamiltonians, batch, patience, scoringSamples, trainingSamples, fitRows };
+    { sets, seed, data, threads, maxSteps, learningRate, weightDecay, hidden, leapfrog, hamiltonians, batch, patience, scoringSamples, trainingSamples, heavyTails, fitRows };
 validate.SetAction(parse => ValidationRun.Run(TabularSet.Load(parse.GetValue(data)!.FullName, parse.GetValue(sets)!), parse.GetValue(data)!.FullName,
     parse.GetValue(seed), options =>
     {
@@ -57,6 +58,7 @@ validate.SetAction(parse => ValidationRun.Run(TabularSet.Load(parse.GetValue(dat
         if (parse.GetValue(patience) is int p) options.EarlyStoppingPatience = p;
         if (parse.GetValue(scoringSamples) is int k) options.ScoringImportanceSamples = k;
         if (parse.GetValue(trainingSamples) is int m) options.TrainingImportanceSamples = m;
+        if (parse.GetValue(heavyTails) is bool tails) options.HeavyTails = tails;
     }, Console.Out, parse.GetValue(fitRows)));
 
 

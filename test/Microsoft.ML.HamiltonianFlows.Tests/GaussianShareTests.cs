@@ -106,8 +106,8 @@ public class GaussianShareTests
         flow.SetGaussianWeight(1);
         double[] gaussian = flow.LogLikelihood(rows, noise).to(ScalarType.Float64).data<double>().ToArray();
         // The Gaussian's own density, from the stage's whitening: log N(z; 0, I) + log |dz/dx| (no lattice features here).
-        using Tensor z = flow.Gaussian.forward(rows);
-        double[] exact = (StandardNormal.LogProbability(z) + flow.Gaussian.LogJacobian()).to(ScalarType.Float64).data<double>().ToArray();
+        var (z, logJacobian) = flow.Gaussian.Whiten(rows);
+        double[] exact = (StandardNormal.LogProbability(z) + logJacobian).to(ScalarType.Float64).data<double>().ToArray();
         for (int i = 0; i < exact.Length; i++)
             FloatTolerance.Close(exact[i], gaussian[i], $"the Gaussian's own log-density, row {i}");
 

@@ -17,7 +17,7 @@ public class StreamingTrainingTests
     public StreamingTrainingTests(ITestOutputHelper output) => this.output = output;
 
     /// <summary>Rows in an array, read as a stream: storage order, or a permutation drawn from the seed.</summary>
-    private sealed class ArrayRows : StreamedRows
+    internal sealed class ArrayRows : StreamedRows
     {
         private readonly float[][] rows;
 

@@ -94,6 +94,9 @@ internal static class FlowFitting
                 : $": on the held-out rows they agree with {ScoringBudget.Reference}."));
         if (result.ScoringSamples is not null)
             ch.Info($"The fitted Gaussian's share of the density, measured on the held-out rows: {result.Flow.GaussianWeight:G3}.");
+        ch.Info(double.IsFinite(result.Flow.Gaussian.Tail)
+            ? $"The fitted Gaussian's marginals have tail c = {result.Flow.Gaussian.Tail:G3} (t = c asinh(u / c)), chosen on held-out rows of the training sample."
+            : "The fitted Gaussian's marginals are Gaussian (no heavier tail was chosen).");
         return new Result(new HamiltonianFlowModelParameters(host, result.Flow, samples, scoringSeed), feature);
     }
 

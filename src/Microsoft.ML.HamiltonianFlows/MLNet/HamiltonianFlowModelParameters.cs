@@ -109,6 +109,12 @@ public sealed class HamiltonianFlowModelParameters : ModelParametersBase<float>,
     /// </summary>
     public double GaussianWeight => flow.GaussianWeight;
 
+    /// <summary>
+    /// The tail c of the fitted Gaussian's marginals t = c asinh(u / c), chosen on held-out training rows; +infinity for the
+    /// plain Gaussian. See <see cref="Torch.GaussianStage"/>.
+    /// </summary>
+    public double GaussianTail => flow.Gaussian.Tail;
+
     // The flow itself, shared by every transformer made from this model: internal, since disposing or training it would
     // change them all. Users who want the engine's API train with FlowTrainer or load a weights file.
     internal HamiltonianFlow Flow => flow;

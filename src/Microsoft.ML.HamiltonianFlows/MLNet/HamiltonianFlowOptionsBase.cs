@@ -131,6 +131,12 @@ public abstract class HamiltonianFlowOptionsBase
     public int TrainingImportanceSamples { get; set; } = FlowDefaults.TrainingImportanceSamples;
 
     /// <summary>
+    /// Whether the fitted Gaussian may take heavier-tailed marginals where held-out training rows favour them
+    /// (<see cref="FlowTrainingOptions.HeavyTails"/>); false keeps the plain Gaussian. Default true.
+    /// </summary>
+    public bool HeavyTails { get; set; } = FlowDefaults.HeavyTails;
+
+    /// <summary>
     /// Torch intra-op threads during training (restored when it ends); null leaves torch's setting. Default 1 (measured:
     /// <see cref="FlowTrainingOptions.NumberOfThreads"/>). Transform uses whatever the process has set.
     /// </summary>
@@ -181,6 +187,7 @@ public abstract class HamiltonianFlowOptionsBase
         MaxConsecutiveNonFiniteBatches = MaxConsecutiveNonFiniteBatches,
         Seed = seed,
         NumberOfThreads = NumberOfThreads,
+        HeavyTails = HeavyTails,
     };
 
     /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid option.</summary>

@@ -18,12 +18,14 @@ namespace Microsoft.ML.HamiltonianFlows.Torch;
 /// that names its version and asks for the model to be trained again. Version 3 lacks the Gaussian's share of the
 /// density (<see cref="HamiltonianFlow.GaussianWeight"/>, added in version 4): it loads with a share of 0, which is the
 /// model it was, and scores as before. Versions 3 and 4 have no <see cref="FlowArchitecture.SeparableWells"/> flag in the
-/// header (added in version 5): they load as flows without wells, the model they were.
+/// header (added in version 5): they load as flows without wells, the model they were. Versions 3 to 5 lack the Gaussian
+/// stage's tail and its marginals' means and scales (added in version 6): they load with an infinite tail, the plain
+/// Gaussian they had, and score as before.
 /// </remarks>
 public static class FlowWeightsFormat
 {
-    /// <summary>The version this build writes (it reads this one and versions 3 and 4).</summary>
-    public const int CurrentVersion = 5;
+    /// <summary>The version this build writes (it reads this one and versions 3 to 5).</summary>
+    public const int CurrentVersion = 6;
 
     // The first version with the fitted Gaussian stage: the oldest this build reads.
     private const int FirstGaussianStageVersion = 3;
@@ -33,6 +35,9 @@ public static class FlowWeightsFormat
 
     // The first version whose header says whether the potentials have wells; earlier flows have none.
     private const int FirstWellsVersion = 5;
+
+    // The first version with the Gaussian stage's tail (earlier: the plain Gaussian, an infinite tail).
+    private const int FirstTailVersion = 6;
 
     // Flows with a per-feature standardiser and V = f(q) (version 1 unverified, version 2 with length and SHA-256).
     private const int LastStandardizerVersion = 2;
@@ -176,16 +181,20 @@ public static class FlowWeightsFormat
         var flow = new HamiltonianFlow(architecture, device ?? CPU);
         try
         {
-            if (version >= FirstGaussianWeightVersion)
+            if (version >= FirstTailVersion)
             {
                 flow.load(reader);
                 return flow;
             }
-            // Version 3: every tensor of the flow but the Gaussian's share, which stays 0. Read leniently, then checked
-            // as strictly as the current version is: nothing else may be missing, nothing unknown present.
+            // Earlier versions: every tensor of the flow but those added since, which keep the values of the model they
+            // were (no Gaussian share, an infinite tail). Read leniently, then checked as strictly as the current version
+            // is: nothing else may be missing, nothing unknown present.
+            var added = new HashSet<string>(HamiltonianFlow.GaussianTailStateKeys);
+            if (version < FirstGaussianWeightVersion)
+                added.Add(HamiltonianFlow.GaussianWeightStateKey);
             var loaded = new Dictionary<string, bool>();
             flow.load(reader, strict: false, loadedParameters: loaded);
-            var expected = flow.state_dict().Keys.Where(key => key != HamiltonianFlow.GaussianWeightStateKey).ToHashSet();
+            var expected = flow.state_dict().Keys.Where(key => !added.Contains(key)).ToHashSet();
             if (!expected.SetEquals(loaded.Keys) || loaded.ContainsValue(false))
                 throw new InvalidDataException(
                     $"Hamiltonian flow weights of version {version} hold the tensors [{string.Join(", ", loaded.Keys)}]; the flow has [{string.Join(", ", expected)}].");

@@ -1,3 +1,4 @@
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Microsoft.ML.HamiltonianFlows.Torch;
@@ -10,8 +11,18 @@ namespace Microsoft.ML.HamiltonianFlows.Torch;
 /// untrained flow is this Gaussian, and training adds only what the data support.
 /// </summary>
 /// <remarks>
+/// <para>
+/// Heavier tails, where the training rows' own held-out rows ask for them (<see cref="Training.TailChoice"/>): with a
+/// finite <see cref="Tail"/> c, each standardised feature u = (x - mean) / D is passed through t = c asinh(u / c) and
+/// standardised again, v = (t - m_t) / s_t, before the whitening z = L^-1 v, R now the correlation of v. Each marginal is
+/// then Johnson's S_U law (a Gaussian for small |u|, tails decaying as a power of |u| rather than as exp(-u^2 / 2)), and
+/// the log-Jacobian gains -sum log s_t - 1/2 sum log(1 + (u / c)^2), which depends on the row. c = infinity is the
+/// plain Gaussian above.
+/// </para>
+/// <para>
 /// Identity until <see cref="Set"/> is called (the posterior sampler never calls it). With
 /// <see cref="CovarianceKind.Diagonal"/> R is the identity and no d x d matrix is stored.
+/// </para>
 /// </remarks>
 public sealed class GaussianStage : nn.Module<Tensor, Tensor>
 {
@@ -27,6 +38,18 @@ public sealed class GaussianStage : nn.Module<Tensor, Tensor>
     private readonly Tensor cellWidth;
     private readonly Tensor cellOrigin;
 
+    // The tail parameter as 1 / c (0-dimensional; 0 for the plain Gaussian, so that every buffer stays finite) and the
+    // mean m_t and scale s_t of t = c asinh(u / c) per feature (0 and 1 when c is infinite).
+    private readonly Tensor inverseTail;
+    private readonly Tensor tailMean;
+    private readonly Tensor tailScale;
+
+    /// <summary>The state keys of the tail's buffers (weights format 6).</summary>
+    internal static readonly string[] TailStateKeys = { nameof(inverseTail), nameof(tailMean), nameof(tailScale) };
+
+    // sinh(80) is about 3e34: the inverse clamps t / c there, since float32's sinh overflows near 89.
+    private const double MaximumTailArgument = 80;
+
     internal GaussianStage(int dimension, CovarianceKind covariance) : base(nameof(GaussianStage))
     {
         Covariance = covariance;
@@ -38,6 +61,12 @@ public sealed class GaussianStage : nn.Module<Tensor, Tensor>
         register_buffer(nameof(scale), scale);
         register_buffer(nameof(cellWidth), cellWidth);
         register_buffer(nameof(cellOrigin), cellOrigin);
+        inverseTail = zeros(Array.Empty<long>());
+        tailMean = zeros(dimension);
+        tailScale = ones(dimension);
+        register_buffer(nameof(inverseTail), inverseTail);
+        register_buffer(nameof(tailMean), tailMean);
+        register_buffer(nameof(tailScale), tailScale);
         if (covariance == CovarianceKind.Full)
         {
             factor = eye(dimension);
@@ -55,6 +84,17 @@ public sealed class GaussianStage : nn.Module<Tensor, Tensor>
 
     /// <summary>Per-feature standard deviation D of the Gaussian, [d].</summary>
     public Tensor Scale => scale;
+
+    /// <summary>The tail parameter c of the marginals t = c asinh(u / c); +infinity for the plain Gaussian.</summary>
+    public double Tail
+    {
+        get
+        {
+            // Read from the buffer each time (not cached): loading weights replaces it.
+            using var noGrad = no_grad();
+            return 1 / inverseTail.to(ScalarType.Float64).item<double>();
+        }
+    }
 
     /// <summary>Spacing of each lattice feature's values, 0 for a continuous feature, [d].</summary>
     public Tensor CellWidth => cellWidth;
@@ -78,19 +118,23 @@ public sealed class GaussianStage : nn.Module<Tensor, Tensor>
     public Tensor Quantize(Tensor x) =>
         HasCells ? where(cellWidth.Above(0), cellOrigin.Plus(((x - cellOrigin) / cellWidth).round() * cellWidth), x) : x;
 
-    /// <summary>The Gaussian's covariance D R D, [d, d] (a new tensor).</summary>
+    /// <summary>
+    /// The Gaussian's covariance D R D, [d, d] (a new tensor): the covariance of the stage's law when <see cref="Tail"/> is
+    /// infinite; with a finite tail, D s_t R s_t D is the covariance of its law's Gaussian core (small |u|).
+    /// </summary>
     public Tensor CovarianceMatrix()
     {
         Tensor correlation = factor is null ? eye(mean.shape[0], dtype: mean.dtype, device: mean.device) : factor.matmul(factor.t());
-        return scale.unsqueeze(1) * correlation * scale.unsqueeze(0);
+        Tensor coreScale = scale * tailScale;
+        return coreScale.unsqueeze(1) * correlation * coreScale.unsqueeze(0);
     }
 
     /// <summary>
     /// Sets the Gaussian: <paramref name="featureMean"/> and <paramref name="standardDeviation"/> per feature (each
     /// positive), the Cholesky factor L of the correlation matrix (ignored, and may be null, for a diagonal stage), and the
-    /// lattice features' cells.
+    /// lattice features' cells, and the tail c with the mean and scale of t = c asinh(u / c) per feature (null when c is infinite).
     /// </summary>
-    internal void Set(double[] featureMean, double[] standardDeviation, double[,]? correlationFactor, FeatureCells cells)
+    internal void Set(double[] featureMean, double[] standardDeviation, double[,]? correlationFactor, FeatureCells cells, TailMarginals? tails = null)
     {
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
@@ -98,6 +142,10 @@ public sealed class GaussianStage : nn.Module<Tensor, Tensor>
         scale.copy_(tensor(standardDeviation));
         cellWidth.copy_(tensor(cells.Width));
         cellOrigin.copy_(tensor(cells.Origin));
+        using (Scalar inverse = (tails is null ? 0 : 1 / tails.Tail).ToScalar())
+            inverseTail.fill_(inverse);
+        tailMean.copy_(tensor(tails?.Mean ?? new double[featureMean.Length]));
+        tailScale.copy_(tails is null ? ones(featureMean.Length) : tensor(tails.Scale));
         if (factor is not null)
         {
             if (correlationFactor is null)
@@ -109,26 +157,50 @@ public sealed class GaussianStage : nn.Module<Tensor, Tensor>
         }
     }
 
-    /// <summary>z = L^-1 D^-1 (x - mean) for rows x of shape [n, d].</summary>
-    public override Tensor forward(Tensor x)
+    /// <summary>z = L^-1 D^-1 (x - mean) for rows x of shape [n, d] (with a finite <see cref="Tail"/>, z = L^-1 v).</summary>
+    public override Tensor forward(Tensor x) => Whiten(x).Z;
+
+    /// <summary>
+    /// The whitened rows z and log |dz/dx| per row, [n]: -sum log D - sum log diag L, and with a finite <see cref="Tail"/>
+    /// also -sum log s_t - 1/2 sum log(1 + (u / c)^2).
+    /// </summary>
+    public (Tensor Z, Tensor LogJacobian) Whiten(Tensor x)
     {
         Tensor u = (x - mean) / scale;
-        return inverseFactor is null ? u : u.matmul(inverseFactor.t());
+        Tensor logJacobian = ConstantLogJacobian();
+        double c = Tail;
+        if (double.IsFinite(c))
+        {
+            Tensor ratio = u.Times(1 / c);
+            u = (ratio.asinh().Times(c) - tailMean) / tailScale;
+            logJacobian = logJacobian - (ratio * ratio).log1p().sum(1).Times(0.5);
+        }
+        else
+        {
+            logJacobian = logJacobian.expand(x.shape[0]);
+        }
+        return (inverseFactor is null ? u : u.matmul(inverseFactor.t()), logJacobian);
     }
 
-    /// <summary>x = D L z + mean: the inverse of <see cref="forward"/>.</summary>
+    /// <summary>x = D L z + mean (with a finite <see cref="Tail"/>, u = c sinh(t / c) with t = s_t L z + m_t): the inverse of <see cref="forward"/>.</summary>
     public Tensor Inverse(Tensor z)
     {
         Tensor u = factor is null ? z : z.matmul(factor.t());
+        double c = Tail;
+        if (double.IsFinite(c))
+            u = (u * tailScale).Plus(tailMean).Times(1 / c).Clamp(-MaximumTailArgument, MaximumTailArgument).sinh().Times(c);
         return (u * scale).Plus(mean);
     }
 
-    /// <summary>log |dz/dx| = -sum log D - sum log diag L (a scalar tensor).</summary>
-    public Tensor LogJacobian()
+    // The part of log |dz/dx| that is the same for every row: -sum log D - sum log s_t - sum log diag L (a scalar tensor).
+    private Tensor ConstantLogJacobian()
     {
-        Tensor logDeterminant = scale.log().sum();
+        Tensor logDeterminant = scale.log().sum().Plus(tailScale.log().sum());
         if (factor is not null)
             logDeterminant = logDeterminant.Plus(factor.diagonal().log().sum());
         return -logDeterminant;
     }
 }
+
+/// <summary>The tail c of a <see cref="GaussianStage"/>'s marginals t = c asinh(u / c) and the mean and scale of t per feature.</summary>
+internal sealed record TailMarginals(double Tail, double[] Mean, double[] Scale);

@@ -21,6 +21,9 @@ public sealed class HamiltonianFlow : nn.Module
     private readonly Tensor gaussianWeight;
     internal const string GaussianWeightStateKey = nameof(gaussianWeight);
 
+    /// <summary>The state keys of the Gaussian stage's tail (weights format 6), as the flow's state names them.</summary>
+    internal static IEnumerable<string> GaussianTailStateKeys => GaussianStage.TailStateKeys.Select(key => $"{nameof(gaussian)}.{key}");
+
     // Weight initialisation draws from torch's process-wide generator: seeding and building under one lock keep
     // flows created on several threads at once reproducible.
     private static readonly object InitializationLock = new();
@@ -151,8 +154,8 @@ public sealed class HamiltonianFlow : nn.Module
     /// </summary>
     public Tensor LogImportanceWeights(Tensor x, int samples, Generator? generator = null)
     {
-        var (rows, z, proposal) = Proposals(x, samples, generator);
-        return LogImportanceWeights(rows, z, samples, proposal, GaussianWeight);
+        var (rows, w, proposal) = Proposals(x, samples, generator);
+        return LogImportanceWeights(rows, w, samples, proposal, GaussianWeight);
     }
 
     /// <summary>
@@ -161,8 +164,8 @@ public sealed class HamiltonianFlow : nn.Module
     /// </summary>
     internal (Tensor Flow, Tensor Gaussian) ComponentLogImportanceWeights(Tensor x, int samples, Generator? generator)
     {
-        var (rows, z, proposal) = Proposals(x, samples, generator);
-        return (LogImportanceWeights(rows, z, samples, proposal, 0), LogImportanceWeights(rows, z, samples, proposal, 1));
+        var (rows, w, proposal) = Proposals(x, samples, generator);
+        return (LogImportanceWeights(rows, w, samples, proposal, 0), LogImportanceWeights(rows, w, samples, proposal, 1));
     }
 
     /// <summary>log((1 - alpha) w_flow + alpha w_Gaussian), elementwise, from the components' log-weights.</summary>
@@ -174,15 +177,15 @@ public sealed class HamiltonianFlow : nn.Module
     };
 
     // The rows, their whitened (and dequantised) samples and the momenta proposed for them.
-    private (Tensor X, Tensor Z, (Tensor P, Tensor LogProbability) Proposal) Proposals(Tensor x, int samples, Generator? generator)
+    private (Tensor X, Whitened W, (Tensor P, Tensor LogProbability) Proposal) Proposals(Tensor x, int samples, Generator? generator)
     {
         if (samples < 1)
             throw new ArgumentException($"{nameof(samples)} must be at least 1, got {samples}.", nameof(samples));
         x = Prepare(x);
-        Tensor z = gaussian.HasCells
+        Whitened w = gaussian.HasCells
             ? WhitenedSamples(x, samples, rand(new[] { samples * x.shape[0], x.shape[1] }, dtype: x.dtype, device: Device, generator: generator))
             : WhitenedSamples(x, samples, null);
-        return (x, z, encoder.Sample(z, generator));
+        return (x, w, encoder.Sample(w.Z, generator));
     }
 
     /// <summary>
@@ -208,32 +211,37 @@ public sealed class HamiltonianFlow : nn.Module
         int samples = (int)noise.shape[0];
         Tensor draws = noise.reshape(-1, width).to(x.dtype, Device);
         // Phi(e) of a standard normal e is uniform on (0, 1).
-        Tensor z = WhitenedSamples(x, samples, cells ? draws.narrow(1, Dimension, Dimension).Times(1 / Math.Sqrt(2)).erf().Plus(1).Times(0.5) : null);
-        return LogImportanceWeights(x, z, samples, encoder.Sample(z, draws.narrow(1, 0, Dimension)), GaussianWeight);
+        Whitened w = WhitenedSamples(x, samples, cells ? draws.narrow(1, Dimension, Dimension).Times(1 / Math.Sqrt(2)).erf().Plus(1).Times(0.5) : null);
+        return LogImportanceWeights(x, w, samples, encoder.Sample(w.Z, draws.narrow(1, 0, Dimension)), GaussianWeight);
     }
 
     // The whitened rows, once per sample ([samples * n, d], sample-major), each lattice value spread over its cell by
-    // the uniforms given. Without cells every sample of a row is the same point: it is whitened once and repeated, so
-    // a full-covariance stage costs one [n, d] x [d, d] product, not one per sample (6% of an image score at K = 16).
-    private Tensor WhitenedSamples(Tensor x, int samples, Tensor? uniform)
+    // the uniforms given, and their log-Jacobians [samples * n]. Without cells every sample of a row is the same point:
+    // it is whitened once and repeated, so a full-covariance stage costs one [n, d] x [d, d] product, not one per sample
+    // (6% of an image score at K = 16).
+    private Whitened WhitenedSamples(Tensor x, int samples, Tensor? uniform)
     {
         if (uniform is null)
         {
-            Tensor z = gaussian.forward(x);
-            return samples > 1 ? z.repeat(samples, 1) : z;
+            var (z, logJacobian) = gaussian.Whiten(x);
+            return samples > 1 ? new(z.repeat(samples, 1), logJacobian.repeat(samples)) : new(z, logJacobian);
         }
-        return gaussian.forward(gaussian.Dequantize(samples > 1 ? x.repeat(samples, 1) : x, uniform));
+        var (dequantized, cellLogJacobian) = gaussian.Whiten(gaussian.Dequantize(samples > 1 ? x.repeat(samples, 1) : x, uniform));
+        return new(dequantized, cellLogJacobian);
     }
 
-    // x holds the rows; z the whitened rows repeated once per sample; (p, logEncoder) the momenta proposed for them.
-    private Tensor LogImportanceWeights(Tensor x, Tensor z, int samples, (Tensor P, Tensor LogProbability) proposal, double gaussianWeight)
+    // Whitened samples z and log |dz/dx| of each, [samples * n, d] and [samples * n].
+    private readonly record struct Whitened(Tensor Z, Tensor LogJacobian);
+
+    // x holds the rows; w their whitened samples; (p, logEncoder) the momenta proposed for them.
+    private Tensor LogImportanceWeights(Tensor x, Whitened w, int samples, (Tensor P, Tensor LogProbability) proposal, double gaussianWeight)
     {
         // Each component only where it has a share: the flow is not integrated where the Gaussian is the whole density.
         Tensor logWeights = gaussianWeight switch
         {
-            0 => FlowLogWeights(z, samples, proposal),
-            1 => GaussianLogWeights(z, samples),
-            _ => MixLogWeights(FlowLogWeights(z, samples, proposal), GaussianLogWeights(z, samples), gaussianWeight),
+            0 => FlowLogWeights(w, samples, proposal),
+            1 => GaussianLogWeights(w, samples),
+            _ => MixLogWeights(FlowLogWeights(w, samples, proposal), GaussianLogWeights(w, samples), gaussianWeight),
         };
         // A finite row far outside the data (|x| near float's limit) overflows along the way, and inf - inf makes
         // NaN; its weight has underflowed to zero, so its log is -inf. Rows with a NaN or infinite value stay NaN.
@@ -241,10 +249,11 @@ public sealed class HamiltonianFlow : nn.Module
     }
 
     // The trained flow's log-weights and the fitted Gaussian's, [samples, n], both densities of x.
-    private Tensor FlowLogWeights(Tensor z, int samples, (Tensor P, Tensor LogProbability) proposal) =>
-        PhaseSpaceLogImportanceWeights(z, samples, proposal).Plus(gaussian.LogJacobian());
+    private Tensor FlowLogWeights(Whitened w, int samples, (Tensor P, Tensor LogProbability) proposal) =>
+        PhaseSpaceLogImportanceWeights(w.Z, samples, proposal).Plus(w.LogJacobian.view(samples, -1));
 
-    private Tensor GaussianLogWeights(Tensor z, int samples) => StandardNormal.LogProbability(z).view(samples, -1).Plus(gaussian.LogJacobian());
+    private Tensor GaussianLogWeights(Whitened w, int samples) =>
+        StandardNormal.LogProbability(w.Z).Plus(w.LogJacobian).view(samples, -1);
 
     /// <summary>
     /// log N(q0) + log N(p0) - log r(p | z) for flow-coordinate points z (each row repeated once per sample, sample-major)

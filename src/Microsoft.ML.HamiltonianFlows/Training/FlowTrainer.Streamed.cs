@@ -36,11 +36,13 @@ public static partial class FlowTrainer
             throw new ArgumentException("The training data has no rows with finite values.", nameof(rows));
         GrossOutlierRule rule;
         FeatureCells cells;
+        double tail;
         using (var sample = tensor(reservoir.SelectMany(r => r).ToArray(), new long[] { reservoir.Count, d }))
         {
             rule = GrossOutlierRule.FromSample(sample);
             using var kept = NotOutliers(sample, rule);
             cells = FeatureCells.Detect(kept);
+            tail = options.HeavyTails ? TailChoice.Choose(kept, cells, flow.Gaussian.Covariance, options.Seed) : double.PositiveInfinity;
         }
         reservoir.Clear();
 
@@ -50,7 +52,7 @@ public static partial class FlowTrainer
 
         // Passes 2 and 3: the Gaussian's moments, then its correlation, over the kept rows a block at a time; pass 2 also
         // keeps the validation rows.
-        var gaussian = new GaussianFit(d, cells);
+        var gaussian = new GaussianFit(d, cells, tail, options.Seed);
         var validationValues = new List<float>();
         long validationRows = 0, keptRows = 0;
         foreach (Tensor block in Blocks(rows, Kept, d, row =>
@@ -64,6 +66,13 @@ public static partial class FlowTrainer
             using (block)
                 gaussian.AddMoments(block);
         gaussian.EndMoments();
+        if (gaussian.HasTailPass)
+        {
+            foreach (Tensor block in Blocks(rows, Kept, d, null))
+                using (block)
+                    gaussian.AddTailMoments(block);
+            gaussian.EndTailMoments();
+        }
         if (flow.Gaussian.Covariance == CovarianceKind.Full)
             foreach (Tensor block in Blocks(rows, Kept, d, null))
                 using (block)

@@ -7,7 +7,8 @@ namespace Microsoft.ML.HamiltonianFlows.Training;
 /// <summary>
 /// Fits a <see cref="HamiltonianFlow"/> to data. First its <see cref="GaussianStage"/>, in closed form: rows with a NaN or
 /// infinite value and gross outliers (a feature thousands of standard deviations out, see <see cref="FlowTrainingResult.ExcludedRows"/>)
-/// are left out, and a Gaussian with a Ledoit-Wolf shrunk correlation is fitted to the rest; the untrained flow is that
+/// are left out, and a Gaussian with a Ledoit-Wolf shrunk correlation is fitted to the rest (with heavier-tailed
+/// marginals where held-out rows of the training sample ask for them, <see cref="TailChoice"/>); the untrained flow is that
 /// Gaussian. Then the dynamics, by minimising the negative ELBO (or the importance-weighted bound) with AdamW: shuffled
 /// minibatches, a budget of steps with a learning-rate schedule, gradient clipping, early stopping on held-out rows with
 /// the best validated weights kept (the Gaussian among them), and a guard against non-finite losses and gradients.
@@ -104,10 +105,19 @@ public static partial class FlowTrainer
         Tensor kept = RowsWhere(finite, rule.Keep(finite.cpu()).to(flow.Device));
         long rows = kept.shape[0];
 
-        var gaussian = new GaussianFit(flow.Dimension, FeatureCells.Detect(NotOutliers(sample.cpu(), rule)));
+        Tensor clean = NotOutliers(sample.cpu(), rule);
+        var cells = FeatureCells.Detect(clean);
+        double tail = options.HeavyTails ? TailChoice.Choose(clean, cells, flow.Gaussian.Covariance, options.Seed) : double.PositiveInfinity;
+        var gaussian = new GaussianFit(flow.Dimension, cells, tail, options.Seed);
         foreach (Tensor block in Blocks(kept))
             gaussian.AddMoments(block);
         gaussian.EndMoments();
+        if (gaussian.HasTailPass)
+        {
+            foreach (Tensor block in Blocks(kept))
+                gaussian.AddTailMoments(block);
+            gaussian.EndTailMoments();
+        }
         if (flow.Gaussian.Covariance == CovarianceKind.Full)
             foreach (Tensor block in Blocks(kept))
                 gaussian.AddCorrelation(block);
@@ -128,8 +138,8 @@ public static partial class FlowTrainer
 
     private static void Set(HamiltonianFlow flow, GaussianFit gaussian)
     {
-        var (mean, scale, factor) = gaussian.Finish(flow.Gaussian.Covariance);
-        flow.Gaussian.Set(mean, scale, factor, gaussian.Cells);
+        var (mean, scale, factor, tails) = gaussian.Finish(flow.Gaussian.Covariance);
+        flow.Gaussian.Set(mean, scale, factor, gaussian.Cells, tails);
     }
 
     // The rows a [n] mask keeps; the rows themselves when it keeps all, the usual case: no copy of the data.

@@ -7,67 +7,62 @@ namespace Microsoft.ML.HamiltonianFlows.Training;
 /// Fits the <see cref="GaussianStage"/> to training rows, in float64, a block of rows at a time so that streamed data
 /// fit the same way as a tensor: a first pass accumulates the per-feature means and variances (Chan et al.'s pairwise
 /// update), a second the correlation of the standardised rows and the fourth moments Ledoit and Wolf's shrinkage needs.
+/// With a finite tail c (<see cref="TailChoice"/>) a pass between them accumulates the means and variances of
+/// t = c asinh(u / c), and the correlation is that of the standardised t.
 /// </summary>
 /// <remarks>
 /// The correlation, not the covariance, is shrunk towards the identity (Ledoit and Wolf, 2004, applied to standardised
 /// features, as scikit-learn's <c>ledoit_wolf</c> is): features of very different units keep their own variances, and the
 /// estimate stays positive definite with fewer rows than features. A feature that is constant in training keeps
 /// variance 1 in its own units and no correlation. Gross outliers are left out first (<see cref="GrossOutlierRule"/>).
-/// Lattice features (<see cref="FeatureCells"/>) are fitted as dequantised: their uniform offsets' variance is added.
+/// Lattice features (<see cref="FeatureCells"/>) are fitted as dequantised: their uniform offsets' variance is added
+/// (with a finite tail, whose t has no closed form, each pass after the first dequantises the rows with the same uniform
+/// draws instead, from a generator of the fit's seed restarted at each pass).
 /// </remarks>
 internal sealed class GaussianFit
 {
     private readonly int dimension;
-    private long count;
-    private Tensor? mean, squares;          // pass 1: [d] each, float64
+    private readonly RunningMoments moments = new();        // pass 1: of x
+    private readonly RunningMoments tailMoments = new();    // the tail pass: of t
     private long correlationCount;
-    private Tensor? cross;                  // pass 2: sum of u u^T, [d, d]
-    private double fourthMoment;            // pass 2: sum of |u|^4
-    private double[]? finalMean, finalScale;
+    private Tensor? cross;                  // last pass: sum of v v^T, [d, d]
+    private double fourthMoment;            // last pass: sum of |v|^4
+    private double[]? finalMean, finalScale, finalTailMean, finalTailScale;
     private bool[]? constant;
     private readonly FeatureCells cells;
+    private readonly double tail;
+    private readonly int seed;
+    private Generator? offsets;
 
-    /// <summary>A fit of rows of <paramref name="dimension"/> features, whose lattice features are dequantised over <paramref name="cells"/>.</summary>
-    public GaussianFit(int dimension, FeatureCells cells)
+    /// <summary>
+    /// A fit of rows of <paramref name="dimension"/> features, whose lattice features are dequantised over
+    /// <paramref name="cells"/>, with marginals of tail <paramref name="tail"/> (+infinity: the plain Gaussian);
+    /// <paramref name="seed"/> seeds the dequantisation draws of a finite tail.
+    /// </summary>
+    public GaussianFit(int dimension, FeatureCells cells, double tail = double.PositiveInfinity, int seed = 0)
     {
+        if (!(tail > 0))
+            throw new ArgumentOutOfRangeException(nameof(tail), tail, "The tail parameter must be positive (or +infinity).");
         this.dimension = dimension;
         this.cells = cells;
+        this.tail = tail;
+        this.seed = seed;
     }
+
+    /// <summary>Whether the fit needs the tail pass (<see cref="AddTailMoments"/>) between the first pass and the correlation's.</summary>
+    public bool HasTailPass => double.IsFinite(tail);
 
     /// <summary>The lattice features' cells the fit dequantises over.</summary>
     public FeatureCells Cells => cells;
 
     /// <summary>Rows seen by the first pass.</summary>
-    public long Count => count;
+    public long Count => moments.Count;
 
     /// <summary>First pass: adds a block of rows [b, d] (any floating type) to the means and variances.</summary>
     public void AddMoments(Tensor block)
     {
         using var scope = NewDisposeScope();
-        Tensor x = block.to(ScalarType.Float64);
-        long b = x.shape[0];
-        if (b == 0)
-            return;
-        Tensor blockMean = x.mean(new long[] { 0 });
-        Tensor centred = x - blockMean;
-        Tensor blockSquares = (centred * centred).sum(new long[] { 0 });
-        if (count == 0)
-        {
-            mean = blockMean.MoveToOuterDisposeScope();
-            squares = blockSquares.MoveToOuterDisposeScope();
-        }
-        else
-        {
-            Tensor delta = blockMean - mean!;
-            double total = count + b;
-            Tensor newMean = mean!.Plus(delta.Times(b / total));
-            Tensor newSquares = squares!.Plus(blockSquares).Plus((delta * delta).Times(count * (double)b / total));
-            mean!.Dispose();
-            squares!.Dispose();
-            mean = newMean.MoveToOuterDisposeScope();
-            squares = newSquares.MoveToOuterDisposeScope();
-        }
-        count += b;
+        moments.Add(block.to(ScalarType.Float64));
     }
 
     /// <summary>Features with no spread in the rows (after <see cref="EndMoments"/>): they keep a unit scale in data units.</summary>
@@ -77,31 +72,55 @@ internal sealed class GaussianFit
     /// <summary>Ends the first pass: fixes the means and the (population) standard deviations.</summary>
     public void EndMoments()
     {
-        if (count == 0)
+        if (moments.Count == 0)
             throw new InvalidOperationException("No rows were added to the Gaussian fit.");
-        finalMean = mean!.data<double>().ToArray();
-        double[] variance = squares!.data<double>().ToArray();
+        var (mean, variance) = moments.End();
+        finalMean = mean;
         finalScale = new double[dimension];
         constant = new bool[dimension];
         for (int j = 0; j < dimension; j++)
         {
             // Dequantised over a cell of width w, a lattice feature gains the uniform offset's variance w^2 / 12.
-            double sd = Math.Sqrt(variance[j] / count + cells.Width[j] * cells.Width[j] / 12);
+            double sd = Math.Sqrt(variance[j] + cells.Width[j] * cells.Width[j] / 12);
             // Below float's resolution of the mean the spread is rounding, not data.
             constant[j] = !(sd > 1e-7 * Math.Abs(finalMean[j])) || sd == 0;
             finalScale[j] = constant[j] ? 1 : sd;
         }
-        mean.Dispose();
-        squares.Dispose();
+        if (HasTailPass)
+            RestartOffsets();
     }
 
-    /// <summary>Second pass: adds a block of rows [b, d] to the correlation of the standardised rows.</summary>
+    /// <summary>The tail pass (finite tail only): adds a block of rows [b, d] to the means and variances of t = c asinh(u / c).</summary>
+    public void AddTailMoments(Tensor block)
+    {
+        if (finalMean is null || !HasTailPass || finalTailMean is not null)
+            throw new InvalidOperationException("The tail pass follows the first pass, and only with a finite tail.");
+        using var scope = NewDisposeScope();
+        tailMoments.Add(Tails(Standardize(Dequantized(block.to(ScalarType.Float64)))));
+    }
+
+    /// <summary>Ends the tail pass: fixes the means and standard deviations of t.</summary>
+    public void EndTailMoments()
+    {
+        if (tailMoments.Count == 0)
+            throw new InvalidOperationException("The tail pass added no rows.");
+        var (mean, variance) = tailMoments.End();
+        finalTailMean = mean;
+        finalTailScale = variance.Select((v, j) => constant![j] ? 1 : Math.Sqrt(v)).ToArray();
+        RestartOffsets();
+    }
+
+    /// <summary>Last pass: adds a block of rows [b, d] to the correlation of the standardised rows (of the standardised t with a finite tail).</summary>
     public void AddCorrelation(Tensor block)
     {
         if (finalMean is null)
             throw new InvalidOperationException("The first pass has not ended.");
+        if (HasTailPass && finalTailMean is null)
+            throw new InvalidOperationException("The tail pass has not ended.");
         using var scope = NewDisposeScope();
-        Tensor u = Standardize(block.to(ScalarType.Float64));
+        Tensor u = HasTailPass
+            ? StandardizeTails(Tails(Standardize(Dequantized(block.to(ScalarType.Float64)))))
+            : Standardize(block.to(ScalarType.Float64));
         Tensor blockCross = u.t().matmul(u);
         Tensor squaredNorms = (u * u).sum(1);
         fourthMoment += (squaredNorms * squaredNorms).sum().item<double>();
@@ -116,19 +135,28 @@ internal sealed class GaussianFit
         }
     }
 
-    /// <summary>The fitted Gaussian: means, standard deviations and, for a full covariance, the correlation's Cholesky factor.</summary>
-    public (double[] Mean, double[] Scale, double[,]? CorrelationFactor) Finish(CovarianceKind covariance)
+    /// <summary>
+    /// The fitted Gaussian: means, standard deviations, for a full covariance the correlation's Cholesky factor, and with
+    /// a finite tail its marginals (null otherwise).
+    /// </summary>
+    public (double[] Mean, double[] Scale, double[,]? CorrelationFactor, TailMarginals? Tails) Finish(CovarianceKind covariance)
     {
         if (finalMean is null || finalScale is null)
             throw new InvalidOperationException("The first pass has not ended.");
+        if (HasTailPass && finalTailMean is null)
+            throw new InvalidOperationException("The tail pass has not ended.");
+        TailMarginals? tails = HasTailPass ? new TailMarginals(tail, finalTailMean!, finalTailScale!) : null;
+        offsets?.Dispose();
+        offsets = null;
         if (covariance == CovarianceKind.Diagonal)
-            return (finalMean, finalScale, null);
+            return (finalMean, finalScale, null, tails);
         if (cross is null)
-            throw new InvalidOperationException("The second pass added no rows.");
+            throw new InvalidOperationException("The correlation pass added no rows.");
         using var scope = NewDisposeScope();
         double n = correlationCount;
-        // The offsets are independent of everything: they add to the diagonal only, which is then 1 for every varying feature.
-        Tensor offsetVariance = tensor(cells.Width.Select((w, j) => w * w / 12 / (finalScale[j] * finalScale[j])).ToArray());
+        // The offsets are independent of everything: they add to the diagonal only, which is then 1 for every varying
+        // feature. With a finite tail the rows were dequantised by draws, whose spread is in the sample already.
+        Tensor offsetVariance = tensor(cells.Width.Select((w, j) => HasTailPass ? 0 : w * w / 12 / (finalScale[j] * finalScale[j])).ToArray());
         Tensor s = cross.Times(1.0 / n).Plus(offsetVariance.diag());
         int varying = constant!.Count(c => !c);
         double shrinkage = varying == 0 ? 1 : LedoitWolfShrinkage(s, n, varying);
@@ -138,7 +166,7 @@ internal sealed class GaussianFit
         Tensor constantMask = tensor(constant!.Select(c => c ? 1.0 : 0.0).ToArray());
         correlation = correlation.Plus(constantMask.diag().Times(1 - shrinkage));
         cross.Dispose();
-        return (finalMean, finalScale, Cholesky(correlation));
+        return (finalMean, finalScale, Cholesky(correlation), tails);
     }
 
     /// <summary>
@@ -162,8 +190,25 @@ internal sealed class GaussianFit
     {
         Tensor u = (x - tensor(finalMean!)) / tensor(finalScale!);
         // A constant feature standardises to exact zeros, whatever the rounding of its mean.
-        Tensor varying = tensor(constant!.Select(c => c ? 0.0 : 1.0).ToArray());
-        return u * varying;
+        return u * Varying();
+    }
+
+    private Tensor Varying() => tensor(constant!.Select(c => c ? 0.0 : 1.0).ToArray());
+
+    // t = c asinh(u / c) of standardised rows.
+    private Tensor Tails(Tensor u) => u.Times(1 / tail).asinh().Times(tail);
+
+    private Tensor StandardizeTails(Tensor t) => (t - tensor(finalTailMean!)) / tensor(finalTailScale!) * Varying();
+
+    // Lattice features spread over their cells by the pass's uniform draws (the same draws in every pass after the first).
+    private Tensor Dequantized(Tensor x) => cells.Width.All(w => w == 0)
+        ? x
+        : x.Plus(tensor(cells.Width) * rand(x.shape, dtype: ScalarType.Float64, generator: offsets).Plus(-0.5));
+
+    private void RestartOffsets()
+    {
+        offsets?.Dispose();
+        offsets = new Generator((ulong)(uint)seed);
     }
 
     /// <summary>The Cholesky factor of a correlation matrix, with a growing ridge if rounding made it indefinite.</summary>
@@ -186,5 +231,50 @@ internal sealed class GaussianFit
         var result = new double[d, d];
         Buffer.BlockCopy(flat, 0, result, 0, flat.Length * sizeof(double));
         return result;
+    }
+
+    /// <summary>Per-feature means and variances of blocks of rows, merged by Chan et al.'s pairwise update, in float64.</summary>
+    private sealed class RunningMoments
+    {
+        private Tensor? mean, squares;
+
+        public long Count { get; private set; }
+
+        public void Add(Tensor x)
+        {
+            long b = x.shape[0];
+            if (b == 0)
+                return;
+            Tensor blockMean = x.mean(new long[] { 0 });
+            Tensor centred = x - blockMean;
+            Tensor blockSquares = (centred * centred).sum(new long[] { 0 });
+            if (Count == 0)
+            {
+                mean = blockMean.MoveToOuterDisposeScope();
+                squares = blockSquares.MoveToOuterDisposeScope();
+            }
+            else
+            {
+                Tensor delta = blockMean - mean!;
+                double total = Count + b;
+                Tensor newMean = mean!.Plus(delta.Times(b / total));
+                Tensor newSquares = squares!.Plus(blockSquares).Plus((delta * delta).Times(Count * (double)b / total));
+                mean!.Dispose();
+                squares!.Dispose();
+                mean = newMean.MoveToOuterDisposeScope();
+                squares = newSquares.MoveToOuterDisposeScope();
+            }
+            Count += b;
+        }
+
+        /// <summary>The means and (population) variances, releasing the running sums.</summary>
+        public (double[] Mean, double[] Variance) End()
+        {
+            double[] m = mean!.data<double>().ToArray();
+            double[] variance = squares!.data<double>().Select(s => s / Count).ToArray();
+            mean.Dispose();
+            squares.Dispose();
+            return (m, variance);
+        }
     }
 }

@@ -1,0 +1,93 @@
+using Microsoft.ML.HamiltonianFlows.Torch;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.HamiltonianFlows.Training;
+
+/// <summary>
+/// Chooses the tail c of the <see cref="GaussianStage"/>'s marginals t = c asinh(u / c) on held-out rows of the training
+/// sample: the stage is fitted with each c of <see cref="Candidates"/> and with c = infinity (the plain Gaussian) to 80% of
+/// the sample's rows (lattice features dequantised by one seeded draw) and scored on the other 20%. The c with the best
+/// mean held-out log-likelihood is kept only when it gains more than <see cref="MinimumGainPerFeature"/> nats per
+/// feature over the plain Gaussian: the plain Gaussian is the default, and a heavier tail must earn its place.
+/// </summary>
+/// <remarks>
+/// Measured on training rows only (`analysis/density_probes.py tails`, three 80/20 splits of each training file; gain in
+/// nats per held-out row of the best c over c = infinity): pima 0.75, vehicle 1.49, shuttle 9.07, satellite 0.01,
+/// ionosphere 0.06, MNIST-tiny's training digits 482, Fashion-MNIST 14 x 14 classes 10 to 738; on twelve tables never
+/// used to choose anything (docs/anomaly-benchmark.md) a finite c on eight, c = infinity on iris, vowel, votes and dna;
+/// the main job's ring keeps c = infinity. The candidates span tails from nearly Cauchy-like (c = 1: density decaying as
+/// 1 / |u| times a log-normal factor) to nearly Gaussian (c = 10 bends only beyond 10 standard deviations). A rule of
+/// two standard errors of the per-row gains was tried first and dropped: on heavy-tailed rows the gains are themselves
+/// heavy-tailed, and on one of six draws of 2,000 Student-t rows it kept the Gaussian against a gain of 4.2 +- 2.3 nats.
+/// </remarks>
+internal static class TailChoice
+{
+    /// <summary>The finite tails tried besides c = infinity.</summary>
+    public static readonly double[] Candidates = { 1, 2, 3, 5, 10 };
+
+    /// <summary>
+    /// The least mean held-out gain per feature, in nats, for which a finite tail replaces the plain Gaussian: the
+    /// tolerance <see cref="ScoringBudget"/> uses for the scoring samples. Ionosphere's 0.06 nats per row over 33 features
+    /// and satellite's 0.01 over 36 stay below it; pima's 0.75 over 8 is far above.
+    /// </summary>
+    public const double MinimumGainPerFeature = 0.01;
+
+    /// <summary>The share of the sample's rows held out to score each c.</summary>
+    public const double HeldOutFraction = 0.2;
+
+    /// <summary>
+    /// The tail for a stage of the given covariance fitted to <paramref name="sample"/> ([m, d], finite rows without gross
+    /// outliers) whose lattice features have <paramref name="cells"/>: +infinity unless a finite c wins as described above,
+    /// or when fewer than 10 rows would be held out.
+    /// </summary>
+    public static double Choose(Tensor sample, FeatureCells cells, CovarianceKind covariance, int seed)
+    {
+        using var scope = NewDisposeScope();
+        long m = sample.shape[0];
+        long heldOut = (long)(HeldOutFraction * m);
+        if (heldOut < 10)
+            return double.PositiveInfinity;
+        int d = (int)sample.shape[1];
+        using var generator = new Generator((ulong)(uint)seed);
+        Tensor rows = sample.to(ScalarType.Float64);
+        rows = rows.Plus(tensor(cells.Width) * rand(rows.shape, dtype: ScalarType.Float64, generator: generator).Plus(-0.5));
+        Tensor order = randperm(m, generator: generator);
+        Tensor fitting = rows.index_select(0, order.narrow(0, heldOut, m - heldOut));
+        Tensor scored = rows.index_select(0, order.narrow(0, 0, heldOut));
+
+        double plain = HeldOutLogLikelihood(fitting, scored, d, covariance, double.PositiveInfinity);
+        double best = double.PositiveInfinity, bestGain = MinimumGainPerFeature * d;
+        foreach (double c in Candidates)
+        {
+            double gain = HeldOutLogLikelihood(fitting, scored, d, covariance, c) - plain;
+            if (gain > bestGain)
+            {
+                best = c;
+                bestGain = gain;
+            }
+        }
+        return best;
+    }
+
+    // The held-out rows' mean log-likelihood under the stage of tail c fitted to the fitting rows (already dequantised).
+    private static double HeldOutLogLikelihood(Tensor fitting, Tensor scored, int d, CovarianceKind covariance, double c)
+    {
+        var fit = new GaussianFit(d, FeatureCells.None(d), c);
+        fit.AddMoments(fitting);
+        fit.EndMoments();
+        if (fit.HasTailPass)
+        {
+            fit.AddTailMoments(fitting);
+            fit.EndTailMoments();
+        }
+        if (covariance == CovarianceKind.Full)
+            fit.AddCorrelation(fitting);
+        var (mean, scale, factor, tails) = fit.Finish(covariance);
+        using var stage = new GaussianStage(d, covariance);
+        stage.to(ScalarType.Float64);
+        stage.Set(mean, scale, factor, FeatureCells.None(d), tails);
+        var (z, logJacobian) = stage.Whiten(scored);
+        return StandardNormal.LogProbability(z).Plus(logJacobian).mean().item<double>();
+    }
+}
