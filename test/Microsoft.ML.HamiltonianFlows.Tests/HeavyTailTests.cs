@@ -84,6 +84,21 @@ public sealed class HeavyTailTests
     }
 
     [Fact]
+    public void ARowFarOutHasAFiniteLowLogLikelihoodUnderATail()
+    {
+        // float32, as flows are by default: (u / c)^2 of a row at 1e25 overflows, and the row would score -infinity, tied
+        // with every other such row instead of ranked by how far out it is.
+        using var stage = Stage(3, 1.0);
+        stage.to(ScalarType.Float32);
+        using var rows = tensor(new float[,] { { 1e25f, 0, 0 }, { 1e20f, 0, 0 }, { 10, 0, 0 } });
+        using var noGrad = no_grad();
+        var (z, logJacobian) = stage.Whiten(rows);
+        double[] logLikelihood = StandardNormal.LogProbability(z).Plus(logJacobian).to(ScalarType.Float64).data<double>().ToArray();
+        Assert.All(logLikelihood, value => Assert.True(double.IsFinite(value), $"log-likelihoods {string.Join(", ", logLikelihood)}"));
+        Assert.True(logLikelihood[0] < logLikelihood[1] && logLikelihood[1] < logLikelihood[2], string.Join(", ", logLikelihood));
+    }
+
+    [Fact]
     public void TheTailedStagesLawIntegratesToOne()
     {
         // One feature: the density exp(log N(z) + log |dz/dx|) on a fine grid wide enough for its power-law tails.

@@ -16,6 +16,10 @@ training rows only unless a subcommand says otherwise. numpy and scikit-learn (D
   atoms OUT      writes OUT: the five sets with ionosphere's training file's repeated values (a value held by 3 or more
                  rows of a feature with 3 or more distinct values: its clipped returns at 1, 0 and -1) spread
                  uniformly by +-0.05, for `validate --data OUT --sets ionosphere`
+  moments        the five training files, three 80/20 splits: per c in {0.5, 1, 2, 3, 5, 10}, the held-out gain over
+                 the Gaussian of the tailed stage as fitted (t's mean and scale) and of the same stage with each
+                 feature's location and scale moved to give the training mean and sd, and the fitted law's implied
+                 smallest sd (in training sds) and largest |mean| (the sixth session's item-5 probe)
   mnist-pixels   MNIST-tiny: pixels lit in few training rows, and (a diagnosis on the TEST rows, nothing chosen from
                  it) the stage's test AUROC with c = inf and 1 and which pixels dominate the Gaussian's score of the
                  highest-scored test rows
@@ -28,7 +32,7 @@ import numpy as np
 from gaussian_stage import Stage, lattice_widths
 
 parser = argparse.ArgumentParser()
-parser.add_argument('command', choices=['tails', 'tail-sets', 'logit', 'mixtures', 'atoms', 'mnist-pixels'])
+parser.add_argument('command', choices=['tails', 'tail-sets', 'logit', 'mixtures', 'atoms', 'moments', 'mnist-pixels'])
 parser.add_argument('out', nargs='?')
 parser.add_argument('--data', default='samples/AnomalyBenchmark/data')
 parser.add_argument('--sets', nargs='+', help='tails: only these sets of --data (e.g. the unseen ones), no images')
@@ -82,17 +86,24 @@ def fashion_labels(part):
         return np.frombuffer(f.read(), np.uint8, offset=8)
 
 
-def held_out_by_tail(x, splits=3):
-    """Mean held-out log-likelihood of the stage per c, averaged over 80/20 splits of x (lattice features dequantised)."""
+def splits(x, count):
+    """count 80/20 splits (fitting rows, held-out rows) of x, numpy seeds 0, 1, ..., lattice features dequantised by each
+    split's own draw."""
     width = lattice_widths(x)
-    result = {c: [] for c in TAILS}
-    for split in range(splits):
+    for split in range(count):
         rng = np.random.default_rng(split)
         order = rng.permutation(len(x))
         k = int(0.8 * len(x))
         xd = dequantised(x, width, rng)
+        yield xd[order[:k]], xd[order[k:]]
+
+
+def held_out_by_tail(x, count=3):
+    """Mean held-out log-likelihood of the stage per c, averaged over 80/20 splits of x (lattice features dequantised)."""
+    result = {c: [] for c in TAILS}
+    for fit, held in splits(x, count):
         for c in TAILS:
-            result[c].append(Stage(xd[order[:k]], c).log_likelihood(xd[order[k:]]).mean())
+            result[c].append(Stage(fit, c).log_likelihood(held).mean())
     return {c: float(np.mean(v)) for c, v in result.items()}
 
 
@@ -135,6 +146,23 @@ elif args.command == 'tail-sets':
             with open(os.path.join(args.data, f)) as src, open(os.path.join(args.out, arm, f), 'w') as dst:
                 dst.write(src.read())
 
+elif args.command == 'moments':
+    for name in SETS:
+        rows = {c: [] for c in [0.5, 1, 2, 3, 5, 10]}
+        for fit, held in splits(tabular(name, 'train')[0], 3):
+            plain = Stage(fit).log_likelihood(held).mean()
+            for c in rows:
+                stage = Stage(fit, c)
+                mean, sd = stage.implied_moments()
+                varying = ~stage.constant
+                matched = Stage(fit, c).match_moments(fit)
+                rows[c].append((stage.log_likelihood(held).mean() - plain, matched.log_likelihood(held).mean() - plain,
+                                sd[varying].min(), np.abs(mean[varying]).max()))
+        for c, values in rows.items():
+            fitted, matched, smallest, largest = np.mean(values, axis=0)
+            print(f'{name:12} c={c:<4g} gain as fitted {fitted:7.2f}  moments matched {matched:7.2f}  '
+                  f'implied sd min {smallest:.3f}  |mean| max {largest:.3f}', flush=True)
+
 elif args.command == 'logit':
     lam = 1e-6
     for side in [14, 28]:
@@ -155,15 +183,8 @@ elif args.command == 'logit':
 elif args.command == 'mixtures':
     from sklearn.mixture import GaussianMixture
     for name in SETS:
-        x = tabular(name, 'train')[0]
-        width = lattice_widths(x)
         gains = []
-        for split in range(2):
-            rng = np.random.default_rng(split)
-            order = rng.permutation(len(x))
-            k = int(0.8 * len(x))
-            xd = dequantised(x, width, rng)
-            fit, held = xd[order[:k]], xd[order[k:]]
+        for fit, held in splits(tabular(name, 'train')[0], 2):
             gaussian = Stage(fit, np.inf).log_likelihood(held).mean()
             mean, sd = fit.mean(0), np.where(fit.std(0) > 0, fit.std(0), 1)
             best = {}

@@ -60,6 +60,27 @@ class Stage:
             return u, log_jacobian
         return self.c * np.arcsinh(u / self.c), log_jacobian - 0.5 * np.log1p((u / self.c) ** 2).sum(1)
 
+    def implied_moments(self):
+        """Mean and standard deviation of each standardised feature u under the stage's law: t ~ N(t_mean, t_sd^2),
+        u = c sinh(t / c) (for X = sinh(Y), Y ~ N(mu, s^2): E X = sinh(mu) e^(s^2 / 2),
+        Var X = (e^(s^2) - 1)(e^(s^2) cosh(2 mu) + 1) / 2)."""
+        if np.isinf(self.c):
+            return self.t_mean, self.t_sd
+        mu, s2 = self.t_mean / self.c, (self.t_sd / self.c) ** 2
+        mean = self.c * np.sinh(mu) * np.exp(s2 / 2)
+        variance = self.c ** 2 * 0.5 * (np.exp(s2) - 1) * (np.exp(s2) * np.cosh(2 * mu) + 1)
+        return mean, np.sqrt(variance)
+
+    def match_moments(self, x):
+        """Moves each varying feature's outer location and scale so that the law's implied mean and standard deviation
+        of x are the rows' own (the shape, t's mean and scale, kept)."""
+        mean, sd = self.implied_moments()
+        keep = ~self.constant
+        scale = np.where(keep, x.std(0) / np.where(sd > 0, sd, 1), self.sd)
+        self.mean = np.where(keep, x.mean(0) - scale * mean, self.mean)
+        self.sd = scale
+        return self
+
     def log_likelihood(self, x):
         t, log_jacobian = self.marginal(x)
         z = np.linalg.solve(self.factor, ((t - self.t_mean) / self.t_sd).T).T

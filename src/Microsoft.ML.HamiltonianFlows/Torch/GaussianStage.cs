@@ -173,7 +173,8 @@ public sealed class GaussianStage : nn.Module<Tensor, Tensor>
         {
             Tensor ratio = u.Times(1 / c);
             u = (ratio.asinh().Times(c) - tailMean) / tailScale;
-            logJacobian = logJacobian - (ratio * ratio).log1p().sum(1).Times(0.5);
+            // 1/2 log(1 + r^2) as log hypot(1, r): r^2 overflows float32 for a row 1e19 scales out, hypot does not.
+            logJacobian = logJacobian - ratio.hypot(ones_like(ratio)).log().sum(1);
         }
         else
         {

@@ -7,9 +7,10 @@ namespace Microsoft.ML.HamiltonianFlows.Training;
 /// <summary>
 /// Chooses the tail c of the <see cref="GaussianStage"/>'s marginals t = c asinh(u / c) on held-out rows of the training
 /// sample: the stage is fitted with each c of <see cref="Candidates"/> and with c = infinity (the plain Gaussian) to 80% of
-/// the sample's rows (lattice features dequantised by one seeded draw) and scored on the other 20%. The c with the best
-/// mean held-out log-likelihood is kept only when it gains more than <see cref="MinimumGainPerFeature"/> nats per
-/// feature over the plain Gaussian: the plain Gaussian is the default, and a heavier tail must earn its place.
+/// the sample's rows (at most <see cref="MaxValues"/> values; lattice features dequantised by one seeded draw) and scored
+/// on the other 20%. The c with the best mean held-out log-likelihood is kept only when it gains more than
+/// <see cref="MinimumGainPerFeature"/> nats per feature over the plain Gaussian: the plain Gaussian is the default, and a
+/// heavier tail must earn its place.
 /// </summary>
 /// <remarks>
 /// Measured on training rows only (`analysis/density_probes.py tails`, three 80/20 splits of each training file; gain in
@@ -37,6 +38,12 @@ internal static class TailChoice
     public const double HeldOutFraction = 0.2;
 
     /// <summary>
+    /// Most values (rows x features) of the sample the choice uses: 2^24, 128 MB in float64 per copy, so that wide data
+    /// do not hold gigabytes for it (all 20,000 sample rows up to 838 features, 3,355 rows of 5,000 features).
+    /// </summary>
+    public const long MaxValues = 1L << 24;
+
+    /// <summary>
     /// The tail for a stage of the given covariance fitted to <paramref name="sample"/> ([m, d], finite rows without gross
     /// outliers) whose lattice features have <paramref name="cells"/>: +infinity unless a finite c wins as described above,
     /// or when fewer than 10 rows would be held out.
@@ -44,13 +51,14 @@ internal static class TailChoice
     public static double Choose(Tensor sample, FeatureCells cells, CovarianceKind covariance, int seed)
     {
         using var scope = NewDisposeScope();
-        long m = sample.shape[0];
+        int d = (int)sample.shape[1];
+        using var generator = new Generator((ulong)(uint)seed);
+        long m = Math.Min(sample.shape[0], Math.Max(1, MaxValues / Math.Max(1, d)));
         long heldOut = (long)(HeldOutFraction * m);
         if (heldOut < 10)
             return double.PositiveInfinity;
-        int d = (int)sample.shape[1];
-        using var generator = new Generator((ulong)(uint)seed);
-        Tensor rows = sample.to(ScalarType.Float64);
+        Tensor rows = (m < sample.shape[0] ? sample.index_select(0, randperm(sample.shape[0], generator: generator).narrow(0, 0, m)) : sample)
+            .to(ScalarType.Float64);
         rows = rows.Plus(tensor(cells.Width) * rand(rows.shape, dtype: ScalarType.Float64, generator: generator).Plus(-0.5));
         Tensor order = randperm(m, generator: generator);
         Tensor fitting = rows.index_select(0, order.narrow(0, heldOut, m - heldOut));
