@@ -61,7 +61,7 @@ internal static class SampleMoments
         }
         string json = Path.Combine(output.FullName, "sample-moments.json");
         File.WriteAllText(json, JsonSerializer.Serialize(new { seed, draws = Draws, cpu = Machine.CpuModel(), sets = results },
-            new JsonSerializerOptions { WriteIndented = true }));
+            Machine.ResultsJson));
         log.WriteLine($"Wrote {json}");
     }
 

@@ -167,6 +167,19 @@ public class FlowWeightsFormatTests
     }
 
     [Fact]
+    public void AnEarlierVersionFileHoldingTheTailsTensorsIsCorrupt()
+    {
+        // The tail's tensors came with version 6: a version-5 header over them is not a file any writer made.
+        using var flow = Trained(new FlowArchitecture { Dimension = 2, HiddenLayers = new[] { 8 } });
+        byte[] bytes = Saved(flow);
+        Assert.Equal(FlowWeightsFormat.CurrentVersion, BitConverter.ToInt32(bytes, 4));
+        BitConverter.GetBytes(5).CopyTo(bytes, 4);
+        var e = Assert.Throws<InvalidDataException>(() => FlowWeightsFormat.Load(new MemoryStream(bytes)));
+        Assert.Contains("version 5 hold the tensors", e.Message);
+        Assert.Contains("gaussian.tail", e.Message);
+    }
+
+    [Fact]
     public void VersionOneAndTwoFilesAreRefusedAskingForTheModelToBeTrainedAgain()
     {
         // Version 1 from the version-1 writer (commit af336f8); version 2 inside a model of the previous release

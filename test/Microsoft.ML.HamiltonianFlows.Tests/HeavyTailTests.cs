@@ -88,8 +88,10 @@ public sealed class HeavyTailTests
     {
         // float32, as flows are by default: (u / c)^2 of a row at 1e25 overflows, and the row would score -infinity, tied
         // with every other such row instead of ranked by how far out it is.
-        using var stage = Stage(3, 1.0);
+        using var stage = Stage(3, 3.0);
         stage.to(ScalarType.Float32);
+        // The candidates are stored exactly in float32 (not as 1 / c, which 3 is not).
+        Assert.Equal(3.0, stage.Tail);
         using var rows = tensor(new float[,] { { 1e25f, 0, 0 }, { 1e20f, 0, 0 }, { 10, 0, 0 } });
         using var noGrad = no_grad();
         var (z, logJacobian) = stage.Whiten(rows);
@@ -120,6 +122,13 @@ public sealed class HeavyTailTests
         using var student = StudentRows(2000, 3, 5);
         using var heavy = FlowTrainer.Train(Small, student, options).Flow;
         Assert.True(double.IsFinite(heavy.Gaussian.Tail), $"tail {heavy.Gaussian.Tail}");
+        // The tail's moments are the training rows': before the whitening, v = L z is standardised on them.
+        using (no_grad())
+        {
+            Tensor v = heavy.Gaussian.forward(student).matmul(heavy.state_dict()["gaussian.factor"].t()).to(ScalarType.Float64);
+            Assert.True(v.mean(new long[] { 0 }).abs().max().item<double>() < 1e-3, "mean of v");
+            Assert.True((v.var(0, unbiased: false) - 1).abs().max().item<double>() < 1e-3, "variance of v");
+        }
 
         using var gaussianRows = TestFlows.Points(2000, 3, 5) * 3 + 1;
         using var plain = FlowTrainer.Train(Small, gaussianRows, options).Flow;
@@ -191,7 +200,8 @@ public sealed class HeavyTailTests
         // A lattice feature too (whole numbers): with a finite tail each pass after the first dequantises it by draws, and
         // both paths must draw the same offsets for the same rows.
         using var student = StudentRows(3000, 3, 10);
-        using var counts = cat(new[] { student.narrow(1, 0, 2), student.narrow(1, 2, 1).abs().round() }, 1);
+        // The counts follow the first feature, so that the correlation is not shrunk all the way to the identity.
+        using var counts = cat(new[] { student.narrow(1, 0, 2), (student.narrow(1, 2, 1) + student.narrow(1, 0, 1) * 10).abs().round() }, 1);
         var options = new FlowTrainingOptions { MaxSteps = 0, Seed = 3 };
         using var inMemory = FlowTrainer.Train(Small, counts, options).Flow;
         var rows = counts.data<float>().ToArray().Chunk(3).ToArray();
@@ -204,6 +214,13 @@ public sealed class HeavyTailTests
         var (b, bLogJacobian) = streamed.Gaussian.Whiten(counts);
         FloatTolerance.Close(a.data<float>().ToArray(), b.data<float>().ToArray(), "whitened rows");
         FloatTolerance.Close(aLogJacobian.data<float>().ToArray(), bLogJacobian.data<float>().ToArray(), "log-Jacobians");
+        // The tail pass and the correlation pass dequantise with the same draws: the correlation of the standardised t then
+        // has a unit diagonal exactly (different draws leave it off 1 by their noise).
+        foreach (var flow in new[] { inMemory, streamed })
+        {
+            Tensor factor = flow.state_dict()["gaussian.factor"].to(ScalarType.Float64);
+            Assert.True((factor.matmul(factor.t()).diagonal() - 1).abs().max().item<double>() < 1e-5, "diagonal of L L^T: " + string.Join(" ", factor.matmul(factor.t()).diagonal().data<double>().ToArray()));
+        }
     }
 
     private static double[] Values(Tensor t) => t.to(ScalarType.Float64).data<double>().ToArray();

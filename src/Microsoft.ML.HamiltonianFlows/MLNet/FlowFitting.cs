@@ -96,7 +96,9 @@ internal static class FlowFitting
             ch.Info($"The fitted Gaussian's share of the density, measured on the held-out rows: {result.Flow.GaussianWeight:G3}.");
         ch.Info(double.IsFinite(result.Flow.Gaussian.Tail)
             ? $"The fitted Gaussian's marginals have tail c = {result.Flow.Gaussian.Tail:G3} (t = c asinh(u / c)), chosen on held-out rows of the training sample."
-            : "The fitted Gaussian's marginals are Gaussian (no heavier tail was chosen).");
+            : options.HeavyTails
+                ? "The fitted Gaussian's marginals are Gaussian: held-out rows of the training sample did not favour a heavier tail."
+                : "The fitted Gaussian's marginals are Gaussian (HeavyTails is off).");
         return new Result(new HamiltonianFlowModelParameters(host, result.Flow, samples, scoringSeed), feature);
     }
 

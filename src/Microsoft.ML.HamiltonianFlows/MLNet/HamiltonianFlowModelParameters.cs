@@ -104,8 +104,8 @@ public sealed class HamiltonianFlowModelParameters : ModelParametersBase<float>,
     public long ParameterCount => flow.ParameterCount;
 
     /// <summary>
-    /// The fitted Gaussian's share alpha of the scored density, (1 - alpha) p_flow + alpha N(mean, covariance), measured on
-    /// the rows the fit held out (0 when none were); see <see cref="Torch.HamiltonianFlow.GaussianWeight"/>.
+    /// The fitted Gaussian's share alpha of the scored density, (1 - alpha) p_flow + alpha p_Gaussian (the fitted Gaussian's
+    /// law, with its heavier tails where it has them: <see cref="GaussianTail"/>), measured on the rows the fit held out (0 when none were); see <see cref="Torch.HamiltonianFlow.GaussianWeight"/>.
     /// </summary>
     public double GaussianWeight => flow.GaussianWeight;
 

@@ -38,14 +38,15 @@ public sealed class GaussianStage : nn.Module<Tensor, Tensor>
     private readonly Tensor cellWidth;
     private readonly Tensor cellOrigin;
 
-    // The tail parameter as 1 / c (0-dimensional; 0 for the plain Gaussian, so that every buffer stays finite) and the
-    // mean m_t and scale s_t of t = c asinh(u / c) per feature (0 and 1 when c is infinite).
-    private readonly Tensor inverseTail;
+    // The tail parameter c (0-dimensional; 0 stands for c = infinity, the plain Gaussian, so that every buffer stays
+    // finite and the candidates 1, 2, 3, 5, 10 are stored exactly) and the mean m_t and scale s_t of t = c asinh(u / c)
+    // per feature (0 and 1 for the plain Gaussian).
+    private readonly Tensor tail;
     private readonly Tensor tailMean;
     private readonly Tensor tailScale;
 
     /// <summary>The state keys of the tail's buffers (weights format 6).</summary>
-    internal static readonly string[] TailStateKeys = { nameof(inverseTail), nameof(tailMean), nameof(tailScale) };
+    internal static readonly string[] TailStateKeys = { nameof(tail), nameof(tailMean), nameof(tailScale) };
 
     // sinh(80) is about 3e34: the inverse clamps t / c there, since float32's sinh overflows near 89.
     private const double MaximumTailArgument = 80;
@@ -61,10 +62,10 @@ public sealed class GaussianStage : nn.Module<Tensor, Tensor>
         register_buffer(nameof(scale), scale);
         register_buffer(nameof(cellWidth), cellWidth);
         register_buffer(nameof(cellOrigin), cellOrigin);
-        inverseTail = zeros(Array.Empty<long>());
+        tail = zeros(Array.Empty<long>());
         tailMean = zeros(dimension);
         tailScale = ones(dimension);
-        register_buffer(nameof(inverseTail), inverseTail);
+        register_buffer(nameof(tail), tail);
         register_buffer(nameof(tailMean), tailMean);
         register_buffer(nameof(tailScale), tailScale);
         if (covariance == CovarianceKind.Full)
@@ -92,7 +93,9 @@ public sealed class GaussianStage : nn.Module<Tensor, Tensor>
         {
             // Read from the buffer each time (not cached): loading weights replaces it.
             using var noGrad = no_grad();
-            return 1 / inverseTail.to(ScalarType.Float64).item<double>();
+            using Tensor stored = tail.to(ScalarType.Float64);
+            double c = stored.item<double>();
+            return c > 0 ? c : double.PositiveInfinity;
         }
     }
 
@@ -120,13 +123,12 @@ public sealed class GaussianStage : nn.Module<Tensor, Tensor>
 
     /// <summary>
     /// The Gaussian's covariance D R D, [d, d] (a new tensor): the covariance of the stage's law when <see cref="Tail"/> is
-    /// infinite; with a finite tail, D s_t R s_t D is the covariance of its law's Gaussian core (small |u|).
+    /// infinite. With a finite tail R is the correlation of the standardised t, and D R D is not the law's covariance.
     /// </summary>
     public Tensor CovarianceMatrix()
     {
         Tensor correlation = factor is null ? eye(mean.shape[0], dtype: mean.dtype, device: mean.device) : factor.matmul(factor.t());
-        Tensor coreScale = scale * tailScale;
-        return coreScale.unsqueeze(1) * correlation * coreScale.unsqueeze(0);
+        return scale.unsqueeze(1) * correlation * scale.unsqueeze(0);
     }
 
     /// <summary>
@@ -142,8 +144,8 @@ public sealed class GaussianStage : nn.Module<Tensor, Tensor>
         scale.copy_(tensor(standardDeviation));
         cellWidth.copy_(tensor(cells.Width));
         cellOrigin.copy_(tensor(cells.Origin));
-        using (Scalar inverse = (tails is null ? 0 : 1 / tails.Tail).ToScalar())
-            inverseTail.fill_(inverse);
+        using (Scalar c = (tails is null ? 0 : tails.Tail).ToScalar())
+            tail.fill_(c);
         tailMean.copy_(tensor(tails?.Mean ?? new double[featureMean.Length]));
         tailScale.copy_(tails is null ? ones(featureMean.Length) : tensor(tails.Scale));
         if (factor is not null)

@@ -16,7 +16,8 @@ public sealed class HamiltonianFlow : nn.Module
     private readonly GaussianStage gaussian;
     private readonly ModuleList<Leapfrog> layers = new();
     private readonly MomentumEncoder encoder;
-    // The Gaussian's share alpha of the density: p(x) = (1 - alpha) p_flow(x) + alpha N(x; mean, D R D). 0 until a fit
+    // The Gaussian's share alpha of the density: p(x) = (1 - alpha) p_flow(x) + alpha p_stage(x), p_stage the Gaussian
+    // stage's own law (N(x; mean, D R D) unless it has heavier tails). 0 until a fit
     // measures it on held-out rows (FlowTrainer); a 0-dimensional buffer, so that it is saved with the weights.
     private readonly Tensor gaussianWeight;
     internal const string GaussianWeightStateKey = nameof(gaussianWeight);
@@ -120,8 +121,8 @@ public sealed class HamiltonianFlow : nn.Module
     }
 
     /// <summary>
-    /// The share alpha of the fitted Gaussian in the flow's density, p(x) = (1 - alpha) p_flow(x) + alpha N(x; mean, D R D),
-    /// in [0, 1]. Training fits it on its held-out rows (<see cref="Training.GaussianShare"/>): a flow trained on few rows can be sharply
+    /// The share alpha of the fitted Gaussian in the flow's density, p(x) = (1 - alpha) p_flow(x) + alpha p_stage(x), p_stage
+    /// the Gaussian stage's own law (N(x; mean, D R D) unless it has heavier tails, <see cref="GaussianStage.Tail"/>), in [0, 1]. Training fits it on its held-out rows (<see cref="Training.GaussianShare"/>): a flow trained on few rows can be sharply
     /// wrong on rows unlike its training rows (ionosphere, 108 rows: held-out log-likelihood 7.4 nats per row below the
     /// Gaussian's while the flow gained on most rows), and the Gaussian's share bounds that loss by log(1 / alpha) while
     /// costing at most -log(1 - alpha) elsewhere. 0 for a flow that was not fitted to data (e.g. the posterior sampler's).

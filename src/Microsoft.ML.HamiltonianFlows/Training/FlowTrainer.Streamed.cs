@@ -5,8 +5,9 @@ using static TorchSharp.torch;
 namespace Microsoft.ML.HamiltonianFlows.Training;
 
 // The streamed path of FlowTrainer: data too large to hold as a tensor, read a pass at a time. Pass 1 counts the finite
-// rows and samples them for the gross-outlier rule and the lattice detection, passes 2 and 3 fit the Gaussian (keeping the
-// validation rows chosen by ValidationSplit), and each epoch reads the rows again in an order drawn from the seed.
+// rows and samples them for the gross-outlier rule, the lattice detection and the tail choice, passes 2 to 4 fit the
+// Gaussian (its moments, those of its tails where it has them, its correlation; pass 2 keeps the validation rows chosen by
+// ValidationSplit), and each epoch reads the rows again in an order drawn from the seed.
 public static partial class FlowTrainer
 {
     private static FlowTrainingResult Fit(
@@ -50,8 +51,8 @@ public static partial class FlowTrainer
         double validationFraction = Math.Min(options.ValidationFraction, options.MaxValidationRows / (double)finiteRows);
         bool Kept(StreamedRow row) => FiniteValues.AllFinite(row.Values) && !rule.IsOutlier(row.Values);
 
-        // Passes 2 and 3: the Gaussian's moments, then its correlation, over the kept rows a block at a time; pass 2 also
-        // keeps the validation rows.
+        // Passes 2 to 4: the Gaussian's moments, those of its tails (a finite tail only), then its correlation, over the
+        // kept rows a block at a time; pass 2 also keeps the validation rows.
         var gaussian = new GaussianFit(d, cells, tail, options.Seed);
         var validationValues = new List<float>();
         long validationRows = 0, keptRows = 0;

@@ -69,14 +69,14 @@ public sealed record FlowTrainingOptions
 
     /// <summary>
     /// Whether the Gaussian stage may take heavier-tailed marginals t = c asinh(u / c) (Johnson's S_U law per feature, see
-    /// <see cref="Torch.GaussianStage"/>) where held-out rows of the training sample favour them by more than their noise;
-    /// false keeps the plain Gaussian. Default true: on the training rows of the benchmark's tables and images the
+    /// <see cref="Torch.GaussianStage"/>) where held-out rows of the training sample favour them by more than 0.01 nats per
+    /// feature (<see cref="TailChoice"/>); false keeps the plain Gaussian. Default true: on the training rows of the benchmark's tables and images the
     /// held-out likelihood gained up to 9 nats per row on tables and hundreds per image, and on tables nobody tuned on
     /// a finite tail was chosen on eight of twelve (docs/anomaly-benchmark.md).
     /// </summary>
     public bool HeavyTails { get; init; } = FlowDefaults.HeavyTails;
 
-    /// <summary>Seed of weight initialisation, the validation split, shuffling and momentum draws. Default 0.</summary>
+    /// <summary>Seed of weight initialisation, the validation split, shuffling, momentum draws and the tail choice's split. Default 0.</summary>
     public int Seed { get; init; }
 
     /// <summary>

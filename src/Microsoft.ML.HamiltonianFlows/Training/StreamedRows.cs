@@ -3,8 +3,8 @@ namespace Microsoft.ML.HamiltonianFlows.Training;
 /// <summary>
 /// Training rows that are read a pass at a time instead of held in memory, for
 /// <see cref="FlowTrainer.Train(Torch.FlowArchitecture, StreamedRows, FlowTrainingOptions, Action{FlowTrainingProgress}?, CancellationToken, TorchSharp.torch.Device?)"/>.
-/// The trainer reads them once in storage order (row count and the standardiser's statistics, in double precision)
-/// and then once per epoch in a shuffled order; it holds one minibatch of training rows and the validation rows.
+/// The trainer reads them in storage order a few times (the row count and a sample, then the Gaussian's statistics in
+/// double precision, the same order each time) and then once per epoch in a shuffled order; it holds one minibatch of training rows and the validation rows.
 /// </summary>
 /// <remarks>
 /// Rows with a NaN or infinite value are skipped by the trainer. A row belongs to the validation split when a hash of

@@ -8,9 +8,9 @@ namespace Microsoft.ML.HamiltonianFlows.Training;
 /// Chooses the tail c of the <see cref="GaussianStage"/>'s marginals t = c asinh(u / c) on held-out rows of the training
 /// sample: the stage is fitted with each c of <see cref="Candidates"/> and with c = infinity (the plain Gaussian) to 80% of
 /// the sample's rows (at most <see cref="MaxValues"/> values; lattice features dequantised by one seeded draw) and scored
-/// on the other 20%. The c with the best mean held-out log-likelihood is kept only when it gains more than
-/// <see cref="MinimumGainPerFeature"/> nats per feature over the plain Gaussian: the plain Gaussian is the default, and a
-/// heavier tail must earn its place.
+/// on the other 20%, over the features that vary in the fitting rows. The c with the best mean held-out log-likelihood is
+/// kept only when it gains more than <see cref="MinimumGainPerFeature"/> nats per such feature over the plain Gaussian:
+/// the plain Gaussian is the default, and a heavier tail must earn its place.
 /// </summary>
 /// <remarks>
 /// Measured on training rows only (`analysis/density_probes.py tails`, three 80/20 splits of each training file; gain in
@@ -63,6 +63,23 @@ internal static class TailChoice
         Tensor order = randperm(m, generator: generator);
         Tensor fitting = rows.index_select(0, order.narrow(0, heldOut, m - heldOut));
         Tensor scored = rows.index_select(0, order.narrow(0, 0, heldOut));
+
+        // Features constant in the fitting rows are left out: the stage gives such a feature unit scale in data units,
+        // where a held-out value u costs u^2 / 2 under the plain Gaussian and about log |u| under a tail, so they would
+        // choose a tail from rows the fitting rows say nothing about (pixels lit in one image of a few hundred).
+        var moments = new GaussianFit(d, FeatureCells.None(d));
+        moments.AddMoments(fitting);
+        moments.EndMoments();
+        long[] varying = Enumerable.Range(0, d).Except(moments.ConstantFeatures).Select(j => (long)j).ToArray();
+        if (varying.Length == 0)
+            return double.PositiveInfinity;
+        if (varying.Length < d)
+        {
+            Tensor columns = tensor(varying);
+            fitting = fitting.index_select(1, columns);
+            scored = scored.index_select(1, columns);
+            d = varying.Length;
+        }
 
         double plain = HeldOutLogLikelihood(fitting, scored, d, covariance, double.PositiveInfinity);
         double best = double.PositiveInfinity, bestGain = MinimumGainPerFeature * d;
