@@ -53,7 +53,7 @@ public static partial class FlowTrainer
 
         // Passes 2 to 4: the Gaussian's moments, those of its tails (a finite tail only), then its correlation, over the
         // kept rows a block at a time; pass 2 also keeps the validation rows.
-        var gaussian = new GaussianFit(d, cells, tail, options.Seed);
+        using var gaussian = new GaussianFit(d, cells, tail, options.Seed);
         var validationValues = new List<float>();
         long validationRows = 0, keptRows = 0;
         foreach (Tensor block in Blocks(rows, Kept, d, row =>

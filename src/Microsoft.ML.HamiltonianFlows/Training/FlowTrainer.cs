@@ -108,7 +108,7 @@ public static partial class FlowTrainer
         Tensor clean = NotOutliers(sample.cpu(), rule);
         var cells = FeatureCells.Detect(clean);
         double tail = options.HeavyTails ? TailChoice.Choose(clean, cells, flow.Gaussian.Covariance, options.Seed) : double.PositiveInfinity;
-        var gaussian = new GaussianFit(flow.Dimension, cells, tail, options.Seed);
+        using var gaussian = new GaussianFit(flow.Dimension, cells, tail, options.Seed);
         foreach (Tensor block in Blocks(kept))
             gaussian.AddMoments(block);
         gaussian.EndMoments();

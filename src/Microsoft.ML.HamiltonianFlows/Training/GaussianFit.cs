@@ -19,7 +19,7 @@ namespace Microsoft.ML.HamiltonianFlows.Training;
 /// (with a finite tail, whose t has no closed form, each pass after the first dequantises the rows with the same uniform
 /// draws instead, from a generator of the fit's seed restarted at each pass).
 /// </remarks>
-internal sealed class GaussianFit
+internal sealed class GaussianFit : IDisposable
 {
     private readonly int dimension;
     private readonly RunningMoments moments = new();        // pass 1: of x
@@ -146,8 +146,7 @@ internal sealed class GaussianFit
         if (HasTailPass && finalTailMean is null)
             throw new InvalidOperationException("The tail pass has not ended.");
         TailMarginals? tails = HasTailPass ? new TailMarginals(tail, finalTailMean!, finalTailScale!) : null;
-        offsets?.Dispose();
-        offsets = null;
+        Dispose();
         if (covariance == CovarianceKind.Diagonal)
             return (finalMean, finalScale, null, tails);
         if (cross is null)
@@ -231,6 +230,16 @@ internal sealed class GaussianFit
         var result = new double[d, d];
         Buffer.BlockCopy(flat, 0, result, 0, flat.Length * sizeof(double));
         return result;
+    }
+
+    /// <summary>
+    /// Releases the dequantisation draws' generator (a finite tail's), which <see cref="Finish"/> releases too; the running
+    /// sums are tensors of the caller's dispose scope.
+    /// </summary>
+    public void Dispose()
+    {
+        offsets?.Dispose();
+        offsets = null;
     }
 
     /// <summary>Per-feature means and variances of blocks of rows, merged by Chan et al.'s pairwise update, in float64.</summary>

@@ -67,7 +67,7 @@ internal static class TailChoice
         // Features constant in the fitting rows are left out: the stage gives such a feature unit scale in data units,
         // where a held-out value u costs u^2 / 2 under the plain Gaussian and about log |u| under a tail, so they would
         // choose a tail from rows the fitting rows say nothing about (pixels lit in one image of a few hundred).
-        var moments = new GaussianFit(d, FeatureCells.None(d));
+        using var moments = new GaussianFit(d, FeatureCells.None(d));
         moments.AddMoments(fitting);
         moments.EndMoments();
         long[] varying = Enumerable.Range(0, d).Except(moments.ConstantFeatures).Select(j => (long)j).ToArray();
@@ -98,7 +98,7 @@ internal static class TailChoice
     // The held-out rows' mean log-likelihood under the stage of tail c fitted to the fitting rows (already dequantised).
     private static double HeldOutLogLikelihood(Tensor fitting, Tensor scored, int d, CovarianceKind covariance, double c)
     {
-        var fit = new GaussianFit(d, FeatureCells.None(d), c);
+        using var fit = new GaussianFit(d, FeatureCells.None(d), c);
         fit.AddMoments(fitting);
         fit.EndMoments();
         if (fit.HasTailPass)
