@@ -15,6 +15,13 @@ internal sealed record FeatureCells(double[] Width, double[] Origin)
     /// <summary>No lattice feature.</summary>
     public static FeatureCells None(int dimension) => new(new double[dimension], new double[dimension]);
 
+    /// <summary>
+    /// Float64 rows [n, d] with each lattice value spread over its cell, x + width (u - 1/2), by uniforms u drawn from
+    /// <paramref name="generator"/> (drawn for every feature, so that the generator advances alike with or without cells).
+    /// </summary>
+    public Tensor Dequantized(Tensor x, Generator? generator) =>
+        x.Plus(tensor(Width) * rand(x.shape, dtype: ScalarType.Float64, generator: generator).Plus(-0.5));
+
     /// <summary>The cells of each feature of sample rows [m, d] (finite values).</summary>
     public static FeatureCells Detect(Tensor sample)
     {

@@ -67,17 +67,7 @@ public static partial class FlowTrainer
             using (block)
                 gaussian.AddMoments(block);
         gaussian.EndMoments();
-        if (gaussian.HasTailPass)
-        {
-            foreach (Tensor block in Blocks(rows, Kept, d, null))
-                using (block)
-                    gaussian.AddTailMoments(block);
-            gaussian.EndTailMoments();
-        }
-        if (flow.Gaussian.Covariance == CovarianceKind.Full)
-            foreach (Tensor block in Blocks(rows, Kept, d, null))
-                using (block)
-                    gaussian.AddCorrelation(block);
+        gaussian.AddLaterPasses(() => Blocks(rows, Kept, d, null), flow.Gaussian.Covariance);
         Set(flow, gaussian);
 
         long trainRows = keptRows - validationRows;

@@ -112,15 +112,7 @@ public static partial class FlowTrainer
         foreach (Tensor block in Blocks(kept))
             gaussian.AddMoments(block);
         gaussian.EndMoments();
-        if (gaussian.HasTailPass)
-        {
-            foreach (Tensor block in Blocks(kept))
-                gaussian.AddTailMoments(block);
-            gaussian.EndTailMoments();
-        }
-        if (flow.Gaussian.Covariance == CovarianceKind.Full)
-            foreach (Tensor block in Blocks(kept))
-                gaussian.AddCorrelation(block);
+        gaussian.AddLaterPasses(() => Blocks(kept), flow.Gaussian.Covariance);
         Set(flow, gaussian);
 
         long validationRows = ValidationSplit.Rows(rows, options);

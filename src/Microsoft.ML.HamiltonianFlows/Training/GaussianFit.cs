@@ -49,8 +49,8 @@ internal sealed class GaussianFit : IDisposable
         this.seed = seed;
     }
 
-    /// <summary>Whether the fit needs the tail pass (<see cref="AddTailMoments"/>) between the first pass and the correlation's.</summary>
-    public bool HasTailPass => double.IsFinite(tail);
+    // Whether the fit makes the tail pass between the first pass and the correlation's.
+    private bool HasTailPass => double.IsFinite(tail);
 
     /// <summary>The lattice features' cells the fit dequantises over.</summary>
     public FeatureCells Cells => cells;
@@ -90,17 +90,37 @@ internal sealed class GaussianFit : IDisposable
             RestartOffsets();
     }
 
-    /// <summary>The tail pass (finite tail only): adds a block of rows [b, d] to the means and variances of t = c asinh(u / c).</summary>
-    public void AddTailMoments(Tensor block)
+    /// <summary>
+    /// The passes after the first (<see cref="EndMoments"/>): the tail pass where the tail is finite, then the correlation
+    /// pass for a full covariance, each over a new enumeration of <paramref name="blocks"/> (the same rows in the same
+    /// order every time); each block is disposed once added, so views of a larger tensor may be given.
+    /// </summary>
+    public void AddLaterPasses(Func<IEnumerable<Tensor>> blocks, CovarianceKind covariance)
     {
-        if (finalMean is null || !HasTailPass || finalTailMean is not null)
-            throw new InvalidOperationException("The tail pass follows the first pass, and only with a finite tail.");
+        if (finalMean is null)
+            throw new InvalidOperationException("The first pass has not ended.");
+        if (HasTailPass)
+        {
+            foreach (Tensor block in blocks())
+                using (block)
+                    AddTailMoments(block);
+            EndTailMoments();
+        }
+        if (covariance == CovarianceKind.Full)
+            foreach (Tensor block in blocks())
+                using (block)
+                    AddCorrelation(block);
+    }
+
+    // The tail pass: adds a block of rows [b, d] to the means and variances of t = c asinh(u / c).
+    private void AddTailMoments(Tensor block)
+    {
         using var scope = NewDisposeScope();
         tailMoments.Add(Tails(Standardize(Dequantized(block.to(ScalarType.Float64)))));
     }
 
-    /// <summary>Ends the tail pass: fixes the means and standard deviations of t.</summary>
-    public void EndTailMoments()
+    // Ends the tail pass: fixes the means and standard deviations of t.
+    private void EndTailMoments()
     {
         if (tailMoments.Count == 0)
             throw new InvalidOperationException("The tail pass added no rows.");
@@ -110,13 +130,10 @@ internal sealed class GaussianFit : IDisposable
         RestartOffsets();
     }
 
-    /// <summary>Last pass: adds a block of rows [b, d] to the correlation of the standardised rows (of the standardised t with a finite tail).</summary>
-    public void AddCorrelation(Tensor block)
+    // The last pass: adds a block of rows [b, d] to the correlation of the standardised rows (of the standardised t with a
+    // finite tail).
+    private void AddCorrelation(Tensor block)
     {
-        if (finalMean is null)
-            throw new InvalidOperationException("The first pass has not ended.");
-        if (HasTailPass && finalTailMean is null)
-            throw new InvalidOperationException("The tail pass has not ended.");
         using var scope = NewDisposeScope();
         Tensor u = HasTailPass
             ? StandardizeTails(Tails(Standardize(Dequantized(block.to(ScalarType.Float64)))))
@@ -200,9 +217,7 @@ internal sealed class GaussianFit : IDisposable
     private Tensor StandardizeTails(Tensor t) => (t - tensor(finalTailMean!)) / tensor(finalTailScale!) * Varying();
 
     // Lattice features spread over their cells by the pass's uniform draws (the same draws in every pass after the first).
-    private Tensor Dequantized(Tensor x) => cells.Width.All(w => w == 0)
-        ? x
-        : x.Plus(tensor(cells.Width) * rand(x.shape, dtype: ScalarType.Float64, generator: offsets).Plus(-0.5));
+    private Tensor Dequantized(Tensor x) => cells.Width.All(w => w == 0) ? x : cells.Dequantized(x, offsets);
 
     private void RestartOffsets()
     {

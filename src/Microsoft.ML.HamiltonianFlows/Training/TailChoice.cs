@@ -59,7 +59,7 @@ internal static class TailChoice
             return double.PositiveInfinity;
         Tensor rows = (m < sample.shape[0] ? sample.index_select(0, randperm(sample.shape[0], generator: generator).narrow(0, 0, m)) : sample)
             .to(ScalarType.Float64);
-        rows = rows.Plus(tensor(cells.Width) * rand(rows.shape, dtype: ScalarType.Float64, generator: generator).Plus(-0.5));
+        rows = cells.Dequantized(rows, generator);
         Tensor order = randperm(m, generator: generator);
         Tensor fitting = rows.index_select(0, order.narrow(0, heldOut, m - heldOut));
         Tensor scored = rows.index_select(0, order.narrow(0, 0, heldOut));
@@ -101,13 +101,8 @@ internal static class TailChoice
         using var fit = new GaussianFit(d, FeatureCells.None(d), c);
         fit.AddMoments(fitting);
         fit.EndMoments();
-        if (fit.HasTailPass)
-        {
-            fit.AddTailMoments(fitting);
-            fit.EndTailMoments();
-        }
-        if (covariance == CovarianceKind.Full)
-            fit.AddCorrelation(fitting);
+        // A view per pass: the passes dispose their blocks, and the fitting rows serve every c.
+        fit.AddLaterPasses(() => new[] { fitting.alias() }, covariance);
         var (mean, scale, factor, tails) = fit.Finish(covariance);
         using var stage = new GaussianStage(d, covariance);
         stage.to(ScalarType.Float64);
