@@ -1,3 +1,4 @@
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace SupernovaCosmology;
@@ -16,6 +17,12 @@ internal sealed class DistanceModulusModel : IDisposable
     // Universes with E(z)^2 <= 0 below the highest redshift have no big bang in the data's past (they bounce): E^2 is
     // floored there, which makes the distances, and so the chi^2, huge and the density negligible but finite.
     private const double MinimumSquaredExpansion = 1e-6;
+
+    // Evaluate's numbers as Scalars made once. TorchSharp turns a number into a Scalar implicitly (x * 2, and its own
+    // a + b on tensors, which passes alpha = 1) and leaves it to the garbage collector, which can finalise it while the
+    // native call that reads it is still running; a Scalar in a static field is never finalised.
+    private static readonly Scalar Zero = 0, One = 1, Three = 3, Five = 5, TwentyFive = 25;
+    private static readonly Scalar SquaredExpansionFloor = MinimumSquaredExpansion, Tiny = 1e-12, HubbleDistance = SpeedOfLight / HubbleConstant;
 
     private readonly Tensor onePlusNodes;   // [N, K]: 1 + z' at the quadrature nodes of each supernova
     private readonly Tensor nodeWeights;    // [N, K]: weights times z / 2
@@ -42,17 +49,17 @@ internal sealed class DistanceModulusModel : IDisposable
     public Tensor Evaluate(Tensor theta)
     {
         Tensor matter = theta[.., 0].view(-1, 1, 1), lambda = theta[.., 1].view(-1, 1, 1);
-        Tensor curvature = 1 - matter - lambda;
+        Tensor curvature = matter.neg().add(One, alpha: One) - lambda; // 1 - Omega_m - Omega_Lambda
         Tensor a = onePlusNodes.to(theta.dtype);
-        Tensor squaredExpansion = (matter * a.pow(3) + curvature * a.square() + lambda).clamp_min(MinimumSquaredExpansion);
+        Tensor squaredExpansion = (matter * a.pow(Three)).add(curvature * a.mul(a), alpha: One).add(lambda, alpha: One).clamp_min(SquaredExpansionFloor);
         Tensor comoving = (nodeWeights.to(theta.dtype) * squaredExpansion.rsqrt()).sum(-1); // [n, N]
 
         Tensor k = curvature.view(-1, 1);
-        Tensor root = k.abs().clamp_min(1e-12).sqrt();
-        Tensor transverse = where(k > 0, (root * comoving).sinh() / root, (root * comoving).sin() / root);
+        Tensor root = k.abs().clamp_min(Tiny).sqrt();
+        Tensor transverse = where(k.gt(Zero), (root * comoving).sinh() / root, (root * comoving).sin() / root);
         // A closed universe's sine turns negative past the antipode; such universes sit far outside the posterior.
-        Tensor luminosity = onePlusRedshift.to(theta.dtype) * transverse.clamp_min(1e-12) * (SpeedOfLight / HubbleConstant);
-        return 5 * luminosity.log10() + 25;
+        Tensor luminosity = (onePlusRedshift.to(theta.dtype) * transverse.clamp_min(Tiny)).mul(HubbleDistance);
+        return luminosity.log10().mul(Five).add(TwentyFive, alpha: One); // 5 log10(d_L / Mpc) + 25
     }
 
     public void Dispose()

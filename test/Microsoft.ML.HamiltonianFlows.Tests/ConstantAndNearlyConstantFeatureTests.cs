@@ -18,8 +18,9 @@ public sealed class ConstantAndNearlyConstantFeatureTests
         using var scope = NewDisposeScope();
         // Standard deviations about 1, 3 and 0.001, the second correlated with the first; the fourth constant at 5.
         Tensor points = TestFlows.Points(2000, 3, 4);
-        Tensor varying = points * tensor(new[] { 1f, 3f, 0.001f }) + points.narrow(1, 0, 1) * tensor(new[] { 0f, 2f, 0f });
-        Tensor data = cat(new[] { varying, full(2000, 1, 5f) }, 1);
+        Tensor varying = (points * tensor(new[] { 1f, 3f, 0.001f })).Plus(points.narrow(1, 0, 1) * tensor(new[] { 0f, 2f, 0f }));
+        using Scalar five = 5f.ToScalar();
+        Tensor data = cat(new[] { varying, full(2000, 1, five) }, 1);
 
         var result = FlowTrainer.Train(new FlowArchitecture { Dimension = 4, HiddenLayers = new[] { 8 }, Hamiltonians = 1 }, data,
             new FlowTrainingOptions { MaxSteps = 0, Seed = 1 });

@@ -42,12 +42,12 @@ public class EnergyGradientTests
         Tensor weights = TestFlows.Points(40, 3, 3, ScalarType.Float64);
         var parameters = hamiltonian.parameters().ToList();
 
-        Tensor closedForm = ((hamiltonian.Potential.Gradient(q) + hamiltonian.Kinetic.Gradient(p)) * weights).sum();
+        Tensor closedForm = (hamiltonian.Potential.Gradient(q).Plus(hamiltonian.Kinetic.Gradient(p)) * weights).sum();
         var expected = ParameterGradients(closedForm, parameters);
 
         Tensor dVdq = autograd.grad(new[] { hamiltonian.Potential.forward(q).sum() }, new[] { q }, retain_graph: true, create_graph: true)[0];
         Tensor dKdp = autograd.grad(new[] { hamiltonian.Kinetic.forward(p).sum() }, new[] { p }, retain_graph: true, create_graph: true)[0];
-        var actual = ParameterGradients(((dVdq + dKdp) * weights).sum(), parameters);
+        var actual = ParameterGradients((dVdq.Plus(dKdp) * weights).sum(), parameters);
 
         Assert.True(expected.Max(TestFlows.MaxAbs) > 1e-3);
         for (int i = 0; i < parameters.Count; i++)

@@ -20,7 +20,7 @@ public sealed class FewerRowsThanFeaturesTests
         // Correlated features: a shared factor plus noise, so that the sample correlation is far from the identity too.
         using var scope = NewDisposeScope();
         Tensor points = TestFlows.Points(Rows + 10, Features, 1);
-        Tensor data = points + 2 * TestFlows.Points(Rows + 10, 1, 2);
+        Tensor data = points.Plus(TestFlows.Points(Rows + 10, 1, 2).Times(2));
         Tensor train = data.narrow(0, 0, Rows), test = data.narrow(0, Rows, 10);
 
         var result = FlowTrainer.Train(new FlowArchitecture { Dimension = Features, HiddenLayers = new[] { 16 } }, train,

@@ -21,7 +21,7 @@ public sealed class FlowOutlivesADisposeScopeTests
         HamiltonianFlow flow;
         using (var scope = NewDisposeScope())
         {
-            Tensor data = TestFlows.Points(100, 2, 1) * 3 + 1;
+            Tensor data = TestFlows.Points(100, 2, 1).Times(3).Plus(1);
             flow = FlowTrainer.Train(architecture, data, new FlowTrainingOptions { MaxSteps = 2 }).Flow;
         }
         using (flow)

@@ -13,7 +13,7 @@ public class FlowWeightsFormatTests
         // Correlated, off-centre data: the fitted Gaussian stage is far from the identity it starts as.
         using var scope = NewDisposeScope();
         Tensor points = TestFlows.Points(200, architecture.Dimension, 1, architecture.Precision);
-        Tensor data = points * 2 + 1 + 0.8 * points.sum(1, keepdim: true);
+        Tensor data = points.Times(2).Plus(1).Plus(points.sum(1, keepdim: true).Times(0.8));
         return FlowTrainer.Train(architecture, data, new FlowTrainingOptions { MaxSteps = 6, BatchSize = 50 }).Flow;
     }
 

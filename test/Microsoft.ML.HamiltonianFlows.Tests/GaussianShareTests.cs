@@ -1,5 +1,6 @@
 using Microsoft.ML.HamiltonianFlows.Torch;
 using Microsoft.ML.HamiltonianFlows.Training;
+using TorchSharp;
 using Xunit;
 using static TorchSharp.torch;
 
@@ -21,12 +22,13 @@ public class GaussianShareTests
         var flow = TestFlows.Build(new FlowArchitecture { Dimension = 2, HiddenLayers = new[] { 8 }, LeapfrogSteps = 2, Hamiltonians = 2, SeparableWells = true });
         flow.Gaussian.Set(new[] { 1.0, -2.0 }, new[] { 2.0, 0.5 }, new[,] { { 1.0, 0.0 }, { 0.6, 0.8 } }, FeatureCells.None(2));
         using var noGrad = no_grad();
+        using Scalar depth = 2.0.ToScalar(), sharpness = 1.5.ToScalar();
         foreach (var (key, value) in flow.state_dict())
         {
             if (key.EndsWith(".well_depth", StringComparison.Ordinal))
-                value.fill_(2.0);
+                value.fill_(depth);
             if (key.EndsWith(".well_sharpness", StringComparison.Ordinal))
-                value.fill_(1.5);
+                value.fill_(sharpness);
         }
         return flow;
     }
@@ -98,7 +100,7 @@ public class GaussianShareTests
     public void TheLogLikelihoodIsTheMixtureOfTheFlowsAndTheGaussians()
     {
         using var flow = Flow();
-        using var rows = TestFlows.Points(50, 2, seed: 2) * 2;
+        using var rows = TestFlows.Points(50, 2, seed: 2).Times(2);
         using var noise = randn(new long[] { 4, rows.shape[0], flow.NoiseWidth }, generator: new Generator(3));
         using var noGrad = no_grad();
         double[] alone = flow.LogLikelihood(rows, noise).to(ScalarType.Float64).data<double>().ToArray();
@@ -107,7 +109,7 @@ public class GaussianShareTests
         double[] gaussian = flow.LogLikelihood(rows, noise).to(ScalarType.Float64).data<double>().ToArray();
         // The Gaussian's own density, from the stage's whitening: log N(z; 0, I) + log |dz/dx| (no lattice features here).
         var (z, logJacobian) = flow.Gaussian.Whiten(rows);
-        double[] exact = (StandardNormal.LogProbability(z) + logJacobian).to(ScalarType.Float64).data<double>().ToArray();
+        double[] exact = StandardNormal.LogProbability(z).Plus(logJacobian).to(ScalarType.Float64).data<double>().ToArray();
         for (int i = 0; i < exact.Length; i++)
             FloatTolerance.Close(exact[i], gaussian[i], $"the Gaussian's own log-density, row {i}");
 
@@ -140,8 +142,9 @@ public class GaussianShareTests
         // A share of one half: about half the draws are the Gaussian's, the others the flow's.
         flow.SetGaussianWeight(0.5);
         using Tensor mixed = flow.Sample(500, new Generator(5)).Q;
-        long fromGaussian = (mixed - gaussian).abs().sum(1).eq(0).sum().item<long>();
-        long fromFlow = (mixed - byFlow).abs().sum(1).eq(0).sum().item<long>();
+        using Scalar zero = 0.ToScalar();
+        long fromGaussian = (mixed - gaussian).abs().sum(1).eq(zero).sum().item<long>();
+        long fromFlow = (mixed - byFlow).abs().sum(1).eq(zero).sum().item<long>();
         Assert.Equal(500, fromGaussian + fromFlow);
         Assert.InRange(fromGaussian, 200, 300);
     }

@@ -30,7 +30,7 @@ public sealed class GrossOutlierTests
     public void ARowAMillionStandardDeviationsOutIsExcludedAndTheGaussianIsTheOneOfTheOtherRows()
     {
         using var scope = NewDisposeScope();
-        Tensor clean = TestFlows.Points(300, 3, 1) * tensor(new[] { 1f, 5f, 0.2f }) + tensor(new[] { 10f, -3f, 0f });
+        Tensor clean = (TestFlows.Points(300, 3, 1) * tensor(new[] { 1f, 5f, 0.2f })).Plus(tensor(new[] { 10f, -3f, 0f }));
         // Feature 1 of one row, in the middle of the data, at a million of its standard deviations.
         Tensor outlier = tensor(new[] { 10f, -3f + 5e6f, 0f }).unsqueeze(0);
         Tensor data = cat(new[] { clean.narrow(0, 0, 137), outlier, clean.narrow(0, 137, 163) });

@@ -15,9 +15,10 @@ public class LatticeFeatureTests
     {
         using var generator = new Generator((ulong)seed);
         Tensor counts = randint(0, 10, new long[] { n, 1 }, generator: generator).to(ScalarType.Float32);
-        Tensor rescaled = counts / 9 * 0.5f + 2;
+        Tensor rescaled = counts.DividedBy(9).Times(0.5f).Plus(2);
         Tensor continuous = randn(new long[] { n, 1 }, generator: generator);
-        return cat(new[] { counts, rescaled, continuous, full(n, 1, 4.5f) }, 1);
+        using Scalar constant = 4.5f.ToScalar();
+        return cat(new[] { counts, rescaled, continuous, full(n, 1, constant) }, 1);
     }
 
     [Fact]
@@ -63,7 +64,7 @@ public class LatticeFeatureTests
 
         Tensor counts = q.select(1, 0);
         Assert.True(TestFlows.MaxAbs(counts - counts.round()) < 1e-4);
-        Tensor steps = (q.select(1, 1) - 2) / (0.5 / 9);
+        Tensor steps = q.select(1, 1).Plus(-2).DividedBy(0.5 / 9);
         Assert.True(TestFlows.MaxAbs(steps - steps.round()) < 1e-3);
         // The continuous feature is not rounded: its draws take many values.
         Assert.True(q.select(1, 2).unique().Item1.shape[0] > 1900);
@@ -77,16 +78,16 @@ public class LatticeFeatureTests
         // itself by far more than the tolerance, so scoring at the point would fail this test.
         using var scope = NewDisposeScope();
         using var generator = new Generator(11);
-        Tensor rows = (randn(new long[] { 20000, 1 }, generator: generator) * 0.5).round();
+        Tensor rows = randn(new long[] { 20000, 1 }, generator: generator).Times(0.5).round();
         var result = FlowTrainer.Train(new FlowArchitecture { Dimension = 1 }, rows, new FlowTrainingOptions { MaxSteps = 0 });
         using var flow = result.Flow;
         using var noGrad = no_grad();
 
         Tensor k = tensor(new double[] { -1, 0, 1 });
         double mean = flow.Gaussian.Mean.item<float>(), sd = flow.Gaussian.Scale.item<float>();
-        Tensor Phi(Tensor t) => 0.5 * (1 + ((t - mean) / (sd * Math.Sqrt(2))).erf());
-        double[] cellAverage = (Phi(k + 0.5) - Phi(k - 0.5)).log().data<double>().ToArray();
-        double[] atPoint = (-0.5 * ((k - mean) / sd).square() - Math.Log(sd) - 0.5 * Math.Log(2 * Math.PI)).data<double>().ToArray();
+        Tensor Phi(Tensor t) => t.Plus(-mean).DividedBy(sd * Math.Sqrt(2)).erf().Plus(1).Times(0.5);
+        double[] cellAverage = (Phi(k.Plus(0.5)) - Phi(k.Plus(-0.5))).log().data<double>().ToArray();
+        double[] atPoint = k.Plus(-mean).DividedBy(sd).Squared().Times(-0.5).Plus(-Math.Log(sd)).Plus(-0.5 * Math.Log(2 * Math.PI)).data<double>().ToArray();
 
         using var scoring = new Generator(12);
         float[] logLikelihood = flow.LogLikelihood(k.to(ScalarType.Float32).reshape(3, 1), 1024, scoring).data<float>().ToArray();

@@ -63,7 +63,7 @@ public class MklDispatchTests
         Tensor exact = a.to(ScalarType.Float64).matmul(b.to(ScalarType.Float64));
         Tensor error = (a.matmul(b).to(ScalarType.Float64) - exact).abs();
         // Float rounding of a sum of k products is at most about k * 2^-24 times sum |a_i b_i|; a wrong kernel is off by O(1).
-        Tensor bound = a.abs().to(ScalarType.Float64).matmul(b.abs().to(ScalarType.Float64)) * (k * Math.Pow(2, -24));
+        Tensor bound = a.abs().to(ScalarType.Float64).matmul(b.abs().to(ScalarType.Float64)).Times(k * Math.Pow(2, -24));
         double worst = (error / bound).max().item<double>();
         Assert.True(worst <= 1, $"a float32 product of {m} x {k} x {n} is {worst:F2} times its rounding bound off the float64 one");
     }

@@ -1,3 +1,4 @@
+using Microsoft.ML.HamiltonianFlows.Torch;
 using Microsoft.ML.HamiltonianFlows.Training;
 using TorchSharp;
 using Xunit;
@@ -25,7 +26,7 @@ public class NonFiniteStepTests
             using var scope = NewDisposeScope();
             long current = step;
             returned.Add(optimizer.Step(step, 40,
-                () => nonFiniteSteps.Contains(current) ? (weight * float.NaN).sum() : (weight - 3).square().sum(), null, (n, _) => $"{n} failures"));
+                () => nonFiniteSteps.Contains(current) ? weight.Times(float.NaN).sum() : weight.Plus(-3).Squared().sum(), null, (n, _) => $"{n} failures"));
             if (nonFiniteSteps.Contains(step))
                 Assert.Equal(before, weight.data<float>().ToArray());
         }
@@ -45,7 +46,7 @@ public class NonFiniteStepTests
         using var optimizer = new GuardedAdam(new[] { weight }, learningRate: 0.1, weightDecay: 0, LearningRateSchedule.Constant,
             gradientClipNorm: 10, maxConsecutiveFailures: 3);
         using var scope = NewDisposeScope();
-        Tensor NaNLoss() => (weight * float.NaN).sum();
+        Tensor NaNLoss() => weight.Times(float.NaN).sum();
 
         Assert.Null(optimizer.Step(0, 10, NaNLoss, null, (n, _) => $"{n} failures"));
         Assert.Null(optimizer.Step(1, 10, NaNLoss, null, (n, _) => $"{n} failures"));

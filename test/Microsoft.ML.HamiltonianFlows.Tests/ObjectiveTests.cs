@@ -26,8 +26,9 @@ public class ObjectiveTests
         using var noGrad = no_grad();
         foreach (var parameter in flow.Layers[0].Hamiltonian.Potential.parameters().Concat(flow.Encoder.parameters()))
             parameter.zero_();
+        using Scalar logMassValue = Math.Log(Mass).ToScalar();
         foreach (var logMass in flow.Layers[0].Hamiltonian.Kinetic.parameters())
-            logMass.fill_(Math.Log(Mass));
+            logMass.fill_(logMassValue);
         return flow;
     }
 
@@ -61,8 +62,8 @@ public class ObjectiveTests
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
         double variance = ExactVariance(T);
-        Tensor x = TestFlows.Points(n, 2, 21, ScalarType.Float64) * Math.Sqrt(variance);
-        Tensor exact = -0.5 * x.square().sum(-1) / variance - Math.Log(2 * Math.PI * variance);
+        Tensor x = TestFlows.Points(n, 2, 21, ScalarType.Float64).Times(Math.Sqrt(variance));
+        Tensor exact = x.Squared().sum(-1).Times(-0.5).DividedBy(variance).Plus(-Math.Log(2 * Math.PI * variance));
 
         using var generator = new Generator(3);
         double Gap(Tensor estimate) => (exact - estimate).mean().item<double>();
@@ -109,8 +110,8 @@ public class ObjectiveTests
         Tensor unscaled = flow.Elbo(x, g1);
         flow.Gaussian.Set(mean.Select((m, j) => 10 * m + shift[j]).ToArray(), scale.Select(s => 10 * s).ToArray(), factor, FeatureCells.None(mean.Length));
         using var g2 = new Generator(4);
-        Tensor scaled = flow.Elbo(x * 10 + tensor(shift), g2);
-        Assert.True(TestFlows.MaxAbs(unscaled - 2 * Math.Log(10) - scaled) < 1e-9);
+        Tensor scaled = flow.Elbo(x.Times(10).Plus(tensor(shift)), g2);
+        Assert.True(TestFlows.MaxAbs(unscaled.Plus(-2 * Math.Log(10)) - scaled) < 1e-9);
     }
 
     [Fact]

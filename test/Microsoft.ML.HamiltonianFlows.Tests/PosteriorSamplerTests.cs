@@ -24,8 +24,8 @@ public class PosteriorSamplerTests
 
     private static Tensor GaussianLogDensity(Tensor x)
     {
-        Tensor a = (x[.., 0] - Mu[0]) / Sd0, b = (x[.., 1] - Mu[1]) / Sd1;
-        return Offset - (a.square() - 2 * Rho * a * b + b.square()) / (2 * (1 - Rho * Rho));
+        Tensor a = x[.., 0].Plus(-Mu[0]).DividedBy(Sd0), b = x[.., 1].Plus(-Mu[1]).DividedBy(Sd1);
+        return (a.Squared() - a.Times(2 * Rho) * b).Plus(b.Squared()).DividedBy(2 * (1 - Rho * Rho)).SubtractedFrom(Offset);
     }
 
     [Fact]
@@ -59,7 +59,7 @@ public class PosteriorSamplerTests
         // The flow's marginal density at exact draws: E_p[log q - log p] = -KL(p || q), small for a good fit.
         using var exact = ExactGaussianDraws(2000, 3);
         using var noGrad = no_grad();
-        double meanLogRatio = (posterior.LogDensity(exact, 64, generator) - (GaussianLogDensity(exact) - TrueLogZ)).mean().item<float>();
+        double meanLogRatio = (posterior.LogDensity(exact, 64, generator) - GaussianLogDensity(exact).Plus(-TrueLogZ)).mean().item<float>();
         output.WriteLine($"E_p[log q - log p] = {meanLogRatio:F4}");
         // Less the bias of the K = 64 estimate of log q, which sits below it. Training seeds 1 to 6 gave -0.083 to -0.097:
         // -0.15 leaves room for seeds and CPUs, and still fails a flow that misses the correlation (KL = -log(1 - 0.6^2) / 2
@@ -88,7 +88,7 @@ public class PosteriorSamplerTests
         // theta0 ~ Gamma(3, rate 2) on (0, inf), theta1 ~ Beta(3, 3) on (0, 1), independent, written unnormalised:
         // log pi = 2 log theta0 - 2 theta0 + 2 log theta1 + 2 log(1 - theta1), Z = (Gamma(3) / 2^3) B(3, 3) = (1/4)(1/30);
         // means 3/2 and 1/2, standard deviations sqrt(3)/2 and sqrt(1/28).
-        static Tensor LogDensity(Tensor x) => 2 * x[.., 0].log() - 2 * x[.., 0] + 2 * x[.., 1].log() + 2 * (1 - x[.., 1]).log();
+        static Tensor LogDensity(Tensor x) => (x[.., 0].log().Times(2) - x[.., 0].Times(2)).Plus(x[.., 1].log().Times(2)).Plus(x[.., 1].SubtractedFrom(1).log().Times(2));
         double trueLogZ = Math.Log(1.0 / 120);
         var options = new PosteriorSamplerOptions
         {
@@ -118,8 +118,8 @@ public class PosteriorSamplerTests
         // when it is centred at a local optimum. log Z = log(2 * 2 pi * 0.25) = 1.145; one mode alone holds log(pi / 2) = 0.452.
         static Tensor LogDensity(Tensor x)
         {
-            Tensor near = -2 * (x[.., 0].square() + x[.., 1].square());
-            Tensor far = -2 * ((x[.., 0] - 4).square() + x[.., 1].square());
+            Tensor near = x[.., 0].Squared().Plus(x[.., 1].Squared()).Times(-2);
+            Tensor far = x[.., 0].Plus(-4).Squared().Plus(x[.., 1].Squared()).Times(-2);
             return stack(new[] { near, far }, 1).logsumexp(1);
         }
         double trueLogZ = Math.Log(Math.PI);
@@ -161,12 +161,12 @@ public class PosteriorSamplerTests
     {
         var options = new PosteriorSamplerOptions { Steps = 5, BatchSize = 64, NumberOfThreads = 1 };
         var nan = Assert.Throws<InvalidOperationException>(() =>
-            PosteriorSampler.Train(Small, x => where(x[.., 0] > 0.5, float.NaN, -x.square().sum(1)), options));
+            PosteriorSampler.Train(Small, x => where(x[.., 0].Above(0.5), float.NaN, -x.Squared().sum(1)), options));
         Assert.Contains("is NaN at point", nan.Message);
         Assert.True(FirstCoordinate(nan.Message) > 0.5, nan.Message);
 
         var infinite = Assert.Throws<InvalidOperationException>(() =>
-            PosteriorSampler.Train(Small, x => where(x[.., 1] < -0.5, float.PositiveInfinity, -x.square().sum(1)), options));
+            PosteriorSampler.Train(Small, x => where(x[.., 1].Below(-0.5), float.PositiveInfinity, -x.Squared().sum(1)), options));
         Assert.Contains("is Infinity at point", infinite.Message);
     }
 
@@ -180,7 +180,7 @@ public class PosteriorSamplerTests
 
         // Finite values, but sqrt of a negative number in the branch where() discards: NaN gradients there.
         var nanGradient = Assert.Throws<InvalidOperationException>(() =>
-            PosteriorSampler.Train(Small, x => where(x[.., 0] > 0, x[.., 0].sqrt(), zeros_like(x[.., 0])), options));
+            PosteriorSampler.Train(Small, x => where(x[.., 0].Above(0), x[.., 0].sqrt(), zeros_like(x[.., 0])), options));
         Assert.Contains("gradient of the log-density is not finite at point", nanGradient.Message);
         Assert.True(FirstCoordinate(nanGradient.Message) <= 0, nanGradient.Message);
     }
@@ -225,8 +225,8 @@ public class PosteriorSamplerTests
     {
         using var generator = new Generator((ulong)seed);
         Tensor e = randn(new[] { n, 2 }, generator: generator);
-        Tensor x0 = Mu[0] + Sd0 * e[.., 0];
-        Tensor x1 = Mu[1] + Sd1 * (Rho * e[.., 0] + Math.Sqrt(1 - Rho * Rho) * e[.., 1]);
+        Tensor x0 = e[.., 0].Times(Sd0).Plus(Mu[0]);
+        Tensor x1 = e[.., 0].Times(Rho).Plus(e[.., 1].Times(Math.Sqrt(1 - Rho * Rho))).Times(Sd1).Plus(Mu[1]);
         return stack(new[] { x0, x1 }, 1);
     }
 }

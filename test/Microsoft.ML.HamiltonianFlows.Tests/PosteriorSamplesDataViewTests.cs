@@ -13,7 +13,7 @@ public class PosteriorSamplesDataViewTests
     public void SamplesViewHasOneColumnPerParameterAVectorAndTheLogWeights()
     {
         var architecture = new FlowArchitecture { Dimension = 2, HiddenLayers = new[] { 8 }, LeapfrogSteps = 2 };
-        using var posterior = PosteriorSampler.Train(architecture, x => -x.square().sum(1),
+        using var posterior = PosteriorSampler.Train(architecture, x => -x.Squared().sum(1),
             new PosteriorSamplerOptions { Steps = 3, BatchSize = 16, NumberOfThreads = 1 });
         using var generator = new Generator(1);
         var samples = posterior.Sample(10, generator);

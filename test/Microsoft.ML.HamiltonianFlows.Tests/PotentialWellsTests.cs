@@ -1,4 +1,5 @@
 using Microsoft.ML.HamiltonianFlows.Torch;
+using TorchSharp;
 using Xunit;
 using static TorchSharp.torch;
 
@@ -15,9 +16,10 @@ public sealed class PotentialWellsTests
         var potential = new Potential(1, new[] { 4 }, Activation.Softplus, wells: true);
         using var noGrad = no_grad();
         var state = potential.state_dict();
-        state["well_depth"].fill_(depth);
-        state["well_sharpness"].fill_(sharpness);
-        state["well_centre"].fill_(centre);
+        using Scalar depthValue = depth.ToScalar(), sharpnessValue = sharpness.ToScalar(), centreValue = centre.ToScalar();
+        state["well_depth"].fill_(depthValue);
+        state["well_sharpness"].fill_(sharpnessValue);
+        state["well_centre"].fill_(centreValue);
         return potential;
     }
 

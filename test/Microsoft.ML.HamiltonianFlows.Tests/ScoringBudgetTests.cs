@@ -1,5 +1,6 @@
 using Microsoft.ML.HamiltonianFlows.Torch;
 using Microsoft.ML.HamiltonianFlows.Training;
+using TorchSharp;
 using Xunit;
 using static TorchSharp.torch;
 
@@ -27,7 +28,8 @@ public class ScoringBudgetTests
         using (no_grad())
         {
             var outputBias = flow.Encoder.parameters().Last();
-            outputBias.narrow(0, 2, 2).fill_(Math.Log(1.5));
+            using Scalar logSd = Math.Log(1.5).ToScalar();
+            outputBias.narrow(0, 2, 2).fill_(logSd);
         }
         using var rows = randn(1000, 2, generator: new Generator(4));
         // The flow's own weights: measured as a whole, the exact Gaussian would take the density over and need one sample.

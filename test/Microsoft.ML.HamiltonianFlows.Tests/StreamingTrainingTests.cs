@@ -94,7 +94,7 @@ public class StreamingTrainingTests
     public void StreamedGaussianFitMatchesTheTensorFitOnTheFiniteRows()
     {
         using var points = TestFlows.Points(400, 2, 4);
-        using var correlated = points.matmul(TorchSharp.torch.tensor(new[,] { { 5f, 1f }, { 0f, 2f } })) + 3;
+        using var correlated = points.matmul(TorchSharp.torch.tensor(new[,] { { 5f, 1f }, { 0f, 2f } })).Plus(3);
         var rows = correlated.data<float>().ToArray().Chunk(2).ToArray();
         var options = new FlowTrainingOptions { MaxSteps = 0, Seed = 1 };
         using var streamed = FlowTrainer.Train(Small, new ArrayRows(rows.Append(new[] { 1f, float.PositiveInfinity }).ToArray()), options).Flow;

@@ -25,7 +25,7 @@ internal static class TestFlows
         using var noGrad = no_grad();
         using var generator = new Generator((ulong)seed);
         foreach (var parameter in flow.parameters())
-            parameter.add_(0.3 * rand(parameter.shape, dtype: parameter.dtype, generator: generator) - 0.15);
+            parameter.PlusInPlace(rand(parameter.shape, dtype: parameter.dtype, generator: generator).Times(0.3).Plus(-0.15));
         return flow;
     }
 

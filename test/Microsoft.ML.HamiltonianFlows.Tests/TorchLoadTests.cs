@@ -7,7 +7,8 @@ public class TorchLoadTests
     public void TorchSharpLoadsAndAddsTensors()
     {
         using var a = torch.tensor(new float[] { 1, 2 });
-        using var b = a + a;
+        using Scalar one = 1.ToScalar();
+        using var b = a.add(a, one);
         Assert.Equal(4f, b[1].item<float>());
     }
 }

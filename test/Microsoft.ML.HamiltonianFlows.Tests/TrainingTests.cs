@@ -1,5 +1,6 @@
 using Microsoft.ML.HamiltonianFlows.Torch;
 using Microsoft.ML.HamiltonianFlows.Training;
+using TorchSharp;
 using Xunit;
 using static TorchSharp.torch;
 
@@ -104,7 +105,7 @@ public class TrainingTests
     public void EarlyStoppingReturnsTheWeightsOfTheBestValidationEvaluation()
     {
         // A learning rate this high makes validation loss wander, so the best evaluation is rarely the last.
-        using var data = TestFlows.Points(400, 2, 1) * 3;
+        using var data = TestFlows.Points(400, 2, 1).Times(3);
         var result = FlowTrainer.Train(Small, data, new FlowTrainingOptions
         {
             MaxSteps = 300, BatchSize = 50, ValidationFraction = 0.25, EvaluationInterval = 10, EarlyStoppingPatience = 3,
@@ -153,7 +154,8 @@ public class TrainingTests
     [Fact]
     public void DataWithNoFiniteRowThrowsBeforeTraining()
     {
-        using var data = full(new long[] { 64, 2 }, float.NaN);
+        using Scalar nan = float.NaN.ToScalar();
+        using var data = full(new long[] { 64, 2 }, nan);
         var error = Assert.Throws<ArgumentException>(() => FlowTrainer.Train(Small, data, new FlowTrainingOptions()));
         Assert.Contains("no rows with finite values", error.Message);
     }

@@ -142,7 +142,7 @@ public sealed class UntrainedFlowIsTheFittedGaussianTests
         Tensor rows = AsTensor(train).to(ScalarType.Float64);
         Tensor centred = rows - rows.mean(new long[] { 0 });
         double[] sampleMean = rows.mean(new long[] { 0 }).data<double>().ToArray();
-        double[,] sample = Matrix(centred.t().matmul(centred) / TrainRows);
+        double[,] sample = Matrix(centred.t().matmul(centred).DividedBy(TrainRows));
         double[,] fitted = Matrix(flow.Gaussian.CovarianceMatrix());
         double[] fittedMean = flow.Gaussian.Mean.to(ScalarType.Float64).data<double>().ToArray();
 

@@ -22,7 +22,7 @@ public sealed class WideInputCovarianceTests
         Assert.Equal(CovarianceKind.Diagonal, architecture.ResolvedCovariance);
 
         using var scope = NewDisposeScope();
-        Tensor data = TestFlows.Points(12, d, 1) * 3 + 2;
+        Tensor data = TestFlows.Points(12, d, 1).Times(3).Plus(2);
         var result = FlowTrainer.Train(architecture, data, new FlowTrainingOptions { MaxSteps = 0 });
         using var flow = result.Flow;
 
