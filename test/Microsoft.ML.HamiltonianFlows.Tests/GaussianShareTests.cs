@@ -80,7 +80,7 @@ public class GaussianShareTests
             rows = cat(new[] { fromFlow, fromGaussian }, 0);
         }
         using var heldOut = rows;
-        ScoringBudget.Measure(flow, rows, seed: 1);
+        var measured = ScoringBudget.Measure(flow, rows, seed: 1);
         double share = flow.GaussianWeight;
 
         // The same draws again (one block of 300 rows, the same seed), each share of the grid scored as Measure scores it.
@@ -92,6 +92,9 @@ public class GaussianShareTests
             .logsumexp(0).mean().item<double>() + Math.Log(a) / rows.shape[0];
         double best = GaussianShare.Grid.Max(Mean);
         Assert.Contains(GaussianShare.Grid, a => Math.Abs(a - share) < 1e-6 && Mean(a) == best);
+        // What Measure reports: the mixture's and the Gaussian's mean log-likelihood, each less the estimate's log K.
+        Assert.Equal(best - Math.Log(share) / rows.shape[0] - Math.Log(ScoringBudget.Reference), measured.LogLikelihood, 9);
+        Assert.Equal(Mean(1) - Math.Log(ScoringBudget.Reference), measured.GaussianLogLikelihood, 9);
         // Neither end of the grid: each component alone misses half the rows.
         Assert.InRange(share, 0.1, 0.9);
     }

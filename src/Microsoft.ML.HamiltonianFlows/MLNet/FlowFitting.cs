@@ -93,7 +93,8 @@ internal static class FlowFitting
                 ? " (no rows were held out to choose with)."
                 : $": on the held-out rows they agree with {ScoringBudget.Reference}."));
         if (result.ScoringSamples is not null)
-            ch.Info($"The fitted Gaussian's share of the density, measured on the held-out rows: {result.Flow.GaussianWeight:G3}.");
+            ch.Info($"The fitted Gaussian's share of the density, measured on the held-out rows: {result.Flow.GaussianWeight:G3}; " +
+                    $"their mean negative log-likelihood {result.DensityValidationLoss:F4}, the fitted Gaussian's alone {result.GaussianValidationLoss:F4}.");
         ch.Info(double.IsFinite(result.Flow.Gaussian.Tail)
             ? $"The fitted Gaussian's marginals have tail c = {result.Flow.Gaussian.Tail:G3} (t = c asinh(u / c)), chosen on held-out rows of the training sample."
             : options.HeavyTails

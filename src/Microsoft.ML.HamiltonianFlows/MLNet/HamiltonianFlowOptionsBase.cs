@@ -84,8 +84,8 @@ public abstract class HamiltonianFlowOptionsBase
     public double? GradientClipNorm { get; set; } = FlowDefaults.GradientClipNorm;
 
     /// <summary>
-    /// Fraction of rows held out to stop training and keep the best validated weights, in [0, 1), at most
-    /// <see cref="MaxValidationRows"/> rows. Default 0.2.
+    /// Fraction of rows held out to stop training, keep the best validated trained weights and measure the Gaussian's
+    /// share of the density, in [0, 1), at most <see cref="MaxValidationRows"/> rows. Default 0.2.
     /// </summary>
     public double ValidationFraction { get; set; } = FlowDefaults.ValidationFraction;
 

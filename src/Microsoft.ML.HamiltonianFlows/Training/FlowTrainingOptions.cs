@@ -44,8 +44,9 @@ public sealed record FlowTrainingOptions
 
     /// <summary>
     /// Fraction of the training rows held out to choose when to stop, in [0, 1), at most <see cref="MaxValidationRows"/>
-    /// rows; the weights with the best held-out loss are kept, the fitted Gaussian (step 0) among them, so a fit never
-    /// ends worse on the held-out rows than the Gaussian it started from. 0 trains for the whole budget. Default 0.2.
+    /// rows; the trained weights with the best held-out loss are kept and mixed with the fitted Gaussian by a share
+    /// measured on the same rows (1, the Gaussian alone, where they do not beat it), so a fit never ends worse on the
+    /// held-out rows than the Gaussian it started from. 0 trains for the whole budget. Default 0.2.
     /// </summary>
     public double ValidationFraction { get; init; } = FlowDefaults.ValidationFraction;
 

@@ -3,9 +3,10 @@ using Microsoft.ML.HamiltonianFlows.Torch;
 namespace Microsoft.ML.HamiltonianFlows.Training;
 
 /// <summary>A trained flow and how its training went.</summary>
-/// <param name="Flow">The trained flow (with the best validated weights when rows were held out).</param>
+/// <param name="Flow">The trained flow (with the weights of the best validated trained step when rows were held out).</param>
 /// <param name="History">One entry per evaluation.</param>
-/// <param name="BestStep">Step whose weights were kept: the best validated one (0 is the fitted Gaussian), or the last.</param>
+/// <param name="BestStep">Step whose weights were kept: the trained step with the best held-out loss (0, the fitted
+/// Gaussian, only when no trained step was evaluated with a finite loss), or the last when no rows were held out.</param>
 /// <param name="StoppedEarly">Whether the held-out loss stopped improving before the budget ran out.</param>
 /// <param name="ValidationLoss">Held-out loss of the returned weights, when rows were held out: the trained flow's alone,
 /// as early stopping compared it, before the Gaussian's share (<see cref="HamiltonianFlow.GaussianWeight"/>) is mixed in.</param>
@@ -16,6 +17,13 @@ namespace Microsoft.ML.HamiltonianFlows.Training;
 /// <param name="ConstantFeatures">Features (0-based) with no spread in the rows the Gaussian was fitted to (a single row,
 /// identical rows, a constant column): the flow gives them a unit scale in the data's units.</param>
 /// <param name="ExcludedRows">Rows left out of the fit as gross outliers (see the trainer's remarks).</param>
+/// <param name="DensityValidationLoss">Held-out loss (mean negative log-likelihood, nats per row) of the density returned:
+/// the kept weights mixed with the Gaussian by its share, estimated with 64 importance samples on the held-out rows the
+/// share was fitted on (at most 1,024); null when no rows were held out. Never above <paramref name="GaussianValidationLoss"/>:
+/// a share of 1 is the Gaussian.</param>
+/// <param name="GaussianValidationLoss">Held-out loss of the fitted Gaussian alone on the same rows (exact); null when no rows
+/// were held out.</param>
 public sealed record FlowTrainingResult(
     HamiltonianFlow Flow, IReadOnlyList<FlowTrainingProgress> History, long BestStep, bool StoppedEarly, double? ValidationLoss,
-    long TrainingRows, long ExcludedRows, int? ScoringSamples, IReadOnlyList<int> ConstantFeatures);
+    long TrainingRows, long ExcludedRows, int? ScoringSamples, IReadOnlyList<int> ConstantFeatures,
+    double? DensityValidationLoss, double? GaussianValidationLoss);

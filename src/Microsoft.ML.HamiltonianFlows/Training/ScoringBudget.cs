@@ -24,8 +24,12 @@ internal static class ScoringBudget
     // Held-out rows used: enough for the mean to about 0.01 nats, few enough that K = 64 costs about a second (2-D).
     private const int MaxRows = 1024;
 
-    /// <summary>Sets the flow's Gaussian share from <paramref name="heldOut"/> rows and returns the K to score it with.</summary>
-    public static int Measure(HamiltonianFlow flow, Tensor heldOut, int seed)
+    /// <summary>
+    /// Sets the flow's Gaussian share from <paramref name="heldOut"/> rows (at most 1,024 of them) and returns the K to score
+    /// it with, and the mean log-likelihood there of the density it now has (the mixture) and of the Gaussian alone, both
+    /// with <see cref="Reference"/> samples (the Gaussian's is exact).
+    /// </summary>
+    public static (int Samples, double LogLikelihood, double GaussianLogLikelihood) Measure(HamiltonianFlow flow, Tensor heldOut, int seed)
     {
         using var scope = NewDisposeScope();
         Tensor flowWeights, gaussianWeights;
@@ -48,9 +52,11 @@ internal static class ScoringBudget
             flowWeights = cat(flowBlocks, 1).to(ScalarType.Float64);
             gaussianWeights = cat(gaussianBlocks, 1).to(ScalarType.Float64);
         }
-        double share = GaussianShare.Fit(Estimate(flowWeights, Reference), Estimate(gaussianWeights, Reference));
+        Tensor gaussian = Estimate(gaussianWeights, Reference);
+        double share = GaussianShare.Fit(Estimate(flowWeights, Reference), gaussian);
         flow.SetGaussianWeight(share);
-        return Samples(HamiltonianFlow.MixLogWeights(flowWeights, gaussianWeights, share), flow.Dimension);
+        Tensor mixed = HamiltonianFlow.MixLogWeights(flowWeights, gaussianWeights, share);
+        return (Samples(mixed, flow.Dimension), Estimate(mixed, Reference).mean().item<double>(), gaussian.mean().item<double>());
     }
 
     /// <summary>The K rule on [<see cref="Reference"/>, n] log-weights of rows of <paramref name="dimension"/> features.</summary>
