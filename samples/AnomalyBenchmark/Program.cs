@@ -41,10 +41,12 @@ var batch = new Option<int?>("--batch-size") { Description = "Override BatchSize
 var patience = new Option<int?>("--patience") { Description = "Override EarlyStoppingPatience." };
 var trainingSamples = new Option<int?>("--training-importance-samples") { Description = "Override TrainingImportanceSamples (an analysis)." };
 var heavyTails = new Option<bool?>("--heavy-tails") { Description = "Override HeavyTails (true or false)." };
+var evaluationInterval = new Option<int?>("--evaluation-interval") { Description = "Override EvaluationInterval (an analysis)." };
 var fitRows = new Option<int?>("--fit-rows") { Description = "Fit on this many rows drawn from the 80% (small-data behaviour); the 20% stays the held-out set." };
+var ensemble = new Option<int>("--ensemble") { Description = "Also fit this many flows in all (seeds seed + 1000 m) and score their equal mixture (an analysis).", DefaultValueFactory = _ => 1 };
 var validate = new Command("validate",
     "Held-out log-likelihood on the training files alone (80/20 split): the measurement that chooses the defaults, never the test files.")
-    { sets, seed, data, threads, maxSteps, learningRate, weightDecay, hidden, leapfrog, hamiltonians, batch, patience, scoringSamples, trainingSamples, heavyTails, fitRows };
+    { sets, seed, data, threads, maxSteps, learningRate, weightDecay, hidden, leapfrog, hamiltonians, batch, patience, scoringSamples, trainingSamples, heavyTails, fitRows, ensemble, evaluationInterval };
 validate.SetAction(parse => ValidationRun.Run(TabularSet.Load(parse.GetValue(data)!.FullName, parse.GetValue(sets)!), parse.GetValue(data)!.FullName,
     parse.GetValue(seed), options =>
     {
@@ -56,10 +58,11 @@ validate.SetAction(parse => ValidationRun.Run(TabularSet.Load(parse.GetValue(dat
         if (parse.GetValue(hamiltonians) is int t) options.Hamiltonians = t;
         if (parse.GetValue(batch) is int b) options.BatchSize = b;
         if (parse.GetValue(patience) is int p) options.EarlyStoppingPatience = p;
+        if (parse.GetValue(evaluationInterval) is int e) options.EvaluationInterval = e;
         if (parse.GetValue(scoringSamples) is int k) options.ScoringImportanceSamples = k;
         if (parse.GetValue(trainingSamples) is int m) options.TrainingImportanceSamples = m;
         if (parse.GetValue(heavyTails) is bool tails) options.HeavyTails = tails;
-    }, Console.Out, parse.GetValue(fitRows)));
+    }, Console.Out, parse.GetValue(fitRows), parse.GetValue(ensemble)));
 
 
 var samples = new Command("samples", "Samples at default options against the training rows: per-feature mean and standard deviation.")
