@@ -57,6 +57,8 @@ public sealed class EarlyStoppingTests
         });
         using var flow = result.Flow;
         Assert.All(result.History.Skip(1), r => Assert.True(r.ValidationLoss >= result.History[0].ValidationLoss));
+        // None beat the Gaussian, and none beat the first trained evaluation either: its weights are the ones kept.
+        Assert.Equal(2, result.BestStep);
         Assert.True(result.StoppedEarly);
         Assert.Equal(20, result.History[^1].Steps);
     }

@@ -3,7 +3,7 @@ namespace Microsoft.ML.HamiltonianFlows.Training;
 /// <summary>
 /// How a <see cref="Torch.HamiltonianFlow"/> is fitted: the Gaussian stage first (in closed form), then the dynamics by
 /// maximising the ELBO with AdamW for a budget of optimiser steps, stopping early when the held-out rows stop improving
-/// and keeping the best validated weights. The defaults are this library's one set of defaults (the ML.NET options
+/// and keeping the best validated trained weights (mixed with the Gaussian by a share measured on the same rows). The defaults are this library's one set of defaults (the ML.NET options
 /// take theirs from here); docs/anomaly-benchmark.md gives the measurements behind them.
 /// </summary>
 public sealed record FlowTrainingOptions

@@ -21,8 +21,8 @@ namespace Microsoft.ML.HamiltonianFlows.Training;
 /// the kept weights mixed with the Gaussian by its share, estimated with 64 importance samples on the held-out rows the
 /// share was fitted on (at most 1,024); null when no rows were held out. Never above <paramref name="GaussianValidationLoss"/>:
 /// a share of 1 is the Gaussian.</param>
-/// <param name="GaussianValidationLoss">Held-out loss of the fitted Gaussian alone on the same rows (exact); null when no rows
-/// were held out.</param>
+/// <param name="GaussianValidationLoss">Held-out loss of the fitted Gaussian alone on the same rows (exact but for the
+/// dequantisation draws of lattice features, which the two losses share); null when no rows were held out.</param>
 public sealed record FlowTrainingResult(
     HamiltonianFlow Flow, IReadOnlyList<FlowTrainingProgress> History, long BestStep, bool StoppedEarly, double? ValidationLoss,
     long TrainingRows, long ExcludedRows, int? ScoringSamples, IReadOnlyList<int> ConstantFeatures,

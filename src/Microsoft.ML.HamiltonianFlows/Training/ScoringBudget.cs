@@ -27,7 +27,7 @@ internal static class ScoringBudget
     /// <summary>
     /// Sets the flow's Gaussian share from <paramref name="heldOut"/> rows (at most 1,024 of them) and returns the K to score
     /// it with, and the mean log-likelihood there of the density it now has (the mixture) and of the Gaussian alone, both
-    /// with <see cref="Reference"/> samples (the Gaussian's is exact).
+    /// with <see cref="Reference"/> samples (the Gaussian's exact but for the dequantisation draws of lattice features).
     /// </summary>
     public static (int Samples, double LogLikelihood, double GaussianLogLikelihood) Measure(HamiltonianFlow flow, Tensor heldOut, int seed)
     {
