@@ -30,6 +30,7 @@ Usage: python3 samples/AnomalyBenchmark/analysis/density_probes.py SUBCOMMAND [O
 import argparse, gzip, os
 import numpy as np
 from gaussian_stage import Stage, lattice_widths
+from tabular_files import read_set
 
 parser = argparse.ArgumentParser()
 parser.add_argument('command', choices=['tails', 'tail-sets', 'logit', 'mixtures', 'atoms', 'moments', 'mnist-pixels'])
@@ -50,16 +51,7 @@ def dequantised(x, width, rng):
 
 
 def tabular(name, part):
-    path = os.path.join(args.data, f'{name}.{part}.csv')
-    with open(path) as f:
-        first = f.readline().split(',')[0]
-    try:
-        float(first)
-        header = 0
-    except ValueError:   # unseen_sets.py writes a header line; the benchmark's files have none
-        header = 1
-    a = np.loadtxt(path, delimiter=',', skiprows=header)
-    return a[:, 1:], a[:, 0]
+    return read_set(args.data, name, part)
 
 
 def mnist_tiny(part):

@@ -9,9 +9,10 @@ kept"), on training files only, with the numpy copy of the Gaussian stage in gau
 
 Usage: python3 samples/AnomalyBenchmark/analysis/tail_choice_probes.py per-feature|folds DATA_FOLDER SET ...
 """
-import argparse, os
+import argparse
 import numpy as np
 from gaussian_stage import Stage, ledoit_wolf, lattice_widths
+from tabular_files import read_set
 
 CANDIDATES = [1, 2, 3, 5, 10]
 
@@ -106,25 +107,13 @@ def outer_splits(x, count):
         yield s, xd[fit_rows][:, keep], xd[held_rows][:, keep]
 
 
-def load(folder, name):
-    path = os.path.join(folder, f'{name}.train.csv')
-    with open(path) as f:
-        first = f.readline().split(',')[0]
-    try:
-        float(first)
-        header = 0
-    except ValueError:   # unseen_sets.py writes a header line; the benchmark's files have none
-        header = 1
-    return np.loadtxt(path, delimiter=',', skiprows=header)[:, 1:]
-
-
 parser = argparse.ArgumentParser()
 parser.add_argument('command', choices=['per-feature', 'folds'])
 parser.add_argument('data')
 parser.add_argument('sets', nargs='+')
 args = parser.parse_args()
 for name in args.sets:
-    x = load(args.data, name)
+    x = read_set(args.data, name, 'train')[0]
     if args.command == 'per-feature':
         cells = []
         for s, fit, held in outer_splits(x, 3):
