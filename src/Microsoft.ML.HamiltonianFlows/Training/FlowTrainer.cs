@@ -102,11 +102,12 @@ public static partial class FlowTrainer
         Tensor sample = finiteRows > GrossOutlierRule.SampleRows
             ? finite.index_select(0, randperm(finiteRows, generator: generator, device: flow.Device).narrow(0, 0, GrossOutlierRule.SampleRows))
             : finite;
-        var rule = GrossOutlierRule.FromSample(sample.cpu());
+        Tensor sampleOnCpu = sample.cpu();
+        var rule = GrossOutlierRule.FromSample(sampleOnCpu);
         Tensor kept = RowsWhere(finite, rule.Keep(finite.cpu()).to(flow.Device));
         long rows = kept.shape[0];
 
-        Tensor clean = NotOutliers(sample.cpu(), rule);
+        Tensor clean = NotOutliers(sampleOnCpu, rule);
         var cells = FeatureCells.Detect(clean);
         double tail = options.HeavyTails ? TailChoice.Choose(clean, cells, flow.Gaussian.Covariance, options.Seed) : double.PositiveInfinity;
         using var gaussian = new GaussianFit(flow.Dimension, cells, tail, options.Seed);

@@ -56,14 +56,21 @@ internal static class ScoringBudget
         double share = GaussianShare.Fit(Estimate(flowWeights, Reference), gaussian);
         flow.SetGaussianWeight(share);
         Tensor mixed = HamiltonianFlow.MixLogWeights(flowWeights, gaussianWeights, share);
-        return (Samples(mixed, flow.Dimension), Estimate(mixed, Reference).mean().item<double>(), gaussian.mean().item<double>());
+        double logLikelihood = Estimate(mixed, Reference).mean().item<double>();
+        return (Samples(mixed, flow.Dimension, logLikelihood), logLikelihood, gaussian.mean().item<double>());
     }
 
     /// <summary>The K rule on [<see cref="Reference"/>, n] log-weights of rows of <paramref name="dimension"/> features.</summary>
     public static int Samples(Tensor logWeights, int dimension)
     {
         using var scope = NewDisposeScope();
-        double reference = Estimate(logWeights, Reference).mean().item<double>();
+        return Samples(logWeights, dimension, Estimate(logWeights, Reference).mean().item<double>());
+    }
+
+    // The K rule given the rows' mean K = Reference estimate.
+    private static int Samples(Tensor logWeights, int dimension, double reference)
+    {
+        using var scope = NewDisposeScope();
         if (!double.IsFinite(reference))
             return Reference;
         for (int k = 1; k < Reference; k *= 2)
