@@ -20,7 +20,7 @@ internal sealed record FeatureCells(double[] Width, double[] Origin)
     /// <paramref name="generator"/> (drawn for every feature, so that the generator advances alike with or without cells).
     /// </summary>
     public Tensor Dequantized(Tensor x, Generator? generator) =>
-        x.Plus(tensor(Width) * rand(x.shape, dtype: ScalarType.Float64, generator: generator).Plus(-0.5));
+        GaussianStage.SpreadOverCells(x, tensor(Width), rand(x.shape, dtype: ScalarType.Float64, generator: generator));
 
     /// <summary>The cells of each feature of sample rows [m, d] (finite values).</summary>
     public static FeatureCells Detect(Tensor sample)

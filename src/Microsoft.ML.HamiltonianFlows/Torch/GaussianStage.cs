@@ -115,7 +115,13 @@ public sealed class GaussianStage : nn.Module<Tensor, Tensor>
     }
 
     /// <summary>x + width (u - 1/2) for rows x and uniforms u of the same shape: each lattice value spread over its cell.</summary>
-    public Tensor Dequantize(Tensor x, Tensor uniform) => x.Plus(cellWidth * uniform.Plus(-0.5));
+    public Tensor Dequantize(Tensor x, Tensor uniform) => SpreadOverCells(x, cellWidth, uniform);
+
+    /// <summary>x + width (u - 1/2): the lattice values of rows x spread over their cells by uniforms u (the stage's and the fit's one formula).</summary>
+    internal static Tensor SpreadOverCells(Tensor x, Tensor width, Tensor uniform) => x.Plus(width * uniform.Plus(-0.5));
+
+    /// <summary>t = c asinh(u / c) of standardised rows u, for a finite tail c (the stage's and the fit's one formula).</summary>
+    internal static Tensor HeavierTails(Tensor u, double c) => u.Times(1 / c).asinh().Times(c);
 
     /// <summary>Rows moved to the nearest lattice value on lattice features (samples of counts are counts).</summary>
     public Tensor Quantize(Tensor x) =>
@@ -174,9 +180,9 @@ public sealed class GaussianStage : nn.Module<Tensor, Tensor>
         if (double.IsFinite(c))
         {
             Tensor ratio = u.Times(1 / c);
-            u = (ratio.asinh().Times(c) - tailMean) / tailScale;
             // 1/2 log(1 + r^2) as log hypot(1, r): r^2 overflows float32 for a row 1e19 scales out, hypot does not.
             logJacobian = logJacobian - ratio.hypot(ones_like(ratio)).log().sum(1);
+            u = (HeavierTails(u, c) - tailMean) / tailScale;
         }
         else
         {

@@ -68,7 +68,7 @@ public static partial class FlowTrainer
                 gaussian.AddMoments(block);
         gaussian.EndMoments();
         gaussian.AddLaterPasses(() => Blocks(rows, Kept, d, null), flow.Gaussian.Covariance);
-        Set(flow, gaussian);
+        gaussian.SetStage(flow.Gaussian);
 
         long trainRows = keptRows - validationRows;
         if (trainRows < 1)

@@ -115,7 +115,7 @@ public static partial class FlowTrainer
             gaussian.AddMoments(block);
         gaussian.EndMoments();
         gaussian.AddLaterPasses(() => Blocks(kept), flow.Gaussian.Covariance);
-        Set(flow, gaussian);
+        gaussian.SetStage(flow.Gaussian);
 
         long validationRows = ValidationSplit.Rows(rows, options);
         Tensor order = randperm(rows, generator: generator, device: flow.Device);
@@ -128,12 +128,6 @@ public static partial class FlowTrainer
 
         return Loop(flow, options, budget, _ => Shuffled(train, batchSize, generator, flow.Device),
             validation, generator, progress, cancellationToken, trainRows, finiteRows - rows, gaussian.ConstantFeatures);
-    }
-
-    private static void Set(HamiltonianFlow flow, GaussianFit gaussian)
-    {
-        var (mean, scale, factor, tails) = gaussian.Finish(flow.Gaussian.Covariance);
-        flow.Gaussian.Set(mean, scale, factor, gaussian.Cells, tails);
     }
 
     // The rows a [n] mask keeps; the rows themselves when it keeps all, the usual case: no copy of the data.

@@ -52,9 +52,6 @@ internal sealed class GaussianFit : IDisposable
     // Whether the fit makes the tail pass between the first pass and the correlation's.
     private bool HasTailPass => double.IsFinite(tail);
 
-    /// <summary>The lattice features' cells the fit dequantises over.</summary>
-    public FeatureCells Cells => cells;
-
     /// <summary>Rows seen by the first pass.</summary>
     public long Count => moments.Count;
 
@@ -152,11 +149,16 @@ internal sealed class GaussianFit : IDisposable
         }
     }
 
-    /// <summary>
-    /// The fitted Gaussian: means, standard deviations, for a full covariance the correlation's Cholesky factor, and with
-    /// a finite tail its marginals (null otherwise).
-    /// </summary>
-    public (double[] Mean, double[] Scale, double[,]? CorrelationFactor, TailMarginals? Tails) Finish(CovarianceKind covariance)
+    /// <summary>Sets <paramref name="stage"/> (of this fit's dimension) to the fitted Gaussian, its lattice cells and its tail.</summary>
+    public void SetStage(GaussianStage stage)
+    {
+        var (mean, scale, factor, tails) = Finish(stage.Covariance);
+        stage.Set(mean, scale, factor, cells, tails);
+    }
+
+    // The fitted Gaussian: means, standard deviations, for a full covariance the correlation's Cholesky factor, and with a
+    // finite tail its marginals (null otherwise).
+    private (double[] Mean, double[] Scale, double[,]? CorrelationFactor, TailMarginals? Tails) Finish(CovarianceKind covariance)
     {
         if (finalMean is null || finalScale is null)
             throw new InvalidOperationException("The first pass has not ended.");
@@ -211,8 +213,7 @@ internal sealed class GaussianFit : IDisposable
 
     private Tensor Varying() => tensor(constant!.Select(c => c ? 0.0 : 1.0).ToArray());
 
-    // t = c asinh(u / c) of standardised rows.
-    private Tensor Tails(Tensor u) => u.Times(1 / tail).asinh().Times(tail);
+    private Tensor Tails(Tensor u) => GaussianStage.HeavierTails(u, tail);
 
     private Tensor StandardizeTails(Tensor t) => (t - tensor(finalTailMean!)) / tensor(finalTailScale!) * Varying();
 
@@ -248,7 +249,7 @@ internal sealed class GaussianFit : IDisposable
     }
 
     /// <summary>
-    /// Releases the dequantisation draws' generator (a finite tail's), which <see cref="Finish"/> releases too; the running
+    /// Releases the dequantisation draws' generator (a finite tail's), which <see cref="SetStage"/> releases too; the running
     /// sums are tensors of the caller's dispose scope.
     /// </summary>
     public void Dispose()

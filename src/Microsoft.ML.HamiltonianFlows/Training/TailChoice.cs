@@ -103,10 +103,9 @@ internal static class TailChoice
         fit.EndMoments();
         // A view per pass: the passes dispose their blocks, and the fitting rows serve every c.
         fit.AddLaterPasses(() => new[] { fitting.alias() }, covariance);
-        var (mean, scale, factor, tails) = fit.Finish(covariance);
         using var stage = new GaussianStage(d, covariance);
         stage.to(ScalarType.Float64);
-        stage.Set(mean, scale, factor, FeatureCells.None(d), tails);
+        fit.SetStage(stage);
         var (z, logJacobian) = stage.Whiten(scored);
         return StandardNormal.LogProbability(z).Plus(logJacobian).mean().item<double>();
     }
