@@ -17,6 +17,10 @@ internal static class LabeledRows
     public static List<LabeledRow> Read(MLContext ml, IDataView view) =>
         ml.Data.CreateEnumerable<LabeledRow>(view, reuseRowObject: false).ToList();
 
+    /// <summary>The rows with only the given features, in that order.</summary>
+    public static List<LabeledRow> Select(IEnumerable<LabeledRow> rows, int[] features) =>
+        rows.Select(r => new LabeledRow { Label = r.Label, Features = features.Select(j => r.Features[j]).ToArray() }).ToList();
+
     public static IDataView ToDataView(MLContext ml, IEnumerable<LabeledRow> rows, int dimension)
     {
         var schema = SchemaDefinition.Create(typeof(LabeledRow));

@@ -8,7 +8,7 @@ namespace AnomalyBenchmark;
 /// One of the five UCI sets of data/ (README.md there): NAME.train.csv holds normal rows only, NAME.test.csv held-out
 /// normal rows and anomalies; column 0 is Label (Single, 1 = anomaly), the rest are the features.
 /// </summary>
-internal sealed record TabularSet(string Name, int Dimension, IReadOnlyDictionary<string, double> PeerAuroc, double PeerGaussianTestNll)
+internal sealed record TabularSet(string Name, int Dimension, IReadOnlyDictionary<string, double> PeerAuroc)
 {
     public static readonly string[] Names = { "ionosphere", "pima", "vehicle", "satellite", "shuttle" };
 
@@ -21,7 +21,7 @@ internal sealed record TabularSet(string Name, int Dimension, IReadOnlyDictionar
             if (!peers.RootElement.TryGetProperty(name, out var set))
                 throw new ArgumentException($"Unknown set '{name}'; the sets are {string.Join(", ", Names)}.");
             var auroc = set.GetProperty("auroc").EnumerateObject().ToDictionary(p => p.Name, p => p.Value.GetDouble());
-            return new TabularSet(name, set.GetProperty("dim").GetInt32(), auroc, set.GetProperty("gauss_shrink_test_nll").GetDouble());
+            return new TabularSet(name, set.GetProperty("dim").GetInt32(), auroc);
         }).ToList();
     }
 
