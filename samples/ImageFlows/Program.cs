@@ -20,7 +20,7 @@ ImageBudget Budget(ParseResult parse)
     var budget = parse.GetValue(quick)
         ? ImageBudget.Quick with { Seed = parse.GetValue(seed) }
         : new ImageBudget(parse.GetValue(side), parse.GetValue(width), parse.GetValue(leapfrog), parse.GetValue(steps), ImageBudget.Reduced.BatchSize,
-            ImageBudget.Reduced.LearningRate, parse.GetValue(maxTrain), parse.GetValue(maxTest), parse.GetValue(samples), parse.GetValue(seed));
+            parse.GetValue(maxTrain), parse.GetValue(maxTest), parse.GetValue(samples), parse.GetValue(seed));
     budget.Validate();
     return budget;
 }
