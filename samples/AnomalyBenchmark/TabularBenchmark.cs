@@ -162,9 +162,9 @@ internal static class TabularBenchmark
         public float Score { get; set; }
     }
 
-    // The features that take more than one value in the training rows.
+    // The features that take more than one finite value in the training rows (a row with a NaN is not fitted).
     private static int[] VaryingFeatures(List<LabeledRow> train, int dimension) =>
-        Enumerable.Range(0, dimension).Where(j => train.Any(r => r.Features[j] != train[0].Features[j])).ToArray();
+        Enumerable.Range(0, dimension).Where(j => train.Select(r => r.Features[j]).Where(float.IsFinite).Distinct().Skip(1).Any()).ToArray();
 
     /// <summary>
     /// Items 4 and 5 of the models issue: NormalizeMinMax in front (same seed), one training row added 1e6 standard

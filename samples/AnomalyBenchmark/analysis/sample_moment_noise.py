@@ -11,13 +11,14 @@ Usage: python3 samples/AnomalyBenchmark/analysis/sample_moment_noise.py
 """
 import os
 import numpy as np
+from tabular_files import read_set
 
 D = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'data')
 rng = np.random.default_rng(0)
 print(f"{'set':<11}{'rows':>6}{'features':>9}  {'P(miss)':>8}{'outside: median':>16}{'90th':>6}"
       f"{'worst gap: median':>19}{'95th':>7}{'worst sd ratio: median':>24}{'95th':>14}")
 for name in ['ionosphere', 'pima', 'vehicle', 'satellite', 'shuttle']:
-    x = np.loadtxt(os.path.join(D, f'{name}.train.csv'), delimiter=',', skiprows=1)[:, 1:]
+    x = read_set(D, name, 'train')[0]
     x = x[:, x.std(0) > 0]
     n, mean, sd = len(x), x.mean(0), x.std(0)
     outside, gaps, log_ratios, ratios = [], [], [], []

@@ -51,7 +51,7 @@ for name,X,normal in sets():
     te=np.vstack([ten,a]); y=np.r_[np.zeros(len(ten)),np.ones(len(a))]
     for f,rows,lab in [('train',tr,np.zeros(len(tr))),('test',te,y)]:
         with open(os.path.join(out,f'{name}.{f}.csv'),'w') as fh:
-            fh.write('Label,'+','.join(f'f{j}' for j in range(X.shape[1]))+'\n')
+            # No header line, as in the benchmark's own files: the benchmark reads every line as a row.
             for l,r in zip(lab,rows): fh.write(f'{l:g},'+','.join(f'{v:.10g}' for v in r)+'\n')
     keep=tr.std(0)>0; mu,sd=tr[:,keep].mean(0),tr[:,keep].std(0)
     A,B=(tr[:,keep]-mu)/sd,(te[:,keep]-mu)/sd
