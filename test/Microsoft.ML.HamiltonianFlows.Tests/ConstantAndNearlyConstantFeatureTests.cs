@@ -8,7 +8,8 @@ namespace Microsoft.ML.HamiltonianFlows.Tests;
 
 /// <summary>
 /// The fitted Gaussian keeps each feature's own scale, however small, and gives a feature that is constant in training
-/// unit variance in its own units and no correlation, so that every row still has a finite density.
+/// unit variance in its own units and no correlation, so that every row still has a finite density; the trained flow
+/// leaves such a feature to that Gaussian.
 /// </summary>
 public sealed class ConstantAndNearlyConstantFeatureTests
 {
@@ -44,5 +45,62 @@ public sealed class ConstantAndNearlyConstantFeatureTests
         using var generator = new Generator(2);
         Tensor test = cat(new[] { data.narrow(0, 0, 5), tensor(new[] { 0f, 0f, 0f, 6f }).unsqueeze(0) });
         Assert.True(flow.LogLikelihood(test, 4, generator).isfinite().all().item<bool>());
+    }
+
+    [Theory]
+    [InlineData(KineticEnergyKind.Quadratic)]
+    [InlineData(KineticEnergyKind.Neural)]
+    public void TrainingLeavesAConstantFeatureToTheGaussianStageAndSamplesDrawItsValue(KineticEnergyKind kinetic)
+    {
+        using var scope = NewDisposeScope();
+        // Features 0 and 2: a banana, x2 = x0^2 + noise, something for training to learn; feature 1 constant at 5.
+        Tensor points = TestFlows.Points(400, 2, 6);
+        Tensor x0 = points.narrow(1, 0, 1);
+        using Scalar five = 5f.ToScalar();
+        Tensor data = cat(new[] { x0, full(400, 1, five), (x0 * x0).Plus(points.narrow(1, 1, 1).Times(0.3)) }, 1);
+        var result = FlowTrainer.Train(new FlowArchitecture { Dimension = 3, HiddenLayers = new[] { 16, 16 }, Kinetic = kinetic }, data,
+            new FlowTrainingOptions { MaxSteps = 1000, Seed = 1 });
+        using var flow = result.Flow;
+        Assert.Equal(new[] { 1f, 0f, 1f }, flow.Gaussian.Varying.data<float>().ToArray());
+        Assert.True(result.DensityValidationLoss < result.GaussianValidationLoss - 0.1,
+            $"training should learn the banana: validation loss {result.DensityValidationLoss} against the Gaussian's {result.GaussianValidationLoss}");
+
+        using var noGrad = no_grad();
+        // The flow holds the constant feature's coordinate and its networks never see it, so the density along it is the
+        // Gaussian stage's (unit scale, no correlation, and the stage's tail if it chose one). With the same noise, moving
+        // a row by delta there changes log p exactly as it changes the stage's log-density, whatever training learned
+        // about the other features.
+        Tensor rows = data.narrow(0, 0, 20);
+        using var generator = new Generator(4);
+        Tensor noise = randn(new long[] { 8, 20, flow.NoiseWidth }, generator: generator);
+        Tensor logP = flow.LogLikelihood(rows, noise);
+        foreach (float delta in new[] { 0.5f, -1.5f })
+        {
+            Tensor moved = rows.Plus(tensor(new[] { 0f, delta, 0f }));
+            Tensor stageChange = StageLogDensity(flow, moved) - StageLogDensity(flow, rows);
+            Assert.True(stageChange.max().item<float>() < -0.1f, "the stage's density should fall off the constant value");
+            double error = TestFlows.MaxAbs(flow.LogLikelihood(moved, noise) - logP - stageChange);
+            Assert.True(error < 1e-3, $"delta {delta}: log p moved by {error:G3} more or less than the stage's log-density");
+        }
+
+        // Saved weights keep the mask: the loaded flow scores the rows as the trained one does.
+        using (var stream = new MemoryStream())
+        {
+            FlowWeightsFormat.Save(flow, stream);
+            stream.Position = 0;
+            using var loaded = FlowWeightsFormat.Load(stream);
+            Assert.Equal(0, TestFlows.MaxAbs(loaded.LogLikelihood(rows, noise) - logP));
+        }
+
+        // Draws of the constant feature are its value; the others keep their spread.
+        Tensor q = flow.Sample(2000, generator).Q;
+        Assert.Equal(0, TestFlows.MaxAbs(q.select(1, 1).Plus(-5)));
+        Assert.InRange(q.select(1, 0).std().item<float>(), 0.7f, 1.3f);
+    }
+
+    private static Tensor StageLogDensity(HamiltonianFlow flow, Tensor x)
+    {
+        var (z, logJacobian) = flow.Gaussian.Whiten(x);
+        return StandardNormal.LogProbability(z).Plus(logJacobian);
     }
 }

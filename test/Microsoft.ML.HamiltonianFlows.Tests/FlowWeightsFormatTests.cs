@@ -140,6 +140,7 @@ public class FlowWeightsFormatTests
     [InlineData(3)] // written by commit 9e67f1c
     [InlineData(4)] // written by commit 3164c00
     [InlineData(5)] // written by commit af524fe
+    [InlineData(6)] // written by commit eefb36e, from rows whose feature 1 is constant
     public void EarlierVersionFilesLoadAsTheFlowsTheyWereAndScoreAsTheyDid(int version)
     {
         // Each file was written by the commit named above, with its rows, the noise and the log-likelihoods it computed beside it.
@@ -147,36 +148,43 @@ public class FlowWeightsFormatTests
         byte[] file = File.ReadAllBytes(Path.Combine(resources, $"flow-v{version}.nhfw"));
         Assert.Equal(version, BitConverter.ToInt32(file, 4));
         using var old = FlowWeightsFormat.Load(new MemoryStream(file));
-        // Before version 5 no potential had wells (the 2-D version-5 flow has none either: wells start at 65 features);
-        // before version 6 every Gaussian stage had an infinite tail.
+        // Before version 5 no potential had wells (the version-5 and 6 flows, of 2 and 3 features, have none either: wells
+        // start at 65 features); before version 6 every Gaussian stage had an infinite tail (so has the version-6 flow's:
+        // its fit kept the Gaussian's); before version 7 the dynamics moved every coordinate, a constant feature's too.
         Assert.False(old.Architecture.ResolvedSeparableWells);
         Assert.DoesNotContain(old.state_dict().Keys, key => key.Contains("well_"));
         Assert.True(double.IsPositiveInfinity(old.Gaussian.Tail));
+        Assert.False(old.Gaussian.HasConstantFeatures);
 
         var lines = File.ReadLines(Path.Combine(resources, $"flow-v{version}-scores.csv")).Where(l => !l.StartsWith('#'))
             .Select(l => l.Split(',').Select(v => double.Parse(v, CultureInfo.InvariantCulture)).ToArray()).ToArray();
         float[] noiseValues = File.ReadLines(Path.Combine(resources, $"flow-v{version}-noise.csv")).Where(l => !l.StartsWith('#'))
             .Select(v => float.Parse(v, CultureInfo.InvariantCulture)).ToArray();
-        using var rows = tensor(lines.SelectMany(l => new[] { (float)l[0], (float)l[1] }).ToArray(), new long[] { lines.Length, 2 });
+        int d = old.Dimension;
+        Assert.All(lines, line => Assert.Equal(d + 1, line.Length));
+        using var rows = tensor(lines.SelectMany(l => l.Take(d).Select(v => (float)v)).ToArray(), new long[] { lines.Length, d });
         using var noise = tensor(noiseValues, new long[] { 4, lines.Length, old.NoiseWidth });
         using var noGrad = no_grad();
         double[] scores = old.LogLikelihood(rows, noise).to(ScalarType.Float64).data<double>().ToArray();
         // Float32 on another CPU may round differently in the last bits; a changed model moves these by far more.
         for (int i = 0; i < lines.Length; i++)
-            Assert.Equal(lines[i][2], scores[i], 3);
+            Assert.Equal(lines[i][d], scores[i], 3);
     }
 
-    [Fact]
-    public void AnEarlierVersionFileHoldingTheTailsTensorsIsCorrupt()
+    [Theory]
+    [InlineData(5, "gaussian.tail")]
+    [InlineData(6, "gaussian.varying")]
+    public void AnEarlierVersionFileHoldingTensorsAddedSinceIsCorrupt(int version, string added)
     {
-        // The tail's tensors came with version 6: a version-5 header over them is not a file any writer made.
+        // The tail's tensors came with version 6, the mask of varying features with version 7: an earlier header over them
+        // is not a file any writer made.
         using var flow = Trained(new FlowArchitecture { Dimension = 2, HiddenLayers = new[] { 8 } });
         byte[] bytes = Saved(flow);
         Assert.Equal(FlowWeightsFormat.CurrentVersion, BitConverter.ToInt32(bytes, 4));
-        BitConverter.GetBytes(5).CopyTo(bytes, 4);
+        BitConverter.GetBytes(version).CopyTo(bytes, 4);
         var e = Assert.Throws<InvalidDataException>(() => FlowWeightsFormat.Load(new MemoryStream(bytes)));
-        Assert.Contains("version 5 hold the tensors", e.Message);
-        Assert.Contains("gaussian.tail", e.Message);
+        Assert.Contains($"version {version} hold the tensors", e.Message);
+        Assert.Contains(added, e.Message);
     }
 
     [Fact]

@@ -49,7 +49,7 @@ public sealed class HeavyTailTests
             ? new TailMarginals(c, Enumerable.Range(0, d).Select(j => 0.1 * j).ToArray(), Enumerable.Range(0, d).Select(j => 0.8 + 0.1 * j).ToArray())
             : null;
         stage.Set(Enumerable.Range(0, d).Select(j => j - 1.0).ToArray(), Enumerable.Range(0, d).Select(j => 0.5 + j).ToArray(), factor,
-            FeatureCells.None(d), tails);
+            FeatureCells.None(d), tails: tails);
         return stage;
     }
 

@@ -63,6 +63,49 @@ public class LeapfrogTests
     [Theory]
     [InlineData(KineticEnergyKind.Quadratic)]
     [InlineData(KineticEnergyKind.Neural)]
+    public void CoordinatesOfConstantFeaturesAreHeldAndTheMapStaysInvertibleWithUnitJacobian(KineticEnergyKind kinetic)
+    {
+        const int d = 4;
+        var architecture = new FlowArchitecture
+        {
+            Dimension = d, HiddenLayers = new[] { 16, 16 }, Kinetic = kinetic, Mass = MassKind.LearnedDiagonal, SeparableWells = true,
+            Hamiltonians = 2, Precision = ScalarType.Float64, LeapfrogSteps = 4, StepSize = 0.3,
+        };
+        using var flow = TestFlows.Build(architecture);
+        using var scope = NewDisposeScope();
+        // Features 1 and 3 constant in training: the stage marks them, and the dynamics must leave their coordinates alone.
+        var identity = new double[d, d];
+        for (int j = 0; j < d; j++)
+            identity[j, j] = 1;
+        flow.Gaussian.Set(new double[d], Enumerable.Repeat(1.0, d).ToArray(), identity, FeatureCells.None(d), constant: new[] { false, true, false, true });
+        using (var noGrad = no_grad())
+        {
+            // Random wells and a steep network, so that an unmasked step would move every coordinate.
+            foreach (var parameter in flow.Layers.SelectMany(layer => layer.Hamiltonian.parameters()))
+                parameter.copy_(randn_like(parameter));
+        }
+        Tensor x = TestFlows.Points(5, 2 * d, 3, ScalarType.Float64).requires_grad_(true);
+        Tensor q = x.narrow(1, 0, d), p = x.narrow(1, d, d);
+        var (qT, pT) = flow.Forward(q, p);
+        Tensor held = tensor(new long[] { 1, 3 }), moving = tensor(new long[] { 0, 2 });
+
+        Assert.Equal(0, TestFlows.MaxAbs(qT.index_select(1, held) - q.index_select(1, held)));
+        Assert.Equal(0, TestFlows.MaxAbs(pT.index_select(1, held) - p.index_select(1, held)));
+        Assert.True(TestFlows.MaxAbs(qT.index_select(1, moving) - q.index_select(1, moving)) > 1e-2, "the other coordinates should move");
+        var (q0, p0) = flow.Inverse(qT, pT);
+        Assert.True(Math.Max(TestFlows.MaxAbs(q0 - q), TestFlows.MaxAbs(p0 - p)) < 1e-10);
+
+        Tensor y = cat(new[] { qT, pT }, 1);
+        var rows = new List<Tensor>();
+        for (int i = 0; i < 2 * d; i++)
+            rows.Add(autograd.grad(new[] { y.select(1, i).sum() }, new[] { x }, retain_graph: true)[0]);
+        Tensor determinants = linalg.det(stack(rows, 1));
+        Assert.True(determinants.Plus(-1).abs().max().item<double>() < 1e-9, $"det J = {determinants.ToString(TorchSharp.TensorStringStyle.Numpy)}");
+    }
+
+    [Theory]
+    [InlineData(KineticEnergyKind.Quadratic)]
+    [InlineData(KineticEnergyKind.Neural)]
     public void EnergyDriftShrinksWithTheSquareOfTheStepSize(KineticEnergyKind kinetic)
     {
         double Drift(double eps, int steps)

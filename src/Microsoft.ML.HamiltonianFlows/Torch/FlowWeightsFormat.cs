@@ -20,12 +20,14 @@ namespace Microsoft.ML.HamiltonianFlows.Torch;
 /// model it was, and scores as before. Versions 3 and 4 have no <see cref="FlowArchitecture.SeparableWells"/> flag in the
 /// header (added in version 5): they load as flows without wells, the model they were. Versions 3 to 5 lack the Gaussian
 /// stage's tail and its marginals' means and scales (added in version 6): they load with an infinite tail, the plain
-/// Gaussian they had, and score as before.
+/// Gaussian they had, and score as before. Versions 3 to 6 lack the stage's mask of the features that vary in training
+/// (<see cref="GaussianStage.Varying"/>, added in version 7), whose flows moved every coordinate: they load with every
+/// feature varying, the model they were, and score as before.
 /// </remarks>
 public static class FlowWeightsFormat
 {
-    /// <summary>The version this build writes (it reads this one and versions 3 to 5).</summary>
-    public const int CurrentVersion = 6;
+    /// <summary>The version this build writes (it reads this one and versions 3 to 6).</summary>
+    public const int CurrentVersion = 7;
 
     // The first version with the fitted Gaussian stage: the oldest this build reads.
     private const int FirstGaussianStageVersion = 3;
@@ -38,6 +40,9 @@ public static class FlowWeightsFormat
 
     // The first version with the Gaussian stage's tail (earlier: the plain Gaussian, an infinite tail).
     private const int FirstTailVersion = 6;
+
+    // The first version with the mask of varying features (earlier flows moved every coordinate).
+    private const int FirstVaryingVersion = 7;
 
     // Flows with a per-feature standardiser and V = f(q) (version 1 unverified, version 2 with length and SHA-256).
     private const int LastStandardizerVersion = 2;
@@ -181,15 +186,17 @@ public static class FlowWeightsFormat
         var flow = new HamiltonianFlow(architecture, device ?? CPU);
         try
         {
-            if (version >= FirstTailVersion)
+            if (version >= FirstVaryingVersion)
             {
                 flow.load(reader);
                 return flow;
             }
             // Earlier versions: every tensor of the flow but those added since, which keep the values of the model they
-            // were (no Gaussian share, an infinite tail). Read leniently, then checked as strictly as the current version
-            // is: nothing else may be missing, nothing unknown present.
-            var added = new HashSet<string>(HamiltonianFlow.GaussianTailStateKeys);
+            // were (no Gaussian share, an infinite tail, every feature varying). Read leniently, then checked as strictly as
+            // the current version is: nothing else may be missing, nothing unknown present.
+            var added = new HashSet<string> { HamiltonianFlow.GaussianVaryingStateKey };
+            if (version < FirstTailVersion)
+                added.UnionWith(HamiltonianFlow.GaussianTailStateKeys);
             if (version < FirstGaussianWeightVersion)
                 added.Add(HamiltonianFlow.GaussianWeightStateKey);
             var loaded = new Dictionary<string, bool>();

@@ -48,6 +48,14 @@ public sealed class GaussianStage : nn.Module<Tensor, Tensor>
     /// <summary>The state keys of the tail's buffers (weights format 6).</summary>
     internal static readonly string[] TailStateKeys = { nameof(tail), nameof(tailMean), nameof(tailScale) };
 
+    // 1 for a feature that varies in the training rows, 0 for one that is constant there. The flow's dynamics leave the
+    // constant ones where they are (HamiltonianFlow): rows that all share a value give no density to learn, and a flow
+    // free to move that coordinate would concentrate its mass on the value and buy unbounded likelihood.
+    private readonly Tensor varying;
+
+    /// <summary>The state key of the varying features' mask (weights format 7).</summary>
+    internal const string VaryingStateKey = nameof(varying);
+
     // sinh(80) is about 3e34: the inverse clamps t / c there, since float32's sinh overflows near 89.
     private const double MaximumTailArgument = 80;
 
@@ -68,6 +76,8 @@ public sealed class GaussianStage : nn.Module<Tensor, Tensor>
         register_buffer(nameof(tail), tail);
         register_buffer(nameof(tailMean), tailMean);
         register_buffer(nameof(tailScale), tailScale);
+        varying = ones(dimension);
+        register_buffer(nameof(varying), varying);
         if (covariance == CovarianceKind.Full)
         {
             factor = eye(dimension);
@@ -96,6 +106,25 @@ public sealed class GaussianStage : nn.Module<Tensor, Tensor>
             using Tensor stored = tail.to(ScalarType.Float64);
             double c = stored.item<double>();
             return c > 0 ? c : double.PositiveInfinity;
+        }
+    }
+
+    /// <summary>
+    /// 1 for each feature that varies in the training rows, 0 for one that is constant there, [d] (all 1 until fitted). A
+    /// constant feature is scored by the stage alone (unit variance in its own units, no correlation) and sampled as its
+    /// training value: the flow's dynamics do not move it.
+    /// </summary>
+    public Tensor Varying => varying;
+
+    /// <summary>Whether some feature was constant in the training rows (<see cref="Varying"/> has a 0).</summary>
+    public bool HasConstantFeatures
+    {
+        get
+        {
+            // Read from the buffer each time (not cached): loading weights replaces it.
+            using var noGrad = no_grad();
+            using Tensor any = varying.Below(1).any();
+            return any.item<bool>();
         }
     }
 
@@ -140,9 +169,10 @@ public sealed class GaussianStage : nn.Module<Tensor, Tensor>
     /// <summary>
     /// Sets the Gaussian: <paramref name="featureMean"/> and <paramref name="standardDeviation"/> per feature (each
     /// positive), the Cholesky factor L of the correlation matrix (ignored, and may be null, for a diagonal stage), and the
-    /// lattice features' cells, and the tail c with the mean and scale of t = c asinh(u / c) per feature (null when c is infinite).
+    /// lattice features' cells, which features are <paramref name="constant"/> in the training rows (null: none), and the
+    /// tail c with the mean and scale of t = c asinh(u / c) per feature (null when c is infinite).
     /// </summary>
-    internal void Set(double[] featureMean, double[] standardDeviation, double[,]? correlationFactor, FeatureCells cells, TailMarginals? tails = null)
+    internal void Set(double[] featureMean, double[] standardDeviation, double[,]? correlationFactor, FeatureCells cells, bool[]? constant = null, TailMarginals? tails = null)
     {
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
@@ -150,6 +180,7 @@ public sealed class GaussianStage : nn.Module<Tensor, Tensor>
         scale.copy_(tensor(standardDeviation));
         cellWidth.copy_(tensor(cells.Width));
         cellOrigin.copy_(tensor(cells.Origin));
+        varying.copy_(constant is null ? ones(featureMean.Length) : tensor(constant.Select(c => c ? 0.0 : 1.0).ToArray()));
         using (Scalar c = (tails is null ? 0 : tails.Tail).ToScalar())
             tail.fill_(c);
         tailMean.copy_(tensor(tails?.Mean ?? new double[featureMean.Length]));

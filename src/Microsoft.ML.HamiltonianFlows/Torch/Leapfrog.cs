@@ -9,6 +9,12 @@ namespace Microsoft.ML.HamiltonianFlows.Torch;
 /// Each sub-step is a shear, so the map is volume-preserving (no Jacobian determinant) and exactly
 /// invertible: the inverse is the same integration with step -eps.
 /// </summary>
+/// <remarks>
+/// The flow may hold some coordinates still (features constant in the training rows, <see cref="GaussianStage.Varying"/>):
+/// with a mask m, 1 on the coordinates that move and 0 on those held, the steps follow H(q m, p m) on the moving
+/// coordinates, p &lt;- p - eps/2 m dV/dq(q m) and q &lt;- q + eps m dK/dp(p m), and leave the held ones as they are. The
+/// networks then never see a held coordinate, and each sub-step is still a shear.
+/// </remarks>
 public sealed class Leapfrog : nn.Module<Tensor, Tensor, (Tensor Q, Tensor P)>
 {
     private readonly Hamiltonian hamiltonian;
@@ -35,29 +41,40 @@ public sealed class Leapfrog : nn.Module<Tensor, Tensor, (Tensor Q, Tensor P)>
     public Tensor StepSize => log_step_size.exp();
 
     /// <summary>Integrates forward in time: (q, p) at t = 0 to t = L eps.</summary>
-    public override (Tensor Q, Tensor P) forward(Tensor q, Tensor p) => Integrate(q, p, StepSize, null);
+    public override (Tensor Q, Tensor P) forward(Tensor q, Tensor p) => Integrate(q, p, StepSize, null, null);
+
+    /// <summary><see cref="forward"/> moving only the coordinates where <paramref name="moving"/> is 1 (null: all).</summary>
+    internal (Tensor Q, Tensor P) Forward(Tensor q, Tensor p, Tensor? moving) => Integrate(q, p, StepSize, moving, null);
 
     /// <summary>Exact inverse of <see cref="forward"/>: integrates with step -eps.</summary>
-    public (Tensor Q, Tensor P) Inverse(Tensor q, Tensor p) => Integrate(q, p, -StepSize, null);
+    public (Tensor Q, Tensor P) Inverse(Tensor q, Tensor p) => Integrate(q, p, -StepSize, null, null);
+
+    /// <summary>Exact inverse of <see cref="Forward(Tensor, Tensor, Tensor?)"/> for the same <paramref name="moving"/>.</summary>
+    internal (Tensor Q, Tensor P) Inverse(Tensor q, Tensor p, Tensor? moving) => Integrate(q, p, -StepSize, moving, null);
 
     /// <summary>
     /// Integrates forward and calls <paramref name="observer"/> with (q, p) at t = 0 and after every step,
     /// with p at whole steps (not the half-step momentum), as an energy check needs. The tensors it is given are disposed
     /// after the next step: the observer computes from them, it does not keep them.
     /// </summary>
-    public (Tensor Q, Tensor P) Trace(Tensor q, Tensor p, Action<Tensor, Tensor> observer)
+    public (Tensor Q, Tensor P) Trace(Tensor q, Tensor p, Action<Tensor, Tensor> observer) => Trace(q, p, null, observer);
+
+    /// <summary><see cref="Trace(Tensor, Tensor, Action{Tensor, Tensor})"/> moving only the coordinates where <paramref name="moving"/> is 1 (null: all).</summary>
+    internal (Tensor Q, Tensor P) Trace(Tensor q, Tensor p, Tensor? moving, Action<Tensor, Tensor> observer)
     {
         observer(q, p);
-        return Integrate(q, p, StepSize, observer);
+        return Integrate(q, p, StepSize, moving, observer);
     }
 
-    private (Tensor Q, Tensor P) Integrate(Tensor q, Tensor p, Tensor eps, Action<Tensor, Tensor>? observer)
+    private (Tensor Q, Tensor P) Integrate(Tensor q, Tensor p, Tensor eps, Tensor? moving, Action<Tensor, Tensor>? observer)
     {
         Potential potential = hamiltonian.Potential;
         KineticEnergy kinetic = hamiltonian.Kinetic;
+        Tensor Force(Tensor position) => moving is null ? potential.Gradient(position) : potential.Gradient(position * moving) * moving;
+        Tensor Velocity(Tensor momentum) => moving is null ? kinetic.Gradient(momentum) : kinetic.Gradient(momentum * moving) * moving;
         Tensor halfEps = eps.Times(0.5);
         // The force at the end of one step is the force at the start of the next: L + 1 evaluations, not 2L.
-        Tensor force = potential.Gradient(q);
+        Tensor force = Force(q);
         for (int s = 0; s < Steps; s++)
         {
             Tensor qIn = q, pIn = p, forceIn = force;
@@ -67,8 +84,8 @@ public sealed class Leapfrog : nn.Module<Tensor, Tensor, (Tensor Q, Tensor P)>
             using (var scope = NewDisposeScope())
             {
                 p = pIn - halfEps * forceIn;
-                q = qIn.Plus(eps * kinetic.Gradient(p));
-                force = potential.Gradient(q);
+                q = qIn.Plus(eps * Velocity(p));
+                force = Force(q);
                 p = p - halfEps * force;
                 q.MoveToOuterDisposeScope();
                 p.MoveToOuterDisposeScope();

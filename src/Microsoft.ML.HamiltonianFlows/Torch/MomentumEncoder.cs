@@ -29,16 +29,34 @@ public sealed class MomentumEncoder : nn.Module<Tensor, (Tensor Mean, Tensor Log
     }
 
     /// <summary>Draws p ~ enc(p | q) and returns it with log enc(p | q) of shape [n].</summary>
-    public (Tensor P, Tensor LogProbability) Sample(Tensor q, Generator? generator) =>
-        Sample(q, randn(q.shape, dtype: q.dtype, device: q.device, generator: generator));
+    public (Tensor P, Tensor LogProbability) Sample(Tensor q, Generator? generator) => Sample(q, generator, null);
+
+    /// <summary>
+    /// <see cref="Sample(Tensor, Generator?)"/> for a flow that holds the coordinates where <paramref name="moving"/> is 0
+    /// (null: none); see <see cref="Sample(Tensor, Tensor, Tensor?)"/>.
+    /// </summary>
+    internal (Tensor P, Tensor LogProbability) Sample(Tensor q, Generator? generator, Tensor? moving) =>
+        Sample(q, randn(q.shape, dtype: q.dtype, device: q.device, generator: generator), moving);
 
     /// <summary>
     /// p = mu(q) + sigma(q) * e for standard-normal draws e of q's shape supplied by the caller (who then decides
     /// how they are generated, e.g. per row for reproducible scoring); returns p with log enc(p | q) of shape [n].
     /// </summary>
-    public (Tensor P, Tensor LogProbability) Sample(Tensor q, Tensor e)
+    public (Tensor P, Tensor LogProbability) Sample(Tensor q, Tensor e) => Sample(q, e, null);
+
+    /// <summary>
+    /// <see cref="Sample(Tensor, Tensor)"/> for a flow that holds the coordinates where <paramref name="moving"/> is 0 (null:
+    /// none): the network sees only the moving coordinates, and the held ones' momenta are N(0, 1), the base law that the
+    /// dynamics leave them in, so that their terms of the importance weight cancel exactly.
+    /// </summary>
+    internal (Tensor P, Tensor LogProbability) Sample(Tensor q, Tensor e, Tensor? moving)
     {
-        var (mean, logScale) = forward(q);
+        var (mean, logScale) = forward(moving is null ? q : q * moving);
+        if (moving is not null)
+        {
+            mean = mean * moving;
+            logScale = logScale * moving;
+        }
         Tensor p = mean.Plus(logScale.exp() * e);
         Tensor logProbability = StandardNormal.LogProbability(e) - logScale.sum(-1);
         return (p, logProbability);

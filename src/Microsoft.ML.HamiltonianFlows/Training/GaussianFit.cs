@@ -13,7 +13,8 @@ namespace Microsoft.ML.HamiltonianFlows.Training;
 /// <remarks>
 /// The correlation, not the covariance, is shrunk towards the identity (Ledoit and Wolf, 2004, applied to standardised
 /// features, as scikit-learn's <c>ledoit_wolf</c> is): features of very different units keep their own variances, and the
-/// estimate stays positive definite with fewer rows than features. A feature that is constant in training keeps
+/// estimate stays positive definite with fewer rows than features. A feature that is constant in training (which the flow's
+/// dynamics then hold, <see cref="GaussianStage.Varying"/>) keeps
 /// variance 1 in its own units and no correlation. Gross outliers are left out first (<see cref="GrossOutlierRule"/>).
 /// Lattice features (<see cref="FeatureCells"/>) are fitted as dequantised: their uniform offsets' variance is added
 /// (with a finite tail, whose t has no closed form, each pass after the first dequantises the rows with the same uniform
@@ -149,11 +150,14 @@ internal sealed class GaussianFit : IDisposable
         }
     }
 
-    /// <summary>Sets <paramref name="stage"/> (of this fit's dimension) to the fitted Gaussian, its lattice cells and its tail.</summary>
+    /// <summary>
+    /// Sets <paramref name="stage"/> (of this fit's dimension) to the fitted Gaussian, its lattice cells, its constant
+    /// features and its tail.
+    /// </summary>
     public void SetStage(GaussianStage stage)
     {
         var (mean, scale, factor, tails) = Finish(stage.Covariance);
-        stage.Set(mean, scale, factor, cells, tails);
+        stage.Set(mean, scale, factor, cells, constant, tails);
     }
 
     // The fitted Gaussian: means, standard deviations, for a full covariance the correlation's Cholesky factor, and with a
