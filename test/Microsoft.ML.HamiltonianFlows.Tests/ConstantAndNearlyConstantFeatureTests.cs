@@ -8,13 +8,13 @@ namespace Microsoft.ML.HamiltonianFlows.Tests;
 
 /// <summary>
 /// The fitted Gaussian keeps each feature's own scale, however small, and gives a feature that is constant in training
-/// unit variance in its own units and no correlation, so that every row still has a finite density; the trained flow
-/// leaves such a feature to that Gaussian.
+/// the varying features' typical scale and no correlation, so that every row still has a finite density and the ranking
+/// of rows does not depend on the data's units; the trained flow leaves such a feature to that Gaussian.
 /// </summary>
 public sealed class ConstantAndNearlyConstantFeatureTests
 {
     [Fact]
-    public void ANearlyConstantFeatureKeepsItsScaleAndAConstantOneGetsUnitVarianceAndNoCorrelation()
+    public void ANearlyConstantFeatureKeepsItsScaleAndAConstantOneGetsTheTypicalScaleAndNoCorrelation()
     {
         using var scope = NewDisposeScope();
         // Standard deviations about 1, 3 and 0.001, the second correlated with the first; the fourth constant at 5.
@@ -29,14 +29,15 @@ public sealed class ConstantAndNearlyConstantFeatureTests
 
         float[] scale = flow.Gaussian.Scale.data<float>().ToArray();
         Assert.InRange(scale[2], 0.0009f, 0.0011f);
-        Assert.Equal(1f, scale[3]);
+        // The geometric mean of the other three standard deviations (about 1, 3.6 and 0.001).
+        Assert.Equal(Math.Pow((double)scale[0] * scale[1] * scale[2], 1.0 / 3), scale[3], 1e-5);
         Assert.Equal(5f, flow.Gaussian.Mean.data<float>()[3]);
         float[] covariance = flow.Gaussian.CovarianceMatrix().data<float>().ToArray();
-        // Row and column 3 of the 4 x 4 covariance: 1 on the diagonal, 0 elsewhere.
+        // Row and column 3 of the 4 x 4 covariance: the scale squared on the diagonal, 0 elsewhere.
         for (int j = 0; j < 4; j++)
         {
-            Assert.Equal(j == 3 ? 1f : 0f, covariance[3 * 4 + j], 6);
-            Assert.Equal(j == 3 ? 1f : 0f, covariance[j * 4 + 3], 6);
+            Assert.Equal(j == 3 ? scale[3] * scale[3] : 0f, covariance[3 * 4 + j], 6);
+            Assert.Equal(j == 3 ? scale[3] * scale[3] : 0f, covariance[j * 4 + 3], 6);
         }
         // The varying features keep their correlation: corr(0, 1) = 2 / sqrt(13), about 0.55.
         Assert.InRange(covariance[1] / Math.Sqrt(covariance[0] * covariance[5]), 0.5, 0.6);
@@ -45,6 +46,36 @@ public sealed class ConstantAndNearlyConstantFeatureTests
         using var generator = new Generator(2);
         Tensor test = cat(new[] { data.narrow(0, 0, 5), tensor(new[] { 0f, 0f, 0f, 6f }).unsqueeze(0) });
         Assert.True(flow.LogLikelihood(test, 4, generator).isfinite().all().item<bool>());
+    }
+
+    [Fact]
+    public void ChangingEveryFeaturesUnitsByOneFactorLeavesTheRankingOfRowsUnchanged()
+    {
+        // Pixels as 0-255 or as 0-1: the fitted Gaussian (with its tail, if it chooses one) of the rows times c is the
+        // same law in other units, so each row's log-density moves by -d log c, a constant feature's included (a unit
+        // scale in data units would make a row off the constant value cost c^2 times as much in the smaller units).
+        using var scope = NewDisposeScope();
+        Tensor points = TestFlows.Points(300, 2, 8);
+        Tensor x0 = points.narrow(1, 0, 1);
+        using Scalar three = 3f.ToScalar();
+        Tensor data = cat(new[] { x0.Times(40).Plus(100), full(300, 1, three), x0.Times(20).Plus(points.narrow(1, 1, 1).Times(15)) }, 1);
+        Tensor rows = cat(new[] { data.narrow(0, 0, 10), tensor(new[] { 100f, 300f, 0f, 60f, 3f, 40f, 140f, -50f, -20f }).view(3, 3) });
+        const double c = 1.0 / 255;
+        double[] LogDensities(Tensor fitted, Tensor scored)
+        {
+            using var flow = FlowTrainer.Train(new FlowArchitecture { Dimension = 3, HiddenLayers = new[] { 8 }, Precision = ScalarType.Float64 },
+                fitted, new FlowTrainingOptions { MaxSteps = 0, Seed = 1 }).Flow;
+            using var noGrad = no_grad();
+            using var generator = new Generator(5);
+            return flow.LogLikelihood(scored.to(ScalarType.Float64), 2, generator).data<double>().ToArray();
+        }
+
+        double[] raw = LogDensities(data, rows), scaled = LogDensities(data.Times(c), rows.Times(c));
+        for (int i = 0; i < raw.Length; i++)
+            // The rows are float32, and the scaled ones round differently in their last bits.
+            Assert.Equal(raw[i] - 3 * Math.Log(c), scaled[i], 4);
+        // The row off the constant value (3 -> 300, about 9 typical scales) is among those scored, and costs something.
+        Assert.True(raw[10] < raw.Take(10).Min(), "a row far off the constant value should score below the training rows");
     }
 
     [Theory]

@@ -111,8 +111,8 @@ public sealed class GaussianStage : nn.Module<Tensor, Tensor>
 
     /// <summary>
     /// 1 for each feature that varies in the training rows, 0 for one that is constant there, [d] (all 1 until fitted). A
-    /// constant feature is scored by the stage alone (unit variance in its own units, no correlation) and sampled as its
-    /// training value: the flow's dynamics do not move it.
+    /// constant feature is scored by the stage alone (the varying features' typical scale, no correlation) and sampled as
+    /// its training value: the flow's dynamics do not move it.
     /// </summary>
     public Tensor Varying => varying;
 

@@ -318,7 +318,7 @@ public sealed class HamiltonianFlow : nn.Module
         Tensor q0 = StandardNormal.Sample(n, Dimension, Architecture.Precision, Device, generator);
         Tensor p0 = StandardNormal.Sample(n, Dimension, Architecture.Precision, Device, generator);
         Tensor? moving = Moving();
-        // The stage scores a constant feature with a unit scale only so that every row has a density; its draws are the
+        // The stage scores a constant feature with a conventional scale only so that every row has a density; its draws are the
         // value the rows had (the held coordinate at 0 maps back to the feature's mean).
         if (moving is not null)
             q0 = q0 * moving;

@@ -15,7 +15,7 @@ namespace Microsoft.ML.HamiltonianFlows.Training;
 /// (<see cref="ScoringBudget"/>, which also sets the flow's <see cref="HamiltonianFlow.GaussianWeight"/> there); null when
 /// no rows were held out.</param>
 /// <param name="ConstantFeatures">Features (0-based) with no spread in the rows the Gaussian was fitted to (a single row,
-/// identical rows, a constant column): the flow gives them a unit scale in the data's units, its dynamics hold them, and its samples draw their value.</param>
+/// identical rows, a constant column): the flow gives them the varying features' typical scale (the geometric mean of their standard deviations), its dynamics hold them, and its samples draw their value.</param>
 /// <param name="ExcludedRows">Rows left out of the fit as gross outliers (see the trainer's remarks).</param>
 /// <param name="DensityValidationLoss">Held-out loss (mean negative log-likelihood, nats per row) of the density returned:
 /// the kept weights mixed with the Gaussian by its share, estimated with 64 importance samples on the held-out rows the

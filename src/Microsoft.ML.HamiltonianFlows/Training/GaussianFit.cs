@@ -14,8 +14,8 @@ namespace Microsoft.ML.HamiltonianFlows.Training;
 /// The correlation, not the covariance, is shrunk towards the identity (Ledoit and Wolf, 2004, applied to standardised
 /// features, as scikit-learn's <c>ledoit_wolf</c> is): features of very different units keep their own variances, and the
 /// estimate stays positive definite with fewer rows than features. A feature that is constant in training (which the flow's
-/// dynamics then hold, <see cref="GaussianStage.Varying"/>) keeps
-/// variance 1 in its own units and no correlation. Gross outliers are left out first (<see cref="GrossOutlierRule"/>).
+/// dynamics then hold, <see cref="GaussianStage.Varying"/>) gets the varying features' typical scale (the geometric mean
+/// of their standard deviations) and no correlation. Gross outliers are left out first (<see cref="GrossOutlierRule"/>).
 /// Lattice features (<see cref="FeatureCells"/>) are fitted as dequantised: their uniform offsets' variance is added
 /// (with a finite tail, whose t has no closed form, each pass after the first dequantises the rows with the same uniform
 /// draws instead, from a generator of the fit's seed restarted at each pass).
@@ -63,7 +63,7 @@ internal sealed class GaussianFit : IDisposable
         moments.Add(block.to(ScalarType.Float64));
     }
 
-    /// <summary>Features with no spread in the rows (after <see cref="EndMoments"/>): they keep a unit scale in data units.</summary>
+    /// <summary>Features with no spread in the rows (after <see cref="EndMoments"/>): they get the varying features' typical scale.</summary>
     public int[] ConstantFeatures =>
         constant is null ? throw new InvalidOperationException("The first pass has not ended.") : Enumerable.Range(0, dimension).Where(j => constant[j]).ToArray();
 
@@ -82,8 +82,12 @@ internal sealed class GaussianFit : IDisposable
             double sd = Math.Sqrt(variance[j] + cells.Width[j] * cells.Width[j] / 12);
             // Below float's resolution of the mean the spread is rounding, not data.
             constant[j] = !(sd > 1e-7 * Math.Abs(finalMean[j])) || sd == 0;
-            finalScale[j] = constant[j] ? 1 : sd;
+            finalScale[j] = sd;
         }
+        double typical = TypicalScale(finalScale, constant);
+        for (int j = 0; j < dimension; j++)
+            if (constant[j])
+                finalScale[j] = typical;
         if (HasTailPass)
             RestartOffsets();
     }
@@ -206,6 +210,27 @@ internal sealed class GaussianFit : IDisposable
         if (!(delta > 0))
             return 0;
         return Math.Clamp(Math.Min(beta, delta) / delta, 0, 1);
+    }
+
+    /// <summary>
+    /// The scale a constant feature gets: the geometric mean of the varying features' standard deviations (1 when none
+    /// varies). The rows say nothing about that feature's spread, so any scale is a convention; this one keeps the
+    /// model's ranking of rows unchanged when every feature's units change by one factor (pixels as 0-255 or 0-1), which
+    /// a fixed unit scale in data units does not, and, unlike the mean variance that a covariance shrinkage such as
+    /// scikit-learn's LedoitWolf gives it, is not set by the one feature with the largest units.
+    /// </summary>
+    private static double TypicalScale(double[] scale, bool[] constant)
+    {
+        double logSum = 0;
+        int varying = 0;
+        for (int j = 0; j < scale.Length; j++)
+        {
+            if (constant[j])
+                continue;
+            logSum += Math.Log(scale[j]);
+            varying++;
+        }
+        return varying == 0 ? 1 : Math.Exp(logSum / varying);
     }
 
     private Tensor Standardize(Tensor x)

@@ -64,7 +64,7 @@ internal static class TailChoice
         Tensor fitting = rows.index_select(0, order.narrow(0, heldOut, m - heldOut));
         Tensor scored = rows.index_select(0, order.narrow(0, 0, heldOut));
 
-        // Features constant in the fitting rows are left out: the stage gives such a feature unit scale in data units,
+        // Features constant in the fitting rows are left out: the stage gives such a feature a conventional scale,
         // where a held-out value u costs u^2 / 2 under the plain Gaussian and about log |u| under a tail, so they would
         // choose a tail from rows the fitting rows say nothing about (pixels lit in one image of a few hundred).
         using var moments = new GaussianFit(d, FeatureCells.None(d));
