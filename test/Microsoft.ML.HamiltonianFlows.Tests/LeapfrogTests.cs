@@ -79,10 +79,11 @@ public class LeapfrogTests
             identity[j, j] = 1;
         flow.Gaussian.Set(new double[d], Enumerable.Repeat(1.0, d).ToArray(), identity, FeatureCells.None(d), constant: new[] { false, true, false, true });
         using (var noGrad = no_grad())
+        using (var generator = new Generator(9))
         {
             // Random wells and a steep network, so that an unmasked step would move every coordinate.
             foreach (var parameter in flow.Layers.SelectMany(layer => layer.Hamiltonian.parameters()))
-                parameter.copy_(randn_like(parameter));
+                parameter.copy_(randn(parameter.shape, dtype: parameter.dtype, generator: generator));
         }
         Tensor x = TestFlows.Points(5, 2 * d, 3, ScalarType.Float64).requires_grad_(true);
         Tensor q = x.narrow(1, 0, d), p = x.narrow(1, d, d);

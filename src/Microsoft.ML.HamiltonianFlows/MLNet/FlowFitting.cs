@@ -81,8 +81,9 @@ internal static class FlowFitting
         if (result.ConstantFeatures.Count > 0)
             ch.Warning($"{result.ConstantFeatures.Count} of the {feature.Dimension} values of feature column '{feature.Name}' are constant in the " +
                        $"training rows (0-based: {string.Join(", ", result.ConstantFeatures.Take(10))}{(result.ConstantFeatures.Count > 10 ? ", ..." : "")}). " +
-                       "The model gives each a spread of 1 in the column's units, so any other value there scores as unlikely on that scale " +
-                       "alone; with one training row or identical rows, every value is constant.");
+                       "The model leaves each to its fitted Gaussian, with the typical spread of the varying values (the geometric mean of " +
+                       "their standard deviations), so any other value there scores as unlikely on that scale alone, and its samples " +
+                       "draw the training value; with one training row or identical rows, every value is constant (spread 1).");
         ch.Info($"Kept the weights of step {result.BestStep}" + (result.BestStep == 0 ? " (the fitted Gaussian)" : "") +
                 (result.StoppedEarly ? "; stopped early." : "."));
         // The scoring seed is a function of the training seed, so a model trained twice scores identically.

@@ -40,7 +40,10 @@ public sealed class Leapfrog : nn.Module<Tensor, Tensor, (Tensor Q, Tensor P)>
     /// <summary>The step size eps (a scalar tensor; a parameter when learned).</summary>
     public Tensor StepSize => log_step_size.exp();
 
-    /// <summary>Integrates forward in time: (q, p) at t = 0 to t = L eps.</summary>
+    /// <summary>
+    /// Integrates forward in time: (q, p) at t = 0 to t = L eps, moving every coordinate (<see cref="HamiltonianFlow.Forward(Tensor, Tensor)"/>
+    /// also holds those of the features constant in training).
+    /// </summary>
     public override (Tensor Q, Tensor P) forward(Tensor q, Tensor p) => Integrate(q, p, StepSize, null, null);
 
     /// <summary><see cref="forward"/> moving only the coordinates where <paramref name="moving"/> is 1 (null: all).</summary>

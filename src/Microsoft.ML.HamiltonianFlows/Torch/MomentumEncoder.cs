@@ -28,7 +28,10 @@ public sealed class MomentumEncoder : nn.Module<Tensor, (Tensor Mean, Tensor Log
         return (halves[0], halves[1].Clamp(MinLogScale, MaxLogScale));
     }
 
-    /// <summary>Draws p ~ enc(p | q) and returns it with log enc(p | q) of shape [n].</summary>
+    /// <summary>
+    /// Draws p ~ enc(p | q) and returns it with log enc(p | q) of shape [n], for every coordinate (the flow's own scoring
+    /// also proposes N(0, 1) on the coordinates it holds, <see cref="GaussianStage.Varying"/>).
+    /// </summary>
     public (Tensor P, Tensor LogProbability) Sample(Tensor q, Generator? generator) => Sample(q, generator, null);
 
     /// <summary>
