@@ -117,30 +117,22 @@ public sealed class GaussianStage : nn.Module<Tensor, Tensor>
     public Tensor Varying => varying;
 
     /// <summary>Whether some feature was constant in the training rows (<see cref="Varying"/> has a 0).</summary>
-    public bool HasConstantFeatures
-    {
-        get
-        {
-            // Read from the buffer each time (not cached): loading weights replaces it.
-            using var noGrad = no_grad();
-            using Tensor any = varying.Below(1).any();
-            return any.item<bool>();
-        }
-    }
+    public bool HasConstantFeatures => AnyFeature(varying, buffer => buffer.Below(1));
 
     /// <summary>Spacing of each lattice feature's values, 0 for a continuous feature, [d].</summary>
     public Tensor CellWidth => cellWidth;
 
     /// <summary>Whether some feature lies on a lattice, so that scoring dequantises.</summary>
-    public bool HasCells
+    public bool HasCells => AnyFeature(cellWidth, buffer => buffer.Above(0));
+
+    // Whether the condition holds for some feature of a per-feature buffer. Read from the buffer each time (not cached):
+    // loading weights replaces it.
+    private static bool AnyFeature(Tensor buffer, Func<Tensor, Tensor> condition)
     {
-        get
-        {
-            // Read from the buffer each time (not cached): loading weights replaces it.
-            using var noGrad = no_grad();
-            using Tensor any = cellWidth.Above(0).any();
-            return any.item<bool>();
-        }
+        using var noGrad = no_grad();
+        using Tensor holds = condition(buffer);
+        using Tensor any = holds.any();
+        return any.item<bool>();
     }
 
     /// <summary>x + width (u - 1/2) for rows x and uniforms u of the same shape: each lattice value spread over its cell.</summary>
