@@ -165,6 +165,32 @@ public class HamiltonianFlowTransformerTests
         Assert.Equal("Density", chain.LastTransformer.OutputColumnName);
     }
 
+    internal sealed class Point3
+    {
+        [VectorType(3)]
+        public float[] Features { get; set; } = Array.Empty<float>();
+    }
+
+    [Fact]
+    public void AValueConstantInTrainingIsSampledAsItselfAndScoredLowerOffIt()
+    {
+        var ml = new MLContext(seed: 1);
+        // The clusters with a middle value that is 7 in every training row.
+        var rows = Clusters(300, 2).Select(p => new Point3 { Features = new[] { p.Features[0], 7f, p.Features[1] } }).ToArray();
+        var model = ml.Transforms.HamiltonianFlow(SmallOptions()).Fit(ml.Data.LoadFromEnumerable(rows));
+
+        var points = model.Sample(300, seed: 5).GetColumn<float[]>("Features").ToArray();
+        Assert.All(points, p => Assert.Equal(7f, p[1]));
+        Assert.True(points.Select(p => p[0]).Distinct().Count() > 100, "the varying values should vary");
+
+        var scored = LogLikelihoods(model.Transform(ml.Data.LoadFromEnumerable(new[]
+        {
+            new Point3 { Features = new[] { 2f, 7f, 1f } },
+            new Point3 { Features = new[] { 2f, 9f, 1f } },
+        })));
+        Assert.True(scored[1] < scored[0] - 0.5, $"off the constant value {scored[1]}, on it {scored[0]}");
+    }
+
     [Fact]
     public void SampleReturnsAVectorColumnNamedLikeTheFeaturesNearTheData()
     {
