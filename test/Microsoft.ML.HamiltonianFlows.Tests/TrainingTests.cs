@@ -189,4 +189,19 @@ public class TrainingTests
             data, new FlowTrainingOptions { MaxSteps = 1, ValidationFraction = 0, Seed = 1, LearningRate = 0.5 }, p => reported.Add(p.LearningRate)).Flow;
         Assert.Equal(0.5, reported[^2], 12);
     }
+
+    [Fact]
+    public void TheDefaultLearningRateCountsOnlyTheFeaturesThatVaryInTraining()
+    {
+        // 64 columns of which 28 are constant: the dynamics move 36 coordinates, so the rate is 3e-3 sqrt(36 / 16), not
+        // the 6e-3 of 64 varying features (the rule's reason is the energy the potential must reach, and held
+        // coordinates carry none).
+        var reported = new List<double>();
+        using var scope = NewDisposeScope();
+        Tensor data = cat(new[] { randn(new long[] { 64, 36 }, generator: new Generator(1)), zeros(64, 28) }, 1);
+        using var flow = FlowTrainer.Train(new FlowArchitecture { Dimension = 64, HiddenLayers = new[] { 8 }, Hamiltonians = 1, LeapfrogSteps = 1 },
+            data, new FlowTrainingOptions { MaxSteps = 1, ValidationFraction = 0, Seed = 1 }, p => reported.Add(p.LearningRate)).Flow;
+        Assert.Equal(28, (int)flow.Gaussian.Varying.Below(1).sum().item<long>());
+        Assert.Equal(4.5e-3, reported[0], 12);
+    }
 }

@@ -69,8 +69,8 @@ public abstract class HamiltonianFlowOptionsBase
     public int BatchSize { get; set; } = FlowDefaults.BatchSize;
 
     /// <summary>
-    /// AdamW's base learning rate; null chooses it by the feature column's width d: 3e-3 up to 16 features, 3e-3 sqrt(d / 16)
-    /// above (<see cref="FlowTrainingOptions.LearningRate"/>). Default null.
+    /// AdamW's base learning rate; null chooses it by the number d of features that vary in the training rows: 3e-3 up to 16,
+    /// 3e-3 sqrt(d / 16) above (<see cref="FlowTrainingOptions.LearningRate"/>). Default null.
     /// </summary>
     public double? LearningRate { get; set; }
 

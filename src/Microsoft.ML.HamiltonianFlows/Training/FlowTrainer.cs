@@ -186,7 +186,7 @@ public static partial class FlowTrainer
         long trainRows, long excludedRows, IReadOnlyList<int> constantFeatures)
     {
         using var optimizer = new GuardedAdam(
-            flow.parameters(), options.LearningRate ?? FlowDefaults.LearningRateFor(flow.Dimension), options.WeightDecay, options.Schedule, options.GradientClipNorm,
+            flow.parameters(), options.LearningRate ?? FlowDefaults.LearningRateFor(flow.Dimension - constantFeatures.Count), options.WeightDecay, options.Schedule, options.GradientClipNorm,
             options.MaxConsecutiveNonFiniteBatches);
 
         var history = new List<FlowTrainingProgress>();

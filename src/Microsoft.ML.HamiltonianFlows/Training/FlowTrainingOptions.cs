@@ -18,9 +18,9 @@ public sealed record FlowTrainingOptions
     public int BatchSize { get; init; } = FlowDefaults.BatchSize;
 
     /// <summary>
-    /// AdamW's base learning rate; null chooses it by the data's width d: 3e-3 up to 16 features (better held-out fits than
-    /// 1e-3 or 1e-2 on the tabular sets), 3e-3 sqrt(d / 16) above (wide data such as images learned nothing at 3e-3;
-    /// docs/anomaly-benchmark.md). Default null.
+    /// AdamW's base learning rate; null chooses it by the number d of features that vary in the training rows (the
+    /// coordinates the dynamics move): 3e-3 up to 16 (better held-out fits than 1e-3 or 1e-2 on the tabular sets),
+    /// 3e-3 sqrt(d / 16) above (wide data such as images learned nothing at 3e-3; docs/anomaly-benchmark.md). Default null.
     /// </summary>
     public double? LearningRate { get; init; }
 
