@@ -190,18 +190,25 @@ public class TrainingTests
         Assert.Equal(0.5, reported[^2], 12);
     }
 
-    [Fact]
-    public void TheDefaultLearningRateCountsOnlyTheFeaturesThatVaryInTraining()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void TheDefaultLearningRateCountsOnlyTheFeaturesThatVaryInTraining(bool streamed)
     {
         // 64 columns of which 28 are constant: the dynamics move 36 coordinates, so the rate is 3e-3 sqrt(36 / 16), not
         // the 6e-3 of 64 varying features (the rule's reason is the energy the potential must reach, and held
-        // coordinates carry none).
+        // coordinates carry none). The in-memory and the streamed paths share the rule.
         var reported = new List<double>();
         using var scope = NewDisposeScope();
-        Tensor data = cat(new[] { randn(new long[] { 64, 36 }, generator: new Generator(1)), zeros(64, 28) }, 1);
-        using var flow = FlowTrainer.Train(new FlowArchitecture { Dimension = 64, HiddenLayers = new[] { 8 }, Hamiltonians = 1, LeapfrogSteps = 1 },
-            data, new FlowTrainingOptions { MaxSteps = 1, ValidationFraction = 0, Seed = 1 }, p => reported.Add(p.LearningRate)).Flow;
+        using var generator = new Generator(1);
+        Tensor data = cat(new[] { randn(new long[] { 64, 36 }, generator: generator), zeros(64, 28) }, 1);
+        var architecture = new FlowArchitecture { Dimension = 64, HiddenLayers = new[] { 8 }, Hamiltonians = 1, LeapfrogSteps = 1 };
+        var options = new FlowTrainingOptions { MaxSteps = 1, ValidationFraction = 0, Seed = 1 };
+        float[][] rows = Enumerable.Range(0, 64).Select(i => data[i].data<float>().ToArray()).ToArray();
+        using var flow = streamed
+            ? FlowTrainer.Train(architecture, new StreamingTrainingTests.ArrayRows(rows), options, p => reported.Add(p.LearningRate)).Flow
+            : FlowTrainer.Train(architecture, data, options, p => reported.Add(p.LearningRate)).Flow;
         Assert.Equal(28, (int)flow.Gaussian.Varying.Below(1).sum().item<long>());
-        Assert.Equal(4.5e-3, reported[0], 12);
+        Assert.Equal(3e-3 * Math.Sqrt(36.0 / 16), reported[0], 12);
     }
 }

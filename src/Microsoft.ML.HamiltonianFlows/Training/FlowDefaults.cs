@@ -22,10 +22,10 @@ internal static class FlowDefaults
 
     public const long MaxSteps = 2000;
     public const int BatchSize = 256;
-    /// <summary>The learning rate of narrow data (up to <see cref="LearningRateWidth"/> features): chosen on the tabular sets.</summary>
+    /// <summary>The learning rate of narrow data (up to <see cref="LearningRateWidth"/> varying features): chosen on the tabular sets.</summary>
     public const double LearningRate = 3e-3;
 
-    /// <summary>Above this many features the default learning rate grows as the square root of the width.</summary>
+    /// <summary>Above this many varying features the default learning rate grows as the square root of their number.</summary>
     public const int LearningRateWidth = 16;
 
     /// <summary>
