@@ -62,7 +62,7 @@ internal static class TabularBenchmark
         output.Create();
         log.WriteLine($"Test AUROC, default options, MLContext seed {seed}; peers: scikit-learn on the same splits (data/README.md).");
         log.WriteLine($"{"set",-11}{"flow",8}{"Gaussian",10}{"RPCA",8}{"| LW",8}{"GMM",8}{"KDE",8}{"best",8}{"fit s",8}{"tail c",8}" +
-                      $"{"| NLL flow",11}{"Gaussian",10}");
+                      $"{"| NLL flow",11}{"Gaussian",10}{"gain n",8}{"gain a",8}");
         var results = new List<Dictionary<string, object>>();
         foreach (var set in sets)
         {
@@ -73,30 +73,32 @@ internal static class TabularBenchmark
             IDataView test = LabeledRows.ToDataView(ml, testRows, set.Dimension);
 
             var clock = Stopwatch.StartNew();
-            var (flow, flowNll) = Flow(ml, train, test, Defaults(), out double tail);
+            var (flow, flowNll, flowRows) = Flow(ml, train, test, Defaults(), out double tail);
             double seconds = clock.Elapsed.TotalSeconds;
-            var (gaussian, gaussianNll) = Flow(ml, train, test, PlainGaussian(seed), out _);
+            var (gaussian, gaussianNll, gaussianRows) = Flow(ml, train, test, PlainGaussian(seed), out _);
             int[] varying = VaryingFeatures(trainRows, set.Dimension);
             if (varying.Length < set.Dimension)
             {
                 // The density is compared without the constant columns, on which a continuous density can buy unbounded
                 // likelihood: both models are fitted again to the other columns (ionosphere: 32 of 34).
                 IDataView Reduced(List<LabeledRow> rows) => LabeledRows.ToDataView(ml, LabeledRows.Select(rows, varying), varying.Length);
-                flowNll = Flow(ml, Reduced(trainRows), Reduced(testRows), Defaults(), out _).NormalNll;
-                gaussianNll = Flow(ml, Reduced(trainRows), Reduced(testRows), PlainGaussian(seed), out _).NormalNll;
+                (_, flowNll, flowRows) = Flow(ml, Reduced(trainRows), Reduced(testRows), Defaults(), out _);
+                (_, gaussianNll, gaussianRows) = Flow(ml, Reduced(trainRows), Reduced(testRows), PlainGaussian(seed), out _);
             }
+            double normalGain = MedianGain(flowRows, gaussianRows, anomalous: false), anomalousGain = MedianGain(flowRows, gaussianRows, anomalous: true);
             // ML.NET's default rank is 20, which needs more than 20 features: capped at d - 1 for the narrower sets.
             var pca = ml.AnomalyDetection.Trainers.RandomizedPca(rank: Math.Min(20, set.Dimension - 1)).Fit(train);
             double rpca = RandomizedPcaAuroc(ml, pca.Transform(test));
             double best = set.PeerAuroc.Values.Max();
             log.WriteLine($"{set.Name,-11}{flow,8:F4}{gaussian,10:F4}{rpca,8:F4}{"| " + set.PeerAuroc["gauss_shrink"].ToString("F4", CultureInfo.InvariantCulture),8}" +
                           $"{set.PeerAuroc["gmm_bic"],8:F4}{set.PeerAuroc["kde_cv"],8:F4}{best,8:F4}{seconds,8:F1}{ValidationRun.Tail(tail),8}" +
-                          $"{"| " + flowNll.ToString("F2", CultureInfo.InvariantCulture),11}{gaussianNll,10:F2}");
+                          $"{"| " + flowNll.ToString("F2", CultureInfo.InvariantCulture),11}{gaussianNll,10:F2}{normalGain,8:F2}{anomalousGain,8:F2}");
             var result = new Dictionary<string, object>
             {
                 ["set"] = set.Name, ["flow_auroc"] = flow, ["gaussian_auroc"] = gaussian, ["randomized_pca_auroc"] = rpca,
                 ["flow_fit_seconds"] = seconds, ["flow_tail"] = tail, ["peers_auroc"] = set.PeerAuroc,
                 ["flow_normal_test_nll"] = flowNll, ["gaussian_normal_test_nll"] = gaussianNll, ["density_features"] = varying.Length,
+                ["median_gain_normal"] = normalGain, ["median_gain_anomalous"] = anomalousGain,
             };
             if (checks)
                 result["checks"] = Checks(ml, set, trainRows, testRows, seed, flow, Defaults, log);
@@ -111,7 +113,8 @@ internal static class TabularBenchmark
             log.WriteLine($"{"mean",-11}{Mean("flow_auroc"),8:F4}{Mean("gaussian_auroc"),10:F4}{Mean("randomized_pca_auroc"),8:F4}" +
                           $"{"| " + Peer("gauss_shrink").ToString("F4", CultureInfo.InvariantCulture),8}{Peer("gmm_bic"),8:F4}{Peer("kde_cv"),8:F4}" +
                           $"{sets.Average(s => s.PeerAuroc.Values.Max()),8:F4}");
-            log.WriteLine("NLL: mean negative log-likelihood of the test file's normal rows, nats per row, constant training columns left out.");
+            log.WriteLine("NLL: mean negative log-likelihood of the test file's normal rows, nats per row, constant training columns left out; " +
+                          "gain n / a: median over the normal / anomalous test rows of the flow's log-likelihood minus the Gaussian's.");
         }
         log.WriteLine($"Wrote {Write(output, seed, results)}");
         return results;
@@ -142,17 +145,27 @@ internal static class TabularBenchmark
     internal static HamiltonianFlowAnomalyTrainer.Options PlainGaussian(int seed) => new() { Seed = seed, MaxSteps = 0, HeavyTails = false };
 
     // The test AUROC of a detector fitted with the options, the mean score (negative log-likelihood, nats) of the test
-    // file's normal rows, and the tail c its Gaussian stage chose.
-    private static (double Auroc, double NormalNll) Flow(MLContext ml, IDataView train, IDataView test, HamiltonianFlowAnomalyTrainer.Options options, out double tail)
+    // file's normal rows, every test row's score and label in the file's order, and the tail c its Gaussian stage chose.
+    private static (double Auroc, double NormalNll, ScoredRow[] Rows) Flow(MLContext ml, IDataView train, IDataView test, HamiltonianFlowAnomalyTrainer.Options options, out double tail)
     {
         var model = ml.AnomalyDetection.Trainers.HamiltonianFlow(options).Fit(train);
         // Cached: the evaluator and the mean read the same scores, computed once.
         IDataView scored = ml.Data.Cache(model.Transform(test));
         double auroc = ml.AnomalyDetection.Evaluate(scored).AreaUnderRocCurve;
-        double normalNll = ml.Data.CreateEnumerable<ScoredRow>(scored, reuseRowObject: true).Where(r => r.Label == 0).Average(r => (double)r.Score);
+        ScoredRow[] rows = ml.Data.CreateEnumerable<ScoredRow>(scored, reuseRowObject: false).ToArray();
+        double normalNll = rows.Where(r => r.Label == 0).Average(r => (double)r.Score);
         tail = model.Model.GaussianTail;
         model.Model.Dispose();
-        return (auroc, normalNll);
+        return (auroc, normalNll, rows);
+    }
+
+    // The median, over the test rows of one label, of what the flow's log-likelihood gains over the plain Gaussian's on the
+    // same row (nats): where training lifts the anomalies as much as the normal rows, it cannot rank them better.
+    private static double MedianGain(ScoredRow[] flow, ScoredRow[] gaussian, bool anomalous)
+    {
+        double[] gains = flow.Zip(gaussian).Where(pair => pair.First.Label > 0 == anomalous)
+            .Select(pair => (double)pair.Second.Score - pair.First.Score).Order().ToArray();
+        return gains.Length == 0 ? double.NaN : (gains[(gains.Length - 1) / 2] + gains[gains.Length / 2]) / 2;
     }
 
     private sealed class ScoredRow
