@@ -160,11 +160,14 @@ internal static class TabularBenchmark
     }
 
     // The median, over the test rows of one label, of what the flow's log-likelihood gains over the plain Gaussian's on the
-    // same row (nats): where training lifts the anomalies as much as the normal rows, it cannot rank them better.
+    // same row (nats): a summary of where the likelihood training buys goes, not a bound on the ranking. Rows scored NaN
+    // (a non-finite feature) are left out.
     private static double MedianGain(ScoredRow[] flow, ScoredRow[] gaussian, bool anomalous)
     {
+        if (flow.Length != gaussian.Length)
+            throw new InvalidOperationException($"The two detectors scored {flow.Length} and {gaussian.Length} test rows.");
         double[] gains = flow.Zip(gaussian).Where(pair => pair.First.Label > 0 == anomalous)
-            .Select(pair => (double)pair.Second.Score - pair.First.Score).Order().ToArray();
+            .Select(pair => (double)pair.Second.Score - pair.First.Score).Where(gain => !double.IsNaN(gain)).Order().ToArray();
         return gains.Length == 0 ? double.NaN : (gains[(gains.Length - 1) / 2] + gains[gains.Length / 2]) / 2;
     }
 
