@@ -30,9 +30,9 @@ public class AnomalyBenchmarkSampleTests
         Assert.Equal(32, set.GetProperty("density_features").GetInt32());
         double flowNll = set.GetProperty("flow_normal_test_nll").GetDouble(), gaussianNll = set.GetProperty("gaussian_normal_test_nll").GetDouble();
         Assert.True(flowNll < gaussianNll - 1, $"flow NLL {flowNll}, Gaussian NLL {gaussianNll}");
-        // The median gain per row agrees (3.0 to 4.9 nats over five seeds); the anomalies' median gain swings with the
-        // seed (from log alpha, where the flow rejects most of them and the Gaussian's share scores them, to +30), so
-        // it is only required to be a number.
+        // The median gain per row agrees (2.7 to 5.4 nats over five seeds). The anomalies' median is log alpha there (the
+        // flow gives most of them almost no density and the Gaussian's share scores them), which depends on the share
+        // fitted, so it is only required to be a number.
         double normalGain = set.GetProperty("median_gain_normal").GetDouble(), anomalousGain = set.GetProperty("median_gain_anomalous").GetDouble();
         Assert.True(normalGain > 1, $"median gain of the normal rows {normalGain}");
         Assert.True(double.IsFinite(anomalousGain), $"median gain of the anomalies {anomalousGain}");
