@@ -204,7 +204,8 @@ public class TrainingTests
         Tensor data = cat(new[] { randn(new long[] { 64, 36 }, generator: generator), zeros(64, 28) }, 1);
         var architecture = new FlowArchitecture { Dimension = 64, HiddenLayers = new[] { 8 }, Hamiltonians = 1, LeapfrogSteps = 1 };
         var options = new FlowTrainingOptions { MaxSteps = 1, ValidationFraction = 0, Seed = 1 };
-        float[][] rows = Enumerable.Range(0, 64).Select(i => data[i].data<float>().ToArray()).ToArray();
+        float[] values = data.data<float>().ToArray();
+        float[][] rows = values.Chunk(64).ToArray();
         using var flow = streamed
             ? FlowTrainer.Train(architecture, new StreamingTrainingTests.ArrayRows(rows), options, p => reported.Add(p.LearningRate)).Flow
             : FlowTrainer.Train(architecture, data, options, p => reported.Add(p.LearningRate)).Flow;
