@@ -12,7 +12,7 @@ namespace AnomalyBenchmark;
 /// </summary>
 internal static class ValidationRun
 {
-    public static void Run(IReadOnlyList<TabularSet> sets, string dataFolder, int seed, Action<HamiltonianFlowTrainer.Options> configure, TextWriter log, int? fitRows = null, int ensemble = 1)
+    public static void Run(IReadOnlyList<TabularSet> sets, string dataFolder, int seed, Action<HamiltonianFlowTrainer.Options> configure, TextWriter log, int? fitRows = null, int ensemble = 1, bool trace = false)
     {
         if (fitRows is < 1)
             throw new ArgumentException($"--fit-rows must be at least 1, got {fitRows}.");
@@ -27,9 +27,18 @@ internal static class ValidationRun
             IDataView fitSet = fitRows is int rows ? ml.Data.TakeRows(ml.Data.ShuffleRows(split.TrainSet, seed, shufflePoolSize: 100_000), rows) : split.TrainSet;
             var options = new HamiltonianFlowTrainer.Options { Seed = seed };
             configure(options);
+            // The trainer's own report of where training ended (and, with validation losses, how it went there).
+            EventHandler<LoggingEventArgs> echo = (_, e) =>
+            {
+                if (e.Message.Contains("validation loss") || e.Message.Contains("Kept the weights"))
+                    log.WriteLine($"  {e.Message[(e.Message.IndexOf("] ", StringComparison.Ordinal) + 2)..]}");
+            };
+            if (trace)
+                ml.Log += echo;
             var clock = Stopwatch.StartNew();
             using var flow = ml.Transforms.HamiltonianFlow(options).Fit(fitSet);
             double seconds = clock.Elapsed.TotalSeconds;
+            ml.Log -= echo;
             using var gaussian = ml.Transforms.HamiltonianFlow(new HamiltonianFlowTrainer.Options { Seed = seed, MaxSteps = 0, HeavyTails = false }).Fit(fitSet);
             double flowLl = MeanLogLikelihood(flow.Transform(split.TestSet));
             if (ensemble > 1)

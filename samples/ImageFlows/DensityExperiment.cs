@@ -15,7 +15,7 @@ internal static class DensityExperiment
 {
     private const int GridColumns = 8, GridImages = 64;
 
-    private sealed record Outcome(string DataSet, string Variant, long Parameters, double BitsPerDim, double Seconds, long MaxSteps);
+    private sealed record Outcome(string DataSet, string Variant, long Parameters, double BitsPerDim, double Seconds, long? MaxSteps);
 
     public static void Run(ImageBudget budget, DirectoryInfo output, DirectoryInfo cache, TextWriter log, bool defaults = false, IReadOnlyCollection<string>? dataSets = null)
     {
@@ -48,7 +48,7 @@ internal static class DensityExperiment
         File.WriteAllLines(Path.Combine(output.FullName, "density.csv"),
             new[] { "data_set,variant,side,parameters,test_bits_per_dim,train_seconds,max_steps" }.Concat(outcomes.Select(o =>
                 string.Join(',', o.DataSet, o.Variant, budget.Side, o.Parameters, o.BitsPerDim.ToString("R", CultureInfo.InvariantCulture),
-                    o.Seconds.ToString("F1", CultureInfo.InvariantCulture), o.MaxSteps))));
+                    o.Seconds.ToString("F1", CultureInfo.InvariantCulture), o.MaxSteps?.ToString(CultureInfo.InvariantCulture) ?? "default"))));
         log.WriteLine($"Wrote density.csv and *-samples.png to {output.FullName}");
     }
 

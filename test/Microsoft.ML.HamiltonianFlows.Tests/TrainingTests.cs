@@ -212,4 +212,40 @@ public class TrainingTests
         Assert.Equal(28, (int)flow.Gaussian.Varying.Below(1).sum().item<long>());
         Assert.Equal(3e-3 * Math.Sqrt(36.0 / 16), reported[0], 12);
     }
+
+    [Theory]
+    [InlineData(1, 2000)]
+    [InlineData(4096, 2000)]
+    [InlineData(9216, 3000)]
+    [InlineData(16384, 4000)]
+    [InlineData(3_000_000, 4000)]
+    public void TheDefaultStepBudgetIs2000UpTo4096RowsAndGrowsAsTheSquareRootToTwiceThat(long rows, long expected) =>
+        Assert.Equal(expected, FlowDefaults.MaxStepsFor(rows));
+
+    [Theory]
+    [InlineData(false, 1000, 2000)]
+    [InlineData(false, 20_000, 4000)]
+    [InlineData(true, 20_000, 4000)]
+    public void TheTrainerTakesItsDefaultStepBudgetFromTheTrainingRows(bool streamed, int rows, long budget)
+    {
+        // The cosine schedule reveals the budget it runs over: the rate reported after step 100 is the one step 99 of
+        // the budget used. The fit is cancelled there; its whole budget would take minutes.
+        var reported = new List<FlowTrainingProgress>();
+        using var cancellation = new CancellationTokenSource();
+        using var scope = NewDisposeScope();
+        Tensor data = randn(new long[] { rows, 2 }, generator: new Generator(1));
+        var architecture = new FlowArchitecture { Dimension = 2, HiddenLayers = new[] { 4 }, Hamiltonians = 1, LeapfrogSteps = 1 };
+        var options = new FlowTrainingOptions { ValidationFraction = 0, Seed = 1 };
+        void Report(FlowTrainingProgress progress)
+        {
+            reported.Add(progress);
+            if (progress.Steps == 100)
+                cancellation.Cancel();
+        }
+        Assert.ThrowsAny<OperationCanceledException>(() => streamed
+            ? FlowTrainer.Train(architecture, new StreamingTrainingTests.ArrayRows(data.data<float>().ToArray().Chunk(2).ToArray()), options, Report, cancellation.Token)
+            : FlowTrainer.Train(architecture, data, options, Report, cancellation.Token));
+        double expected = FlowDefaults.LearningRateFor(2) * 0.5 * (1 + Math.Cos(Math.PI * 99 / budget));
+        Assert.Equal(expected, reported.Single(p => p.Steps == 100).LearningRate, 12);
+    }
 }

@@ -15,13 +15,13 @@ public static class HamiltonianFlowCatalog
     /// <param name="catalog">The transforms catalog.</param>
     /// <param name="outputColumnName">Name of the log-likelihood column.</param>
     /// <param name="featureColumnName">A known-size vector of Single or Double, or a Single scalar.</param>
-    /// <param name="maxSteps">Optimiser steps at most (<see cref="HamiltonianFlowOptionsBase.MaxSteps"/>).</param>
+    /// <param name="maxSteps">Optimiser steps at most; null chooses them by the number of training rows (<see cref="HamiltonianFlowOptionsBase.MaxSteps"/>).</param>
     /// <param name="hiddenLayers">Hidden widths of the networks; null keeps the default (<see cref="HamiltonianFlowOptionsBase.HiddenLayers"/>).</param>
     /// <param name="leapfrogSteps">Leapfrog steps per Hamiltonian (<see cref="HamiltonianFlowOptionsBase.LeapfrogSteps"/>).</param>
     /// <param name="seed">Seed; null derives one from the <see cref="MLContext"/>'s seed.</param>
     public static HamiltonianFlowTrainer HamiltonianFlow(this TransformsCatalog catalog,
         string outputColumnName = FlowDefaults.LogLikelihoodColumnName, string featureColumnName = FlowDefaults.FeatureColumnName,
-        long maxSteps = FlowDefaults.MaxSteps, int[]? hiddenLayers = null, int leapfrogSteps = FlowDefaults.LeapfrogSteps, int? seed = null) =>
+        long? maxSteps = null, int[]? hiddenLayers = null, int leapfrogSteps = FlowDefaults.LeapfrogSteps, int? seed = null) =>
         catalog.HamiltonianFlow(Configure(new HamiltonianFlowTrainer.Options { OutputColumnName = outputColumnName },
             featureColumnName, maxSteps, hiddenLayers, leapfrogSteps, seed));
 
@@ -39,13 +39,13 @@ public static class HamiltonianFlowCatalog
     /// <param name="catalog">The anomaly detection trainers catalog.</param>
     /// <param name="featureColumnName">A known-size vector of Single or Double, or a Single scalar.</param>
     /// <param name="contamination">Expected fraction of anomalies, in (0, 1); sets the threshold (<see cref="HamiltonianFlowAnomalyTrainer.Options.Contamination"/>).</param>
-    /// <param name="maxSteps">Optimiser steps at most (<see cref="HamiltonianFlowOptionsBase.MaxSteps"/>).</param>
+    /// <param name="maxSteps">Optimiser steps at most; null chooses them by the number of training rows (<see cref="HamiltonianFlowOptionsBase.MaxSteps"/>).</param>
     /// <param name="hiddenLayers">Hidden widths of the networks; null keeps the default (<see cref="HamiltonianFlowOptionsBase.HiddenLayers"/>).</param>
     /// <param name="leapfrogSteps">Leapfrog steps per Hamiltonian (<see cref="HamiltonianFlowOptionsBase.LeapfrogSteps"/>).</param>
     /// <param name="seed">Seed; null derives one from the <see cref="MLContext"/>'s seed.</param>
     public static HamiltonianFlowAnomalyTrainer HamiltonianFlow(this AnomalyDetectionCatalog.AnomalyDetectionTrainers catalog,
         string featureColumnName = FlowDefaults.FeatureColumnName, double contamination = FlowDefaults.Contamination,
-        long maxSteps = FlowDefaults.MaxSteps, int[]? hiddenLayers = null, int leapfrogSteps = FlowDefaults.LeapfrogSteps, int? seed = null) =>
+        long? maxSteps = null, int[]? hiddenLayers = null, int leapfrogSteps = FlowDefaults.LeapfrogSteps, int? seed = null) =>
         catalog.HamiltonianFlow(Configure(new HamiltonianFlowAnomalyTrainer.Options { Contamination = contamination },
             featureColumnName, maxSteps, hiddenLayers, leapfrogSteps, seed));
 
@@ -68,7 +68,7 @@ public static class HamiltonianFlowCatalog
         return model.WithThreshold(threshold);
     }
 
-    private static TOptions Configure<TOptions>(TOptions options, string featureColumnName, long maxSteps, int[]? hiddenLayers,
+    private static TOptions Configure<TOptions>(TOptions options, string featureColumnName, long? maxSteps, int[]? hiddenLayers,
         int leapfrogSteps, int? seed) where TOptions : HamiltonianFlowOptionsBase
     {
         options.FeatureColumnName = featureColumnName;

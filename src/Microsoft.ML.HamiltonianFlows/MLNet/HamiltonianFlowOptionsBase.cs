@@ -62,8 +62,12 @@ public abstract class HamiltonianFlowOptionsBase
     /// </summary>
     public bool DoublePrecision { get; set; }
 
-    /// <summary>Optimiser steps at most; early stopping usually ends sooner. Default 2,000.</summary>
-    public long MaxSteps { get; set; } = FlowDefaults.MaxSteps;
+    /// <summary>
+    /// Optimiser steps at most; early stopping usually ends sooner. Null chooses them by the number n of training rows:
+    /// 2,000 up to 4,096 rows, 2,000 sqrt(n / 4,096) above, at most 4,000 (<see cref="FlowTrainingOptions.MaxSteps"/>).
+    /// Default null.
+    /// </summary>
+    public long? MaxSteps { get; set; }
 
     /// <summary>Rows per minibatch. Default 256.</summary>
     public int BatchSize { get; set; } = FlowDefaults.BatchSize;

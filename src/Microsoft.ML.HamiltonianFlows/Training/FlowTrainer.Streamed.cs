@@ -79,7 +79,7 @@ public static partial class FlowTrainer
             ? tensor(validationValues, new[] { validationRows, d }, flow.Architecture.Precision, flow.Device)
             : null;
         int batchSize = (int)Math.Min(options.BatchSize, trainRows);
-        return Loop(flow, options, options.MaxSteps,
+        return Loop(flow, options, options.MaxSteps ?? FlowDefaults.MaxStepsFor(trainRows),
             epoch => Streamed(flow, rows, row => Kept(row) && !ValidationSplit.Contains(row.Key, validationFraction, options.Seed), batchSize, options.Seed, epoch),
             validation, generator, progress, cancellationToken, trainRows, finiteRows - keptRows, gaussian.ConstantFeatures);
     }

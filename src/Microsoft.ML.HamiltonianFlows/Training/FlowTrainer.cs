@@ -123,7 +123,7 @@ public static partial class FlowTrainer
         Tensor? validation = validationRows > 0 ? kept.index_select(0, order.narrow(0, 0, validationRows)) : null;
         long trainRows = train.shape[0];
         // With rows to hold out asked for and none to spare (a single row), the Gaussian is all the data support.
-        long budget = options.ValidationFraction > 0 && validationRows == 0 ? 0 : options.MaxSteps;
+        long budget = options.ValidationFraction > 0 && validationRows == 0 ? 0 : options.MaxSteps ?? FlowDefaults.MaxStepsFor(trainRows);
         int batchSize = (int)Math.Min(options.BatchSize, trainRows);
 
         return Loop(flow, options, budget, _ => Shuffled(train, batchSize, generator, flow.Device),
