@@ -63,8 +63,9 @@ public abstract class HamiltonianFlowOptionsBase
     public bool DoublePrecision { get; set; }
 
     /// <summary>
-    /// Optimiser steps at most; early stopping usually ends sooner. Null chooses them by the number n of training rows:
-    /// 2,000 up to 4,096 rows, 2,000 sqrt(n / 4,096) above, at most 4,000 (<see cref="FlowTrainingOptions.MaxSteps"/>).
+    /// Optimiser steps at most; early stopping usually ends sooner. Null chooses them by the number n of training rows not
+    /// held out for validation: 2,000 up to 4,096 rows, 2,000 sqrt(n / 4,096) above in whole hundreds, at most 4,000
+    /// (<see cref="FlowTrainingOptions.MaxSteps"/>).
     /// Default null.
     /// </summary>
     public long? MaxSteps { get; set; }
