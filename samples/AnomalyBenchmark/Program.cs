@@ -33,6 +33,7 @@ fashion.SetAction(parse => FashionBenchmark.Run(parse.GetValue(classes)!, parse.
 
 var maxSteps = new Option<long?>("--max-steps") { Description = "Override MaxSteps." };
 var learningRate = new Option<double?>("--learning-rate") { Description = "Override LearningRate." };
+var maxTrainingSeconds = new Option<double?>("--max-training-seconds") { Description = "Set MaxTrainingTime (seconds)." };
 var weightDecay = new Option<double?>("--weight-decay") { Description = "Override WeightDecay." };
 var hidden = new Option<int[]?>("--hidden") { Description = "Override HiddenLayers.", AllowMultipleArgumentsPerToken = true };
 var leapfrog = new Option<int?>("--leapfrog-steps") { Description = "Override LeapfrogSteps." };
@@ -47,11 +48,12 @@ var ensemble = new Option<int>("--ensemble") { Description = "Also fit this many
 var trace = new Option<bool>("--trace") { Description = "Also print the flow's validation losses and the step whose weights it kept." };
 var validate = new Command("validate",
     "Held-out log-likelihood on the training files alone (80/20 split): the measurement that chooses the defaults, never the test files.")
-    { sets, seed, data, threads, maxSteps, learningRate, weightDecay, hidden, leapfrog, hamiltonians, batch, patience, scoringSamples, trainingSamples, heavyTails, fitRows, ensemble, evaluationInterval, trace };
+    { sets, seed, data, threads, maxSteps, learningRate, weightDecay, hidden, leapfrog, hamiltonians, batch, patience, scoringSamples, trainingSamples, heavyTails, fitRows, ensemble, evaluationInterval, trace, maxTrainingSeconds };
 validate.SetAction(parse => ValidationRun.Run(TabularSet.Load(parse.GetValue(data)!.FullName, parse.GetValue(sets)!), parse.GetValue(data)!.FullName,
     parse.GetValue(seed), options =>
     {
         if (parse.GetValue(maxSteps) is long s) options.MaxSteps = s;
+        if (parse.GetValue(maxTrainingSeconds) is double seconds) options.MaxTrainingTime = TimeSpan.FromSeconds(seconds);
         if (parse.GetValue(learningRate) is double r) options.LearningRate = r;
         if (parse.GetValue(weightDecay) is double w) options.WeightDecay = w;
         if (parse.GetValue(hidden) is { Length: > 0 } h) options.HiddenLayers = h;

@@ -294,6 +294,19 @@ public class HamiltonianFlowTransformerTests
     }
 
     [Fact]
+    public void ATimeLimitInTheOptionsEndsTheFitAndTheLogSaysSo()
+    {
+        var ml = new MLContext(seed: 1);
+        var log = new List<string>();
+        ml.Log += (_, e) => { lock (log) log.Add(e.Message); };
+        var options = SmallOptions();
+        options.MaxSteps = 1_000_000;
+        options.MaxTrainingTime = TimeSpan.Zero;
+        using var model = ml.Transforms.HamiltonianFlow(options).Fit(ml.Data.LoadFromEnumerable(Clusters(100, 1)));
+        Assert.Contains(log, m => m.Contains("Kept the weights of step 1; stopped at the time limit (MaxTrainingTime)."));
+    }
+
+    [Fact]
     public void EmptyOrAllNonFiniteTrainingDataThrowsAndNonFiniteRowsAreSkippedWithALogMessage()
     {
         var ml = new MLContext(seed: 1);

@@ -35,6 +35,7 @@ public class OptionValidationTests
     public static IEnumerable<object[]> BadTrainingOptions() => new[]
     {
         new object[] { new FlowTrainingOptions { MaxSteps = -1 }, nameof(FlowTrainingOptions.MaxSteps) },
+        new object[] { new FlowTrainingOptions { MaxTrainingTime = TimeSpan.FromSeconds(-1) }, nameof(FlowTrainingOptions.MaxTrainingTime) },
         new object[] { new FlowTrainingOptions { WeightDecay = -1e-4 }, nameof(FlowTrainingOptions.WeightDecay) },
         new object[] { new FlowTrainingOptions { WeightDecay = double.NaN }, nameof(FlowTrainingOptions.WeightDecay) },
         new object[] { new FlowTrainingOptions { MaxValidationRows = 0 }, nameof(FlowTrainingOptions.MaxValidationRows) },

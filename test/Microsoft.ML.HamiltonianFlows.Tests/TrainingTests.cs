@@ -252,4 +252,39 @@ public class TrainingTests
         double expected = FlowDefaults.LearningRateFor(2) * 0.5 * (1 + Math.Cos(Math.PI * 99 / budget));
         Assert.Equal(expected, reported.Single(p => p.Steps == 100).LearningRate, 12);
     }
+
+    [Theory]
+    [InlineData(100, 1000, 5.0, 10.0, 0.5)]
+    [InlineData(600, 1000, 5.0, 10.0, 0.6)]
+    [InlineData(100, 1000, 20.0, 10.0, 1.0)]
+    [InlineData(100, 1000, 5.0, null, 0.1)]
+    [InlineData(0, 1000, 0.0, 0.0, 1.0)]
+    public void TheScheduleRunsOverWhicheverOfTheStepsAndTheTimeRunsOutFirst(long step, long budget, double elapsedSeconds, double? limitSeconds, double expected)
+    {
+        TimeSpan? limit = limitSeconds is double seconds ? TimeSpan.FromSeconds(seconds) : null;
+        Assert.Equal(expected, LearningRateScheduleExtensions.Progress(step, budget, TimeSpan.FromSeconds(elapsedSeconds), limit), 12);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void TrainingEndsAtTheTimeLimitWithItsLastStepEvaluated(bool streamed)
+    {
+        // A limit of zero runs out at the first step, whatever the machine: that step is evaluated, kept (the only trained
+        // one), and the fit ends there, not at its budget of a million steps.
+        using var data = TestFlows.Points(256, 2, 1);
+        var architecture = new FlowArchitecture { Dimension = 2, HiddenLayers = new[] { 4 }, Hamiltonians = 1, LeapfrogSteps = 1 };
+        var options = new FlowTrainingOptions { MaxSteps = 1_000_000, MaxTrainingTime = TimeSpan.Zero, Seed = 1 };
+        var result = streamed
+            ? FlowTrainer.Train(architecture, new StreamingTrainingTests.ArrayRows(data.data<float>().ToArray().Chunk(2).ToArray()), options)
+            : FlowTrainer.Train(architecture, data, options);
+        using var flow = result.Flow;
+        Assert.True(result.ReachedTimeLimit);
+        Assert.False(result.StoppedEarly);
+        Assert.Equal(new long[] { 0, 1 }, result.History.Select(p => p.Steps));
+        Assert.Equal(1, result.BestStep);
+        // The schedule ran over the time, so its one step was taken at the rate's end, not at the start of a cosine over
+        // a million steps.
+        Assert.Equal(0, result.History[1].LearningRate, 12);
+    }
 }

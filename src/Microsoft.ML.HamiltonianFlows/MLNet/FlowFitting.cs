@@ -85,7 +85,7 @@ internal static class FlowFitting
                        "their standard deviations), so any other value there scores as unlikely on that scale alone, and its samples " +
                        "draw the training value; with one training row or identical rows, every value is constant (spread 1).");
         ch.Info($"Kept the weights of step {result.BestStep}" + (result.BestStep == 0 ? " (the fitted Gaussian)" : "") +
-                (result.StoppedEarly ? "; stopped early." : "."));
+                (result.StoppedEarly ? "; stopped early." : result.ReachedTimeLimit ? $"; stopped at the time limit ({nameof(options.MaxTrainingTime)})." : "."));
         // The scoring seed is a function of the training seed, so a model trained twice scores identically.
         ulong scoringSeed = (ulong)(uint)seed * SplitMix64.Increment + 1;
         int samples = options.ScoringImportanceSamples ?? result.ScoringSamples ?? FlowDefaults.UnmeasuredScoringImportanceSamples;

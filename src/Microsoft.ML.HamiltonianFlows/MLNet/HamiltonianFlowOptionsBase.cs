@@ -70,6 +70,13 @@ public abstract class HamiltonianFlowOptionsBase
     /// </summary>
     public long? MaxSteps { get; set; }
 
+    /// <summary>
+    /// Wall-clock time for training at most; null sets no limit. The learning-rate schedule then runs over whichever of
+    /// the steps and the time runs out first, and the best validated weights are kept; a fit ended by time is not
+    /// reproducible (<see cref="FlowTrainingOptions.MaxTrainingTime"/>). Default null.
+    /// </summary>
+    public TimeSpan? MaxTrainingTime { get; set; }
+
     /// <summary>Rows per minibatch. Default 256.</summary>
     public int BatchSize { get; set; } = FlowDefaults.BatchSize;
 
@@ -179,6 +186,7 @@ public abstract class HamiltonianFlowOptionsBase
     internal FlowTrainingOptions ToTrainingOptions(int seed) => new()
     {
         MaxSteps = MaxSteps,
+        MaxTrainingTime = MaxTrainingTime,
         BatchSize = BatchSize,
         LearningRate = LearningRate,
         WeightDecay = WeightDecay,

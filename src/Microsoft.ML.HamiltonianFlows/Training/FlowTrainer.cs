@@ -194,7 +194,8 @@ public static partial class FlowTrainer
         var stopping = new EarlyStopping(options.EarlyStoppingPatience, budget);
         long step = 0, updates = 0, bestStep = 0;
         double bestLoss = double.PositiveInfinity;
-        bool stoppedEarly = false;
+        bool stoppedEarly = false, reachedTimeLimit = false;
+        var clock = System.Diagnostics.Stopwatch.StartNew();
         double lossSum = 0;
         long lossCount = 0;
 
@@ -241,7 +242,7 @@ public static partial class FlowTrainer
                     cancellationToken.ThrowIfCancellationRequested();
                     using (var scope = NewDisposeScope())
                     {
-                        double? loss = optimizer.Step(step++, budget,
+                        double? loss = optimizer.Step(LearningRateScheduleExtensions.Progress(step++, budget, clock.Elapsed, options.MaxTrainingTime),
                             () => -flow.LogLikelihood(batch, options.TrainingImportanceSamples, generator).mean(), null,
                             (failures, rate) =>
                                 $"Training diverged: {failures} consecutive batches gave a non-finite loss or gradient " +
@@ -254,10 +255,13 @@ public static partial class FlowTrainer
                             lossCount++;
                         }
                     }
-                    if (step % options.EvaluationInterval == 0 || step == budget)
+                    bool outOfTime = clock.Elapsed >= options.MaxTrainingTime;
+                    if (step % options.EvaluationInterval == 0 || step == budget || outOfTime)
                     {
-                        running = Evaluate();
-                        stoppedEarly = !running;
+                        bool improving = Evaluate();
+                        stoppedEarly = !improving;
+                        reachedTimeLimit = improving && outOfTime && step < budget;
+                        running = improving && !outOfTime;
                     }
                 }
                 if (!anyBatch)
@@ -277,11 +281,12 @@ public static partial class FlowTrainer
         // The loss early stopping compared, of the weights kept; then the Gaussian's share and the scoring K, measured on
         // the same held-out rows.
         if (validation is null)
-            return new FlowTrainingResult(flow, history, bestStep, stoppedEarly, null, trainRows, excludedRows, null, constantFeatures, null, null);
+            return new FlowTrainingResult(flow, history, bestStep, stoppedEarly, null, trainRows, excludedRows, null, constantFeatures, null, null,
+                reachedTimeLimit);
         double validationLoss = RowLosses(flow, validation, options).Average();
         var (scoringSamples, logLikelihood, gaussianLogLikelihood) = ScoringBudget.Measure(flow, validation, options.Seed);
         return new FlowTrainingResult(flow, history, bestStep, stoppedEarly, validationLoss, trainRows, excludedRows, scoringSamples,
-            constantFeatures, -logLikelihood, -gaussianLogLikelihood);
+            constantFeatures, -logLikelihood, -gaussianLogLikelihood, reachedTimeLimit);
     }
 
     /// <summary>Per-row losses of held-out rows, with momenta drawn from a fixed seed so evaluations compare fairly.</summary>

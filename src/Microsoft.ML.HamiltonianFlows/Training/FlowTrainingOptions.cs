@@ -16,6 +16,15 @@ public sealed record FlowTrainingOptions
     /// </summary>
     public long? MaxSteps { get; init; }
 
+    /// <summary>
+    /// Wall-clock time for training at most (the Gaussian stage's passes not counted); null sets no limit. Where the limit
+    /// comes before the step budget, the learning-rate schedule runs over the time instead (its progress is the larger of
+    /// the shares of steps and of time used), and training ends at the limit with the best validated weights, as early
+    /// stopping ends it. A fit ended by time is not reproducible: how many steps it takes depends on the machine and its
+    /// load, which is why the budget is in steps by default. Default null.
+    /// </summary>
+    public TimeSpan? MaxTrainingTime { get; init; }
+
     /// <summary>Rows per minibatch, at most the number of training rows. Default 256.</summary>
     public int BatchSize { get; init; } = FlowDefaults.BatchSize;
 
@@ -94,6 +103,8 @@ public sealed record FlowTrainingOptions
     {
         if (MaxSteps < 0)
             throw new ArgumentException($"{nameof(MaxSteps)} must not be negative, got {MaxSteps}.", nameof(MaxSteps));
+        if (MaxTrainingTime < TimeSpan.Zero)
+            throw new ArgumentException($"{nameof(MaxTrainingTime)} must not be negative, got {MaxTrainingTime}.", nameof(MaxTrainingTime));
         if (BatchSize < 1)
             throw new ArgumentException($"{nameof(BatchSize)} must be at least 1, got {BatchSize}.", nameof(BatchSize));
         if (TrainingImportanceSamples < 1)

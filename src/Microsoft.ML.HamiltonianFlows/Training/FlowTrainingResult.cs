@@ -23,7 +23,9 @@ namespace Microsoft.ML.HamiltonianFlows.Training;
 /// a share of 1 is the Gaussian.</param>
 /// <param name="GaussianValidationLoss">Held-out loss of the fitted Gaussian alone on the same rows (exact but for the
 /// dequantisation draws of lattice features, which the two losses share); null when no rows were held out.</param>
+/// <param name="ReachedTimeLimit">Whether training ended at <see cref="FlowTrainingOptions.MaxTrainingTime"/>, before its
+/// step budget and while the held-out loss was still allowed to improve.</param>
 public sealed record FlowTrainingResult(
     HamiltonianFlow Flow, IReadOnlyList<FlowTrainingProgress> History, long BestStep, bool StoppedEarly, double? ValidationLoss,
     long TrainingRows, long ExcludedRows, int? ScoringSamples, IReadOnlyList<int> ConstantFeatures,
-    double? DensityValidationLoss, double? GaussianValidationLoss);
+    double? DensityValidationLoss, double? GaussianValidationLoss, bool ReachedTimeLimit);

@@ -7,7 +7,7 @@ namespace Microsoft.ML.HamiltonianFlows.Training;
 
 /// <summary>
 /// Adam (with decoupled weight decay, AdamW) with the step conventions every trainer of this library shares: the learning rate follows a schedule over the
-/// step budget; the gradient's global norm is clipped; a step whose loss or gradient is not finite is skipped and halves
+/// training budget; the gradient's global norm is clipped; a step whose loss or gradient is not finite is skipped and halves
 /// the learning rate from then on, and too many consecutive such steps end training with an error instead of a NaN model.
 /// </summary>
 internal sealed class GuardedAdam : IDisposable
@@ -53,14 +53,14 @@ internal sealed class GuardedAdam : IDisposable
     public int Skipped { get; private set; }
 
     /// <summary>
-    /// One step of the <paramref name="step"/>-th of <paramref name="budget"/>: <paramref name="loss"/> builds the scalar loss
+    /// One step at <paramref name="progress"/>, the share of training done (which sets the scheduled rate): <paramref name="loss"/> builds the scalar loss
     /// (called after the gradients are cleared); returns its value, or null when the step was skipped.
     /// <paramref name="onNonFiniteGradient"/> may throw a more precise error first; <paramref name="failureMessage"/> gives the
     /// error after too many consecutive skipped steps, from their number and the lowered learning rate.
     /// </summary>
-    public double? Step(long step, long budget, Func<Tensor> loss, Action? onNonFiniteGradient, Func<int, double, string> failureMessage)
+    public double? Step(double progress, Func<Tensor> loss, Action? onNonFiniteGradient, Func<int, double, string> failureMessage)
     {
-        LearningRate = baseRate * rateScale * schedule.Factor(step, budget);
+        LearningRate = baseRate * rateScale * schedule.Factor(progress);
         ZeroGradients();
         Tensor value = loss();
         double lossValue = value.to(ScalarType.Float64).item<double>();
