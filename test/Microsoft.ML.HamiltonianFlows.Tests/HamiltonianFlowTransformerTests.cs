@@ -302,6 +302,7 @@ public class HamiltonianFlowTransformerTests
         var options = SmallOptions();
         options.MaxSteps = 1_000_000;
         options.MaxTrainingTime = TimeSpan.Zero;
+        options.ValidationFraction = 0;
         using var model = ml.Transforms.HamiltonianFlow(options).Fit(ml.Data.LoadFromEnumerable(Clusters(100, 1)));
         Assert.Contains(log, m => m.Contains("Kept the weights of step 1; stopped at the time limit (MaxTrainingTime)."));
     }

@@ -25,7 +25,7 @@ public class NonFiniteStepTests
             float[] before = weight.data<float>().ToArray();
             using var scope = NewDisposeScope();
             long current = step;
-            returned.Add(optimizer.Step(step / 40.0,
+            returned.Add(optimizer.Step(step, 40,
                 () => nonFiniteSteps.Contains(current) ? weight.Times(float.NaN).sum() : weight.Plus(-3).Squared().sum(), null, (n, _) => $"{n} failures"));
             if (nonFiniteSteps.Contains(step))
                 Assert.Equal(before, weight.data<float>().ToArray());
@@ -48,9 +48,9 @@ public class NonFiniteStepTests
         using var scope = NewDisposeScope();
         Tensor NaNLoss() => weight.Times(float.NaN).sum();
 
-        Assert.Null(optimizer.Step(0.0, NaNLoss, null, (n, _) => $"{n} failures"));
-        Assert.Null(optimizer.Step(0.1, NaNLoss, null, (n, _) => $"{n} failures"));
-        var error = Assert.Throws<InvalidOperationException>(() => optimizer.Step(0.2, NaNLoss, null, (n, rate) => $"{n} failures, rate {rate}"));
+        Assert.Null(optimizer.Step(0, 10, NaNLoss, null, (n, _) => $"{n} failures"));
+        Assert.Null(optimizer.Step(1, 10, NaNLoss, null, (n, _) => $"{n} failures"));
+        var error = Assert.Throws<InvalidOperationException>(() => optimizer.Step(2, 10, NaNLoss, null, (n, rate) => $"{n} failures, rate {rate}"));
         Assert.Equal($"3 failures, rate {0.1 / 8}", error.Message);
     }
 }

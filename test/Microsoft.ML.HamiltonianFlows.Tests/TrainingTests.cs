@@ -254,15 +254,30 @@ public class TrainingTests
     }
 
     [Theory]
-    [InlineData(100, 1000, 5.0, 10.0, 0.5)]
-    [InlineData(600, 1000, 5.0, 10.0, 0.6)]
-    [InlineData(100, 1000, 20.0, 10.0, 1.0)]
-    [InlineData(100, 1000, 5.0, null, 0.1)]
-    [InlineData(0, 1000, 0.0, 0.0, 1.0)]
-    public void TheScheduleRunsOverWhicheverOfTheStepsAndTheTimeRunsOutFirst(long step, long budget, double elapsedSeconds, double? limitSeconds, double expected)
+    [InlineData(100, 1000, 0.5, 0.5)]
+    [InlineData(600, 1000, 0.5, 0.6)]
+    [InlineData(100, 1000, 2.0, 1.0)]
+    [InlineData(100, 1000, 0.0, 0.1)]
+    public void TheCosineRunsOverWhicheverOfTheStepsAndTheTimeRunsOutFirst(long step, long budget, double timeShare, double progress) =>
+        Assert.Equal(0.5 * (1 + Math.Cos(Math.PI * progress)), LearningRateSchedule.Cosine.Factor(step, budget, timeShare), 12);
+
+    [Fact]
+    public void WithoutATimeLimitTheCosineIsTheStepBudgetsToTheLastBit()
+    {
+        // Fits without a limit keep the exact rates every earlier result was measured with: PI * step / budget, in that order.
+        for (long step = 0; step < 2000; step++)
+            Assert.Equal(0.5 * (1 + Math.Cos(Math.PI * step / 2000)), LearningRateSchedule.Cosine.Factor(step, 2000));
+    }
+
+    [Theory]
+    [InlineData(5.0, 10.0, 0.5)]
+    [InlineData(20.0, 10.0, 2.0)]
+    [InlineData(5.0, null, 0.0)]
+    [InlineData(0.0, 0.0, 1.0)]
+    public void TheTimeShareIsTheElapsedOverTheLimitAndZeroWithoutOne(double elapsedSeconds, double? limitSeconds, double expected)
     {
         TimeSpan? limit = limitSeconds is double seconds ? TimeSpan.FromSeconds(seconds) : null;
-        Assert.Equal(expected, LearningRateScheduleExtensions.Progress(step, budget, TimeSpan.FromSeconds(elapsedSeconds), limit), 12);
+        Assert.Equal(expected, LearningRateScheduleExtensions.TimeShare(TimeSpan.FromSeconds(elapsedSeconds), limit), 12);
     }
 
     [Theory]
@@ -270,11 +285,11 @@ public class TrainingTests
     [InlineData(true)]
     public void TrainingEndsAtTheTimeLimitWithItsLastStepEvaluated(bool streamed)
     {
-        // A limit of zero runs out at the first step, whatever the machine: that step is evaluated, kept (the only trained
-        // one), and the fit ends there, not at its budget of a million steps.
+        // A limit of zero runs out at the first step, whatever the machine: that step is evaluated and the fit ends there,
+        // not at its budget of a million steps. No rows are held out, so no early-stopping rule takes part.
         using var data = TestFlows.Points(256, 2, 1);
         var architecture = new FlowArchitecture { Dimension = 2, HiddenLayers = new[] { 4 }, Hamiltonians = 1, LeapfrogSteps = 1 };
-        var options = new FlowTrainingOptions { MaxSteps = 1_000_000, MaxTrainingTime = TimeSpan.Zero, Seed = 1 };
+        var options = new FlowTrainingOptions { MaxSteps = 1_000_000, MaxTrainingTime = TimeSpan.Zero, ValidationFraction = 0, Seed = 1 };
         var result = streamed
             ? FlowTrainer.Train(architecture, new StreamingTrainingTests.ArrayRows(data.data<float>().ToArray().Chunk(2).ToArray()), options)
             : FlowTrainer.Train(architecture, data, options);

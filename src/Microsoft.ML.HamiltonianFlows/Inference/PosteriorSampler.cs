@@ -81,7 +81,7 @@ public static class PosteriorSampler
             using (var scope = NewDisposeScope())
             {
                 Tensor? theta = null;
-                double? loss = optimizer.Step(step / (double)options.Steps,
+                double? loss = optimizer.Step(step, options.Steps,
                     () =>
                     {
                         var (logWeights, draws) = posterior.Draw(options.BatchSize, generator, options.InverseTemperature(step), needsGradient: true);

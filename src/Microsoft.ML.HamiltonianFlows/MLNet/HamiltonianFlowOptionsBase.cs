@@ -71,9 +71,10 @@ public abstract class HamiltonianFlowOptionsBase
     public long? MaxSteps { get; set; }
 
     /// <summary>
-    /// Wall-clock time for training at most; null sets no limit. The learning-rate schedule then runs over whichever of
-    /// the steps and the time runs out first, and the best validated weights are kept; a fit ended by time is not
-    /// reproducible (<see cref="FlowTrainingOptions.MaxTrainingTime"/>). Default null.
+    /// Wall-clock time for the optimiser steps (not the Gaussian stage's passes before them); null sets no limit.
+    /// Training ends at the first step after it with the best validated weights, and the learning-rate schedule runs over
+    /// whichever of the steps and the time runs out first; a fit ended by time is not reproducible
+    /// (<see cref="FlowTrainingOptions.MaxTrainingTime"/>). Default null.
     /// </summary>
     public TimeSpan? MaxTrainingTime { get; set; }
 

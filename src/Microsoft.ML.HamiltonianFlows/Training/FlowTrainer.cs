@@ -165,8 +165,9 @@ public static partial class FlowTrainer
 
     /// <summary>
     /// The training loop both data paths share: <paramref name="epochBatches"/> gives the minibatches of an epoch (each
-    /// disposed here once used), for as many epochs as the <paramref name="budget"/> of steps takes. The held-out loss is
-    /// evaluated at step 0 (the fitted Gaussian) and every <see cref="FlowTrainingOptions.EvaluationInterval"/> steps; the
+    /// disposed here once used), for as many epochs as the <paramref name="budget"/> of steps takes (or until
+    /// <see cref="FlowTrainingOptions.MaxTrainingTime"/>). The held-out loss is evaluated at step 0 (the fitted Gaussian),
+    /// every <see cref="FlowTrainingOptions.EvaluationInterval"/> steps and at the step that reaches the time limit; the
     /// weights of the best trained evaluation are restored at the end (step 0's when no trained step was evaluated with a
     /// finite loss).
     /// </summary>
@@ -242,12 +243,13 @@ public static partial class FlowTrainer
                     cancellationToken.ThrowIfCancellationRequested();
                     using (var scope = NewDisposeScope())
                     {
-                        double? loss = optimizer.Step(LearningRateScheduleExtensions.Progress(step++, budget, clock.Elapsed, options.MaxTrainingTime),
+                        double? loss = optimizer.Step(step++, budget,
                             () => -flow.LogLikelihood(batch, options.TrainingImportanceSamples, generator).mean(), null,
                             (failures, rate) =>
                                 $"Training diverged: {failures} consecutive batches gave a non-finite loss or gradient " +
                                 $"(step {step}, learning rate lowered to {rate:G3}). Lower {nameof(FlowTrainingOptions.LearningRate)}, " +
-                                $"set {nameof(FlowTrainingOptions.GradientClipNorm)}, or check the data for extreme values.");
+                                $"set {nameof(FlowTrainingOptions.GradientClipNorm)}, or check the data for extreme values.",
+                            LearningRateScheduleExtensions.TimeShare(clock.Elapsed, options.MaxTrainingTime));
                         if (loss is double value)
                         {
                             updates++;

@@ -17,11 +17,14 @@ public sealed record FlowTrainingOptions
     public long? MaxSteps { get; init; }
 
     /// <summary>
-    /// Wall-clock time for training at most (the Gaussian stage's passes not counted); null sets no limit. Where the limit
-    /// comes before the step budget, the learning-rate schedule runs over the time instead (its progress is the larger of
-    /// the shares of steps and of time used), and training ends at the limit with the best validated weights, as early
-    /// stopping ends it. A fit ended by time is not reproducible: how many steps it takes depends on the machine and its
-    /// load, which is why the budget is in steps by default. Default null.
+    /// Wall-clock time for the optimiser steps; null sets no limit. Training ends at the first step taken after it, which
+    /// is evaluated, with the best validated weights (the last weights where no rows are held out), as early stopping
+    /// ends it; the Gaussian stage's passes before training and the measurement of the Gaussian's share and the scoring K
+    /// after it are not counted, so a whole fit takes longer. Where the limit comes before the step budget, the
+    /// learning-rate schedule runs over the time instead (it follows the larger of the shares of steps and of time used).
+    /// The grace that early stopping gives a fit still at its Gaussian (half the budget) counts steps, not time. A fit
+    /// ended by time is not reproducible: how many steps it takes depends on the machine and its load, which is why the
+    /// budget is in steps by default. Default null.
     /// </summary>
     public TimeSpan? MaxTrainingTime { get; init; }
 

@@ -53,14 +53,16 @@ internal sealed class GuardedAdam : IDisposable
     public int Skipped { get; private set; }
 
     /// <summary>
-    /// One step at <paramref name="progress"/>, the share of training done (which sets the scheduled rate): <paramref name="loss"/> builds the scalar loss
+    /// One step of the <paramref name="step"/>-th of <paramref name="budget"/>, with <paramref name="timeShare"/> of a time
+    /// limit used (0 without one; the schedule follows whichever is further on): <paramref name="loss"/> builds the scalar loss
     /// (called after the gradients are cleared); returns its value, or null when the step was skipped.
     /// <paramref name="onNonFiniteGradient"/> may throw a more precise error first; <paramref name="failureMessage"/> gives the
     /// error after too many consecutive skipped steps, from their number and the lowered learning rate.
     /// </summary>
-    public double? Step(double progress, Func<Tensor> loss, Action? onNonFiniteGradient, Func<int, double, string> failureMessage)
+    public double? Step(long step, long budget, Func<Tensor> loss, Action? onNonFiniteGradient, Func<int, double, string> failureMessage,
+        double timeShare = 0)
     {
-        LearningRate = baseRate * rateScale * schedule.Factor(progress);
+        LearningRate = baseRate * rateScale * schedule.Factor(step, budget, timeShare);
         ZeroGradients();
         Tensor value = loss();
         double lossValue = value.to(ScalarType.Float64).item<double>();

@@ -16,22 +16,23 @@ public enum LearningRateSchedule
 /// <summary>The multiplier each <see cref="LearningRateSchedule"/> applies to the base learning rate.</summary>
 internal static class LearningRateScheduleExtensions
 {
-    /// <summary>The factor at <paramref name="progress"/>, the share of training done, in [0, 1].</summary>
-    public static double Factor(this LearningRateSchedule schedule, double progress) => schedule switch
-    {
-        LearningRateSchedule.Cosine => 0.5 * (1 + Math.Cos(Math.PI * progress)),
-        _ => 1,
-    };
-
     /// <summary>
-    /// The share of training done at optimiser step <paramref name="step"/> of <paramref name="budget"/>, after
-    /// <paramref name="elapsed"/> of a time limit <paramref name="limit"/> (null: none): the larger of the two shares, at
-    /// most 1, so that the schedule ends with whichever budget runs out first.
+    /// The factor at optimiser step <paramref name="step"/> of <paramref name="budget"/>, or at
+    /// <paramref name="timeShare"/> (the share of a time limit used, 0 without one) where that is further on: the
+    /// schedule ends with whichever budget runs out first. Without a time limit the factor is the step budget's to the
+    /// last bit, as every fit before the limit existed computed it.
     /// </summary>
-    public static double Progress(long step, long budget, TimeSpan elapsed, TimeSpan? limit)
+    public static double Factor(this LearningRateSchedule schedule, long step, long budget, double timeShare = 0)
     {
-        double steps = budget > 0 ? step / (double)budget : 1;
-        double time = limit is not TimeSpan l ? 0 : l > TimeSpan.Zero ? elapsed / l : 1;
-        return Math.Min(1, Math.Max(steps, time));
+        if (schedule != LearningRateSchedule.Cosine)
+            return 1;
+        double angle = Math.PI * step / budget;
+        if (Math.PI * timeShare > angle)
+            angle = Math.PI * Math.Min(timeShare, 1);
+        return 0.5 * (1 + Math.Cos(angle));
     }
+
+    /// <summary>The share of the time limit <paramref name="limit"/> used after <paramref name="elapsed"/>: 0 without a limit, 1 for a limit of zero.</summary>
+    public static double TimeShare(TimeSpan elapsed, TimeSpan? limit) =>
+        limit is not TimeSpan l ? 0 : l > TimeSpan.Zero ? elapsed / l : 1;
 }
