@@ -30,10 +30,10 @@ internal static class FlowDefaults
     public const double MaxStepsGrowth = 2;
 
     /// <summary>
-    /// The default step budget for n training rows (those not held out for validation): 2,000 steps up to 4,096 rows, 2,000 sqrt(n / 4,096) above, at most
-    /// 4,000 (from 16,384 rows), in whole hundreds. Small data stop early, where held-out rows start to get worse, and a
-    /// longer cosine schedule only ends them at a higher rate: at 4,000 steps pima, vehicle and satellite (200 to 2,100
-    /// rows) lost up to 0.54 nats per held-out row of `AnomalyBenchmark validate`. Larger data were still improving
+    /// The default step budget for n training rows (those not held out for validation): 2,000 steps up to 4,096 rows,
+    /// 2,000 sqrt(n / 4,096) above, at most 4,000 (from 16,384 rows), in whole hundreds. Small data stop early, where
+    /// held-out rows start to get worse, and a longer cosine schedule only ends them at a higher rate: at 4,000 steps
+    /// pima, vehicle and satellite (200 to 2,100 rows) lost up to 0.54 nats per held-out row of `AnomalyBenchmark validate`. Larger data were still improving
     /// when 2,000 steps ran out: shuttle (17,800 rows) gained 0.67 and 0.83 nats per row from 4,000 steps (seeds 1 and 2),
     /// and a synthetic ten-feature set of three bent clusters 0.08 to 0.20 at 20,000 to 800,000 rows. The growth stops
     /// at twice the budget for the time: Fashion-MNIST in logit space (56,000 rows, 784 features) takes about 2 minutes
