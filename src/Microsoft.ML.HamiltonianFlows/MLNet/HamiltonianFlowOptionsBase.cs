@@ -64,7 +64,7 @@ public abstract class HamiltonianFlowOptionsBase
 
     /// <summary>
     /// Optimiser steps at most; early stopping usually ends sooner. Null chooses them by the number n of training rows not
-    /// held out for validation: 2,000 up to 4,096 rows, 2,000 sqrt(n / 4,096) above in whole hundreds, at most 4,000
+    /// held out for validation: 2,000 up to 2,048 rows, 2,000 n / 2,048 above in whole hundreds, at most 4,000
     /// (<see cref="FlowTrainingOptions.MaxSteps"/>).
     /// Default null.
     /// </summary>

@@ -10,8 +10,8 @@ public sealed record FlowTrainingOptions
 {
     /// <summary>
     /// Optimiser steps at most; null chooses the budget by the number n of training rows (those not held out): 2,000 up
-    /// to 4,096 rows, 2,000 sqrt(n / 4,096) above in whole hundreds, at most 4,000 (from 16,384 rows). A budget in steps,
-    /// not epochs, costs about the same on 30,000 rows as on 3 million, and early stopping usually ends small data
+    /// to 2,048 rows, 2,000 n / 2,048 above in whole hundreds, at most 4,000 (from 4,096 rows). A budget in steps, not
+    /// epochs, costs about the same on 30,000 rows as on 3 million, and early stopping usually ends small data
     /// sooner; larger data were still learning when 2,000 steps ran out (docs/anomaly-benchmark.md). Default null.
     /// </summary>
     public long? MaxSteps { get; init; }
