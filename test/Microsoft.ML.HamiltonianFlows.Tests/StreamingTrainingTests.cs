@@ -23,6 +23,10 @@ public class StreamingTrainingTests
 
         public ArrayRows(float[][] rows) => this.rows = rows;
 
+        /// <summary>The rows of a [n, d] float tensor, read in one copy.</summary>
+        public static ArrayRows Of(TorchSharp.torch.Tensor data) =>
+            new(data.data<float>().ToArray().Chunk((int)data.shape[1]).ToArray());
+
         public int Passes { get; private set; }
 
         public override int Dimension => rows[0].Length;

@@ -204,10 +204,8 @@ public class TrainingTests
         Tensor data = cat(new[] { randn(new long[] { 64, 36 }, generator: generator), zeros(64, 28) }, 1);
         var architecture = new FlowArchitecture { Dimension = 64, HiddenLayers = new[] { 8 }, Hamiltonians = 1, LeapfrogSteps = 1 };
         var options = new FlowTrainingOptions { MaxSteps = 1, ValidationFraction = 0, Seed = 1 };
-        float[] values = data.data<float>().ToArray();
-        float[][] rows = values.Chunk(64).ToArray();
         using var flow = streamed
-            ? FlowTrainer.Train(architecture, new StreamingTrainingTests.ArrayRows(rows), options, p => reported.Add(p.LearningRate)).Flow
+            ? FlowTrainer.Train(architecture, StreamingTrainingTests.ArrayRows.Of(data), options, p => reported.Add(p.LearningRate)).Flow
             : FlowTrainer.Train(architecture, data, options, p => reported.Add(p.LearningRate)).Flow;
         Assert.Equal(28, (int)flow.Gaussian.Varying.Below(1).sum().item<long>());
         Assert.Equal(3e-3 * Math.Sqrt(36.0 / 16), reported[0], 12);
@@ -247,7 +245,7 @@ public class TrainingTests
                 cancellation.Cancel();
         }
         Assert.ThrowsAny<OperationCanceledException>(() => streamed
-            ? FlowTrainer.Train(architecture, new StreamingTrainingTests.ArrayRows(data.data<float>().ToArray().Chunk(2).ToArray()), options, Report, cancellation.Token)
+            ? FlowTrainer.Train(architecture, StreamingTrainingTests.ArrayRows.Of(data), options, Report, cancellation.Token)
             : FlowTrainer.Train(architecture, data, options, Report, cancellation.Token));
         double expected = FlowDefaults.LearningRateFor(2) * 0.5 * (1 + Math.Cos(Math.PI * 99 / budget));
         Assert.Equal(expected, reported.Single(p => p.Steps == 100).LearningRate, 12);
@@ -291,7 +289,7 @@ public class TrainingTests
         var architecture = new FlowArchitecture { Dimension = 2, HiddenLayers = new[] { 4 }, Hamiltonians = 1, LeapfrogSteps = 1 };
         var options = new FlowTrainingOptions { MaxSteps = 1_000_000, MaxTrainingTime = TimeSpan.Zero, ValidationFraction = 0, Seed = 1 };
         var result = streamed
-            ? FlowTrainer.Train(architecture, new StreamingTrainingTests.ArrayRows(data.data<float>().ToArray().Chunk(2).ToArray()), options)
+            ? FlowTrainer.Train(architecture, StreamingTrainingTests.ArrayRows.Of(data), options)
             : FlowTrainer.Train(architecture, data, options);
         using var flow = result.Flow;
         Assert.True(result.ReachedTimeLimit);

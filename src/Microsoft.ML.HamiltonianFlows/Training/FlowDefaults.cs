@@ -48,6 +48,7 @@ internal static class FlowDefaults
     }
 
     public const int BatchSize = 256;
+
     /// <summary>The learning rate of narrow data (up to <see cref="LearningRateWidth"/> varying features): chosen on the tabular sets.</summary>
     public const double LearningRate = 3e-3;
 
