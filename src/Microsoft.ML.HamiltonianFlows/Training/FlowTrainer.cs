@@ -280,15 +280,22 @@ public static partial class FlowTrainer
         {
             kept.Dispose();
         }
+        var result = new FlowTrainingResult
+        {
+            Flow = flow, History = history, BestStep = bestStep, StoppedEarly = stoppedEarly, ReachedTimeLimit = reachedTimeLimit,
+            TrainingRows = trainRows, ExcludedRows = excludedRows, ConstantFeatures = constantFeatures,
+        };
+        if (validation is null)
+            return result;
         // The loss early stopping compared, of the weights kept; then the Gaussian's share and the scoring K, measured on
         // the same held-out rows.
-        if (validation is null)
-            return new FlowTrainingResult(flow, history, bestStep, stoppedEarly, null, trainRows, excludedRows, null, constantFeatures, null, null,
-                reachedTimeLimit);
         double validationLoss = RowLosses(flow, validation, options).Average();
         var (scoringSamples, logLikelihood, gaussianLogLikelihood) = ScoringBudget.Measure(flow, validation, options.Seed);
-        return new FlowTrainingResult(flow, history, bestStep, stoppedEarly, validationLoss, trainRows, excludedRows, scoringSamples,
-            constantFeatures, -logLikelihood, -gaussianLogLikelihood, reachedTimeLimit);
+        return result with
+        {
+            ValidationLoss = validationLoss, ScoringSamples = scoringSamples, DensityValidationLoss = -logLikelihood,
+            GaussianValidationLoss = -gaussianLogLikelihood,
+        };
     }
 
     /// <summary>Per-row losses of held-out rows, with momenta drawn from a fixed seed so evaluations compare fairly.</summary>
