@@ -45,10 +45,11 @@ var heavyTails = new Option<bool?>("--heavy-tails") { Description = "Override He
 var evaluationInterval = new Option<int?>("--evaluation-interval") { Description = "Override EvaluationInterval (an analysis)." };
 var fitRows = new Option<int?>("--fit-rows") { Description = "Fit on this many rows drawn from the 80% (small-data behaviour); the 20% stays the held-out set." };
 var ensemble = new Option<int>("--ensemble") { Description = "Also fit this many flows in all (seeds seed + 1000 m) and score their equal mixture (an analysis).", DefaultValueFactory = _ => 1 };
+var mass = new Option<Microsoft.ML.HamiltonianFlows.Torch.MassKind?>("--mass") { Description = "Override Mass (Identity, LearnedScalar, LearnedDiagonal)." };
 var trace = new Option<bool>("--trace") { Description = "Also print the flow's validation losses and the step whose weights it kept." };
 var validate = new Command("validate",
     "Held-out log-likelihood on the training files alone (80/20 split): the measurement that chooses the defaults, never the test files.")
-    { sets, seed, data, threads, maxSteps, learningRate, weightDecay, hidden, leapfrog, hamiltonians, batch, patience, scoringSamples, trainingSamples, heavyTails, fitRows, ensemble, evaluationInterval, trace, maxTrainingSeconds };
+    { sets, seed, data, threads, maxSteps, learningRate, weightDecay, hidden, leapfrog, hamiltonians, batch, patience, scoringSamples, trainingSamples, heavyTails, fitRows, ensemble, evaluationInterval, trace, maxTrainingSeconds, mass };
 validate.SetAction(parse => ValidationRun.Run(TabularSet.Load(parse.GetValue(data)!.FullName, parse.GetValue(sets)!), parse.GetValue(data)!.FullName,
     parse.GetValue(seed), options =>
     {
@@ -65,6 +66,7 @@ validate.SetAction(parse => ValidationRun.Run(TabularSet.Load(parse.GetValue(dat
         if (parse.GetValue(scoringSamples) is int k) options.ScoringImportanceSamples = k;
         if (parse.GetValue(trainingSamples) is int m) options.TrainingImportanceSamples = m;
         if (parse.GetValue(heavyTails) is bool tails) options.HeavyTails = tails;
+        if (parse.GetValue(mass) is { } m2) options.Mass = m2;
     }, Console.Out, parse.GetValue(fitRows), parse.GetValue(ensemble), parse.GetValue(trace)));
 
 
