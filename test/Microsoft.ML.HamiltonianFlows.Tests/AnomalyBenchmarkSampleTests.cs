@@ -41,6 +41,13 @@ public class AnomalyBenchmarkSampleTests
         Assert.Equal(gaussian, set.GetProperty("stage_auroc").GetDouble(), 9);
         Assert.Equal(0, set.GetProperty("median_tail_gain_normal").GetDouble(), 6);
         Assert.Equal(normalGain, set.GetProperty("median_training_gain_normal").GetDouble(), 6);
+        // The difference from the plain Gaussian with its bootstrap interval over the 215 test rows (about 0.008 wide), and
+        // the fit times the ratios are made of.
+        double[] interval = set.GetProperty("auroc_minus_gaussian_interval95").EnumerateArray().Select(e => e.GetDouble()).ToArray();
+        Assert.InRange(flow - gaussian, interval[0], interval[1]);
+        Assert.InRange(interval[1] - interval[0], 1e-4, 0.05);
+        foreach (string fit in new[] { "flow_fit_seconds", "gaussian_fit_seconds", "randomized_pca_fit_seconds" })
+            Assert.True(set.GetProperty(fit).GetDouble() > 0, fit);
         Assert.Contains("ionosphere", log);
     }
 }

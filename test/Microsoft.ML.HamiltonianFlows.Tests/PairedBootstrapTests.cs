@@ -1,0 +1,78 @@
+using AnomalyBenchmark;
+using Xunit;
+
+namespace Microsoft.ML.HamiltonianFlows.Tests;
+
+/// <summary>The benchmark's AUROC and its paired bootstrap interval (samples/AnomalyBenchmark/PairedBootstrap.cs).</summary>
+public class PairedBootstrapTests
+{
+    [Fact]
+    public void AurocIsTheShareOfAnomalyNormalPairsRankedRightWithTiesCountingHalf()
+    {
+        // Anomaly 2 beats normal 1, ties normal 2, loses to 3: 1.5 of 3; anomaly 4 beats all three: 4.5 of 6 pairs.
+        Assert.Equal(0.75, PairedBootstrap.Auroc(new double[] { 1, 2, 3 }, new double[] { 2, 4 }), 12);
+        Assert.Equal(1.0, PairedBootstrap.Auroc(new double[] { 0, 0 }, new double[] { 1 }), 12);
+        Assert.Equal(0.0, PairedBootstrap.Auroc(new double[] { 1 }, new double[] { 0, 0 }), 12);
+        Assert.Equal(0.5, PairedBootstrap.Auroc(new double[] { 5, 5 }, new double[] { 5, 5, 5 }), 12);
+    }
+
+    [Fact]
+    public void TwoEqualDetectorsDifferByExactlyNothingInEveryResample()
+    {
+        var random = new Random(3);
+        var rows = Enumerable.Range(0, 200).Select(i => (Score: random.NextDouble(), Anomalous: i % 4 == 0))
+            .Select(r => (r.Score, r.Score, r.Anomalous)).ToArray();
+        var (low, high) = PairedBootstrap.DifferenceInterval(rows, seed: 1);
+        Assert.Equal(0, low);
+        Assert.Equal(0, high);
+    }
+
+    [Fact]
+    public void TheIntervalHoldsTheDifferenceItResamplesAndNarrowsWithMoreRows()
+    {
+        // A model whose score is the label plus noise against a weaker one on another scale (AUROC does not see the shift):
+        // about 0.84 against 0.64, a difference of about 0.2.
+        (double, double, bool)[] Rows(int count, int seed)
+        {
+            var random = new Random(seed);
+            return Enumerable.Range(0, count).Select(i =>
+            {
+                bool anomalous = i % 2 == 0;
+                return ((anomalous ? 1.0 : 0.0) + 0.7 * Gaussian(random), 10 + (anomalous ? 0.5 : 0.0) + Gaussian(random), anomalous);
+            }).ToArray();
+        }
+
+        var small = Rows(100, 5);
+        var large = Rows(1600, 5);
+        double Difference((double Model, double Reference, bool Anomalous)[] rows) =>
+            PairedBootstrap.Auroc(rows.Where(r => !r.Anomalous).Select(r => r.Model).ToArray(), rows.Where(r => r.Anomalous).Select(r => r.Model).ToArray()) -
+            PairedBootstrap.Auroc(rows.Where(r => !r.Anomalous).Select(r => r.Reference).ToArray(), rows.Where(r => r.Anomalous).Select(r => r.Reference).ToArray());
+        var (smallLow, smallHigh) = PairedBootstrap.DifferenceInterval(small, seed: 1);
+        var (largeLow, largeHigh) = PairedBootstrap.DifferenceInterval(large, seed: 1);
+        Assert.InRange(Difference(small), smallLow, smallHigh);
+        Assert.InRange(Difference(large), largeLow, largeHigh);
+        Assert.True(largeLow > 0.1 && largeHigh < 0.3, $"the interval [{largeLow}, {largeHigh}] should hold about 0.2, away from 0");
+        // Sixteen times the rows: the standard error falls four times; half as wide leaves room for the draws' noise.
+        Assert.True(largeHigh - largeLow < (smallHigh - smallLow) / 2, $"[{smallLow}, {smallHigh}] against [{largeLow}, {largeHigh}]");
+    }
+
+    [Fact]
+    public void TheMeanOverSetsIsNarrowerThanEachSetsInterval()
+    {
+        var sets = Enumerable.Range(0, 4).Select(s =>
+        {
+            var random = new Random(10 + s);
+            return (IReadOnlyList<(double, double, bool)>)Enumerable.Range(0, 200)
+                .Select(i => (random.NextDouble() + (i % 2 == 0 ? 0.3 : 0), random.NextDouble(), i % 2 == 0)).ToArray();
+        }).ToArray();
+        var (meanLow, meanHigh) = PairedBootstrap.MeanDifferenceInterval(sets, seed: 2);
+        foreach (var set in sets)
+        {
+            var (low, high) = PairedBootstrap.DifferenceInterval(set, seed: 2);
+            Assert.True(meanHigh - meanLow < high - low, $"mean [{meanLow}, {meanHigh}] against one set's [{low}, {high}]");
+        }
+    }
+
+    private static double Gaussian(Random random) =>
+        Math.Sqrt(-2 * Math.Log(1 - random.NextDouble())) * Math.Cos(2 * Math.PI * random.NextDouble());
+}
