@@ -53,7 +53,10 @@ internal static class TabularBenchmark
         log.WriteLine($"Wrote {json}");
     }
 
-    /// <summary>One seed: the table, and results.json in <paramref name="output"/>; returns the per-set results.</summary>
+    /// <summary>
+    /// One seed: the table, results.json and each set's scores-SET.csv (every test row's label, flow score and plain Gaussian
+    /// score, in the test file's order) in <paramref name="output"/>; returns the per-set results.
+    /// </summary>
     public static IReadOnlyList<Dictionary<string, object>> Run(IReadOnlyList<TabularSet> sets, string dataFolder, int seed, bool checks,
         DirectoryInfo output, TextWriter log, int? importanceSamples = null)
     {
@@ -90,6 +93,9 @@ internal static class TabularBenchmark
             // (the flow over its stage). From the fits whose AUROCs are reported, constant columns included: the flow
             // holds them, so along them its density is its stage's, and the refits above could choose another tail.
             var (differenceLow, differenceHigh) = PairedBootstrap.DifferenceInterval(ScoredRow.Pairs(flowRows, gaussianRows, flow, gaussian), seed);
+            // Every test row's label and scores, in the test file's order, for analyses outside the library.
+            File.WriteAllLines(Path.Combine(output.FullName, $"scores-{set.Name}.csv"),
+                flowRows.Zip(gaussianRows, (f, g) => string.Create(CultureInfo.InvariantCulture, $"{f.Label},{f.Score:R},{g.Score:R}")).Prepend("label,flow,gaussian"));
             var (normalGain, anomalousGain) = MedianGains(flowRows, gaussianRows);
             var (normalTailGain, anomalousTailGain) = MedianGains(stageRows, gaussianRows);
             var (normalTrainingGain, anomalousTrainingGain) = MedianGains(flowRows, stageRows);

@@ -12,7 +12,8 @@ namespace AnomalyBenchmark;
 /// </summary>
 internal static class ValidationRun
 {
-    public static void Run(IReadOnlyList<TabularSet> sets, string dataFolder, int seed, Action<HamiltonianFlowTrainer.Options> configure, TextWriter log, int? fitRows = null, int ensemble = 1, bool trace = false)
+    public static void Run(IReadOnlyList<TabularSet> sets, string dataFolder, int seed, Action<HamiltonianFlowTrainer.Options> configure, TextWriter log, int? fitRows = null, int ensemble = 1, bool trace = false,
+        DirectoryInfo? dump = null)
     {
         if (fitRows is < 1)
             throw new ArgumentException($"--fit-rows must be at least 1, got {fitRows}.");
@@ -44,6 +45,9 @@ internal static class ValidationRun
             if (ensemble > 1)
                 log.WriteLine(Ensemble(ml, fitSet, split.TestSet, seed, configure, ensemble, RowLogLikelihoods(flow.Transform(split.TestSet)), clock));
             double gaussianLl = MeanLogLikelihood(gaussian.Transform(split.TestSet));
+            if (dump is not null)
+                Dump(ml, dump, $"{set.Name}-seed{seed}", fitSet, split.TestSet, RowLogLikelihoods(flow.Transform(split.TestSet)),
+                    RowLogLikelihoods(gaussian.Transform(split.TestSet)));
             log.WriteLine($"{set.Name,-11}{flowLl,10:F3}{gaussianLl,13:F3}{flowLl - gaussianLl,8:F3}{Tail(flow.Model.GaussianTail),8}{seconds,8:F1}");
         }
     }
@@ -76,6 +80,21 @@ internal static class ValidationRun
         }).Average();
         return $"  ensemble of {size}: members {string.Join(" ", members.Select(member => member.Average().ToString("F3")))}, " +
             $"mixture {mixture:F3}, fit {clock.Elapsed.TotalSeconds:F1} s in all";
+    }
+
+    /// <summary>
+    /// For analyses outside the library (analysis/kde_mixture.py flow): NAME-fit.csv holds the fitted rows' features,
+    /// NAME-heldout.csv each held-out row's features followed by its log-likelihood under the flow and under the plain
+    /// Gaussian (nats, the library's scoring, lattice features dequantised there).
+    /// </summary>
+    private static void Dump(MLContext ml, DirectoryInfo folder, string name, IDataView fitSet, IDataView heldOut, double[] flow, double[] gaussian)
+    {
+        folder.Create();
+        static string Row(IEnumerable<double> values) => string.Join(",", values.Select(v => v.ToString("R", System.Globalization.CultureInfo.InvariantCulture)));
+        File.WriteAllLines(Path.Combine(folder.FullName, $"{name}-fit.csv"),
+            LabeledRows.Read(ml, fitSet).Select(r => Row(r.Features.Select(v => (double)v))));
+        File.WriteAllLines(Path.Combine(folder.FullName, $"{name}-heldout.csv"),
+            LabeledRows.Read(ml, heldOut).Select((r, i) => Row(r.Features.Select(v => (double)v).Append(flow[i]).Append(gaussian[i]))));
     }
 
     private static double[] RowLogLikelihoods(IDataView scored) =>

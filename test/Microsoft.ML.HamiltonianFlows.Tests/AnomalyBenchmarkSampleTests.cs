@@ -41,7 +41,7 @@ public class AnomalyBenchmarkSampleTests
         Assert.Equal(gaussian, set.GetProperty("stage_auroc").GetDouble(), 9);
         Assert.Equal(0, set.GetProperty("median_tail_gain_normal").GetDouble(), 6);
         Assert.Equal(normalGain, set.GetProperty("median_training_gain_normal").GetDouble(), 6);
-        // The difference from the plain Gaussian with its bootstrap interval over the 215 test rows (about 0.008 wide), and
+        // The difference from the plain Gaussian with its bootstrap interval over the 216 test rows (about 0.008 wide), and
         // the fit times the ratios are made of.
         double[] interval = set.GetProperty("auroc_minus_gaussian_interval95").EnumerateArray().Select(e => e.GetDouble()).ToArray();
         Assert.InRange(flow - gaussian, interval[0], interval[1]);
