@@ -1,11 +1,14 @@
+using System.Globalization;
+
 namespace AnomalyBenchmark;
 
 /// <summary>
 /// How far a difference in test AUROC between two detectors scored on the same rows can be told from the test file's own
-/// sampling noise: a paired, stratified bootstrap. Each resample draws the normal rows and the anomalies with replacement
-/// (their counts kept, as pROC's stratified bootstrap does), scores both detectors' AUROC on that same draw, and keeps the
-/// difference; the interval is the 2.5th and 97.5th percentiles of the differences. A bar met or missed by less than
-/// this interval's half-width is within what another test file of the same size would move.
+/// sampling noise: a paired, stratified bootstrap. Each resample draws the rows of every stratum with replacement (their
+/// counts kept, as pROC's stratified bootstrap does with the two classes), scores both detectors' AUROC on that same draw,
+/// and keeps the difference; the interval is the 2.5th and 97.5th percentiles of the differences. A difference whose
+/// interval holds 0 could change sign on another test file of the same size. (For a fixed bar, such as a published
+/// AUROC, the noise of the one detector's AUROC applies instead, which this interval does not give.)
 /// </summary>
 internal static class PairedBootstrap
 {
@@ -38,63 +41,75 @@ internal static class PairedBootstrap
     }
 
     /// <summary>
-    /// The 95% interval of AUROC(model) minus AUROC(reference) over <paramref name="resamples"/> paired, stratified
-    /// resamples of the rows (each row's two scores and whether it is an anomaly), from a seeded draw. Rows either detector
-    /// scored NaN are left out, as the evaluator leaves them out.
+    /// The 95% interval of AUROC(model) minus AUROC(reference) over <paramref name="resamples"/> paired resamples of one
+    /// test file's rows (each row's two scores and whether it is an anomaly), stratified by class, from a seeded draw.
     /// </summary>
     public static (double Low, double High) DifferenceInterval(
         IReadOnlyList<(double Model, double Reference, bool Anomalous)> rows, int seed, int resamples = 2000) =>
-        MeanDifferenceInterval(new[] { rows }, seed, resamples);
+        Intervals(rows.Select(r => r.Anomalous ? 1 : 0).ToArray(), new[] { rows }, seed, resamples).PerSet[0];
 
     /// <summary>
-    /// The same for the mean over several test sets (Fashion-MNIST's ten normal classes) of the AUROC differences: each
-    /// resample redraws every set, and the interval is that of the mean difference.
+    /// The intervals of several tasks that score the same test rows (Fashion-MNIST's ten one-class tasks on one set of
+    /// test images, each class in turn normal): each task's difference and the mean of the differences over the tasks.
+    /// Each resample draws one set of rows for all the tasks, stratified by <paramref name="strata"/> (the images' own
+    /// classes), so the correlation between tasks that comes from sharing rows is kept; every task's split into normal
+    /// rows and anomalies must be constant within a stratum, so every task keeps its counts of both.
     /// </summary>
-    public static (double Low, double High) MeanDifferenceInterval(
-        IReadOnlyList<IReadOnlyList<(double Model, double Reference, bool Anomalous)>> sets, int seed, int resamples = 2000)
+    public static ((double Low, double High)[] PerSet, (double Low, double High) Mean) Intervals(
+        int[] strata, IReadOnlyList<IReadOnlyList<(double Model, double Reference, bool Anomalous)>> sets, int seed, int resamples = 2000)
     {
+        int[][] members = strata.Select((stratum, row) => (stratum, row)).GroupBy(p => p.stratum).Select(g => g.Select(p => p.row).ToArray()).ToArray();
+        foreach (var rows in sets)
+        {
+            if (rows.Count != strata.Length)
+                throw new ArgumentException($"A task scored {rows.Count} rows, not the {strata.Length} of the strata.", nameof(sets));
+            foreach (int i in Enumerable.Range(0, rows.Count).Where(i => double.IsNaN(rows[i].Model) || double.IsNaN(rows[i].Reference)))
+                throw new ArgumentException($"Row {i} has a NaN score: the bootstrap needs every row scored by both detectors.", nameof(sets));
+            foreach (int[] stratum in members)
+                if (stratum.Any(i => rows[i].Anomalous != rows[stratum[0]].Anomalous))
+                    throw new ArgumentException($"Stratum {strata[stratum[0]]} holds normal rows and anomalies of the same task.", nameof(strata));
+        }
         var random = new Random(seed);
-        var groups = sets.Select(rows => new Group(rows)).ToArray();
-        var differences = new double[resamples];
+        var draw = new int[strata.Length];
+        var differences = new double[sets.Count][];
+        var means = new double[resamples];
+        for (int s = 0; s < sets.Count; s++)
+            differences[s] = new double[resamples];
         for (int b = 0; b < resamples; b++)
-            differences[b] = groups.Average(group => group.ResampledDifference(random));
-        Array.Sort(differences);
-        return (Percentile(differences, 0.025), Percentile(differences, 0.975));
+        {
+            int next = 0;
+            foreach (int[] stratum in members)
+                for (int i = 0; i < stratum.Length; i++)
+                    draw[next++] = stratum[random.Next(stratum.Length)];
+            for (int s = 0; s < sets.Count; s++)
+            {
+                differences[s][b] = Difference(sets[s], draw);
+                means[b] += differences[s][b] / sets.Count;
+            }
+        }
+        return (differences.Select(Interval).ToArray(), Interval(means));
     }
 
-    // One test set's rows split by class, with buffers for a resample of each.
-    private sealed class Group
+    /// <summary>A difference and its interval as the benchmarks' tables print them: "| +0.0123" and "[-0.0010, +0.0250]".</summary>
+    public static string Columns(double difference, (double Low, double High) interval) =>
+        string.Create(CultureInfo.InvariantCulture, $"{"| " + difference.ToString(Signed, CultureInfo.InvariantCulture),10}{$"[{interval.Low.ToString(Signed, CultureInfo.InvariantCulture)}, {interval.High.ToString(Signed, CultureInfo.InvariantCulture)}]",19}");
+
+    private const string Signed = "+0.0000;-0.0000";
+
+    // AUROC(model) - AUROC(reference) on the drawn rows of one task.
+    private static double Difference(IReadOnlyList<(double Model, double Reference, bool Anomalous)> rows, int[] draw)
     {
-        private readonly (double Model, double Reference, bool Anomalous)[] normal, anomalous;
-        private readonly double[] modelNormal, referenceNormal, modelAnomalous, referenceAnomalous;
-
-        public Group(IReadOnlyList<(double Model, double Reference, bool Anomalous)> rows)
-        {
-            var scored = rows.Where(r => !double.IsNaN(r.Model) && !double.IsNaN(r.Reference)).ToArray();
-            normal = scored.Where(r => !r.Anomalous).ToArray();
-            anomalous = scored.Where(r => r.Anomalous).ToArray();
-            modelNormal = new double[normal.Length];
-            referenceNormal = new double[normal.Length];
-            modelAnomalous = new double[anomalous.Length];
-            referenceAnomalous = new double[anomalous.Length];
-        }
-
-        public double ResampledDifference(Random random)
-        {
-            Draw(normal, modelNormal, referenceNormal, random);
-            Draw(anomalous, modelAnomalous, referenceAnomalous, random);
-            return Auroc(modelNormal, modelAnomalous) - Auroc(referenceNormal, referenceAnomalous);
-        }
+        var drawn = draw.Select(i => rows[i]).ToArray();
+        var normal = drawn.Where(r => !r.Anomalous).ToArray();
+        var anomalous = drawn.Where(r => r.Anomalous).ToArray();
+        return Auroc(normal.Select(r => r.Model).ToArray(), anomalous.Select(r => r.Model).ToArray())
+             - Auroc(normal.Select(r => r.Reference).ToArray(), anomalous.Select(r => r.Reference).ToArray());
     }
 
-    private static void Draw((double Model, double Reference, bool Anomalous)[] rows, double[] model, double[] reference, Random random)
+    private static (double Low, double High) Interval(double[] differences)
     {
-        for (int i = 0; i < rows.Length; i++)
-        {
-            var row = rows[random.Next(rows.Length)];
-            model[i] = row.Model;
-            reference[i] = row.Reference;
-        }
+        var sorted = differences.Order().ToArray();
+        return (Percentile(sorted, 0.025), Percentile(sorted, 0.975));
     }
 
     // Linear interpolation between the order statistics around q (numpy's default).

@@ -89,13 +89,13 @@ internal static class TabularBenchmark
                 flowNll = Flow(ml, Reduced(trainRows), Reduced(testRows), Defaults()).NormalNll;
                 gaussianNll = Flow(ml, Reduced(trainRows), Reduced(testRows), PlainGaussian(seed)).NormalNll;
             }
-            // Median gains per row, normal / anomalous: in all, of the tails (stage over the plain Gaussian) and of training
-            // (the flow over its stage). From the fits whose AUROCs are reported, constant columns included: the flow
-            // holds them, so along them its density is its stage's, and the refits above could choose another tail.
             var (differenceLow, differenceHigh) = PairedBootstrap.DifferenceInterval(ScoredRow.Pairs(flowRows, gaussianRows, flow, gaussian), seed);
             // Every test row's label and scores, in the test file's order, for analyses outside the library.
             File.WriteAllLines(Path.Combine(output.FullName, $"scores-{set.Name}.csv"),
                 flowRows.Zip(gaussianRows, (f, g) => string.Create(CultureInfo.InvariantCulture, $"{f.Label},{f.Score:R},{g.Score:R}")).Prepend("label,flow,gaussian"));
+            // Median gains per row, normal / anomalous: in all, of the tails (stage over the plain Gaussian) and of training
+            // (the flow over its stage). From the fits whose AUROCs are reported, constant columns included: the flow
+            // holds them, so along them its density is its stage's, and the refits above could choose another tail.
             var (normalGain, anomalousGain) = MedianGains(flowRows, gaussianRows);
             var (normalTailGain, anomalousTailGain) = MedianGains(stageRows, gaussianRows);
             var (normalTrainingGain, anomalousTrainingGain) = MedianGains(flowRows, stageRows);
@@ -108,7 +108,7 @@ internal static class TabularBenchmark
                           $"{set.PeerAuroc["gmm_bic"],8:F4}{set.PeerAuroc["kde_cv"],8:F4}{best,8:F4}{seconds,8:F1}{gaussianSeconds,8:F2}{pcaSeconds,8:F4}{ValidationRun.Tail(tail),8}" +
                           $"{"| " + flowNll.ToString("F2", CultureInfo.InvariantCulture),11}{gaussianNll,10:F2}" +
                           $"{"| " + normalTailGain.ToString("F2", CultureInfo.InvariantCulture),10}{anomalousTailGain,7:F2}{normalTrainingGain,9:F2}{anomalousTrainingGain,7:F2}" +
-                          $"{"| " + (flow - gaussian).ToString("+0.0000;-0.0000", CultureInfo.InvariantCulture),10}{$"[{differenceLow:+0.0000;-0.0000}, {differenceHigh:+0.0000;-0.0000}]",19}");
+                          PairedBootstrap.Columns(flow - gaussian, (differenceLow, differenceHigh)));
             var result = new Dictionary<string, object>
             {
                 ["set"] = set.Name, ["flow_auroc"] = flow, ["gaussian_auroc"] = gaussian, ["stage_auroc"] = stage, ["randomized_pca_auroc"] = rpca,

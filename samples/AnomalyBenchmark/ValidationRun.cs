@@ -41,13 +41,14 @@ internal static class ValidationRun
             double seconds = clock.Elapsed.TotalSeconds;
             ml.Log -= echo;
             using var gaussian = ml.Transforms.HamiltonianFlow(new HamiltonianFlowTrainer.Options { Seed = seed, MaxSteps = 0, HeavyTails = false }).Fit(fitSet);
-            double flowLl = MeanLogLikelihood(flow.Transform(split.TestSet));
+            // Each held-out row scored once by each model: the mean, the ensemble probe and the dump read the same values.
+            double[] flowRows = RowLogLikelihoods(flow.Transform(split.TestSet));
+            double[] gaussianRows = RowLogLikelihoods(gaussian.Transform(split.TestSet));
             if (ensemble > 1)
-                log.WriteLine(Ensemble(ml, fitSet, split.TestSet, seed, configure, ensemble, RowLogLikelihoods(flow.Transform(split.TestSet)), clock));
-            double gaussianLl = MeanLogLikelihood(gaussian.Transform(split.TestSet));
+                log.WriteLine(Ensemble(ml, fitSet, split.TestSet, seed, configure, ensemble, flowRows, clock));
             if (dump is not null)
-                Dump(ml, dump, $"{set.Name}-seed{seed}", fitSet, split.TestSet, RowLogLikelihoods(flow.Transform(split.TestSet)),
-                    RowLogLikelihoods(gaussian.Transform(split.TestSet)));
+                Dump(ml, dump, $"{set.Name}-seed{seed}", fitSet, split.TestSet, flowRows, gaussianRows);
+            double flowLl = flowRows.Average(), gaussianLl = gaussianRows.Average();
             log.WriteLine($"{set.Name,-11}{flowLl,10:F3}{gaussianLl,13:F3}{flowLl - gaussianLl,8:F3}{Tail(flow.Model.GaussianTail),8}{seconds,8:F1}");
         }
     }
@@ -99,6 +100,4 @@ internal static class ValidationRun
 
     private static double[] RowLogLikelihoods(IDataView scored) =>
         scored.GetColumn<float>("LogLikelihood").Select(v => (double)v).ToArray();
-
-    private static double MeanLogLikelihood(IDataView scored) => RowLogLikelihoods(scored).Average();
 }

@@ -42,7 +42,7 @@ public class AnomalyBenchmarkSampleTests
         Assert.Equal(0, set.GetProperty("median_tail_gain_normal").GetDouble(), 6);
         Assert.Equal(normalGain, set.GetProperty("median_training_gain_normal").GetDouble(), 6);
         // The difference from the plain Gaussian with its bootstrap interval over the 216 test rows (about 0.008 wide), and
-        // the fit times the ratios are made of.
+        // the fit times printed beside it.
         double[] interval = set.GetProperty("auroc_minus_gaussian_interval95").EnumerateArray().Select(e => e.GetDouble()).ToArray();
         Assert.InRange(flow - gaussian, interval[0], interval[1]);
         Assert.InRange(interval[1] - interval[0], 1e-4, 0.05);

@@ -57,20 +57,48 @@ public class PairedBootstrapTests
     }
 
     [Fact]
-    public void TheMeanOverSetsIsNarrowerThanEachSetsInterval()
+    public void TheMeanOverTasksWithIndependentScoresIsNarrowerThanEachTasksInterval()
     {
-        var sets = Enumerable.Range(0, 4).Select(s =>
+        var tasks = Enumerable.Range(0, 4).Select(s =>
         {
             var random = new Random(10 + s);
             return (IReadOnlyList<(double, double, bool)>)Enumerable.Range(0, 200)
                 .Select(i => (random.NextDouble() + (i % 2 == 0 ? 0.3 : 0), random.NextDouble(), i % 2 == 0)).ToArray();
         }).ToArray();
-        var (meanLow, meanHigh) = PairedBootstrap.MeanDifferenceInterval(sets, seed: 2);
-        foreach (var set in sets)
-        {
-            var (low, high) = PairedBootstrap.DifferenceInterval(set, seed: 2);
-            Assert.True(meanHigh - meanLow < high - low, $"mean [{meanLow}, {meanHigh}] against one set's [{low}, {high}]");
-        }
+        int[] strata = Enumerable.Range(0, 200).Select(i => i % 2).ToArray();
+        var (perTask, mean) = PairedBootstrap.Intervals(strata, tasks, seed: 2);
+        foreach (var (low, high) in perTask)
+            Assert.True(mean.High - mean.Low < high - low, $"mean [{mean.Low}, {mean.High}] against one task's [{low}, {high}]");
+    }
+
+    [Fact]
+    public void TasksThatShareRowsAreResampledTogether()
+    {
+        // Three one-class tasks on the same 300 rows of three classes (class c normal in task c), and a fourth that
+        // repeats task 0. Drawn together, the repeat moves with task 0 in every resample: the mean of two copies of one
+        // task has that task's interval exactly, where independent draws would narrow it by about the square root of 2.
+        var random = new Random(4);
+        int[] classes = Enumerable.Range(0, 300).Select(i => i % 3).ToArray();
+        double[] noise = classes.Select(_ => Gaussian(random)).ToArray();
+        (double, double, bool)[] Task(int normal) =>
+            classes.Select((c, i) => (noise[i] + (c == normal ? 0 : 1), noise[(i + 1) % 300] + (c == normal ? 0 : 0.5), c != normal)).ToArray();
+        var tasks = new[] { Task(0), Task(1), Task(2), Task(0) };
+        var (perTask, _) = PairedBootstrap.Intervals(classes, tasks, seed: 3);
+        Assert.Equal(perTask[0], perTask[3]);
+        var (_, mean) = PairedBootstrap.Intervals(classes, new[] { tasks[0], tasks[3] }, seed: 3);
+        Assert.Equal(perTask[0].Low, mean.Low, 12);
+        Assert.Equal(perTask[0].High, mean.High, 12);
+    }
+
+    [Fact]
+    public void RowsScoredNaNAndStrataThatMixATasksClassesAreRefused()
+    {
+        var rows = Enumerable.Range(0, 10).Select(i => ((double)i, (double)i, i % 2 == 0)).ToArray();
+        rows[3].Item1 = double.NaN;
+        Assert.Contains("Row 3", Assert.Throws<ArgumentException>(() => PairedBootstrap.DifferenceInterval(rows, seed: 1)).Message);
+        rows[3].Item1 = 3;
+        Assert.Contains("Stratum 0", Assert.Throws<ArgumentException>(() =>
+            PairedBootstrap.Intervals(new int[10], new[] { rows }, seed: 1)).Message);
     }
 
     private static double Gaussian(Random random) =>

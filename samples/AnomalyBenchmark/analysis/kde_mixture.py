@@ -10,16 +10,17 @@ chosen by the mean log-likelihood of the inner 20% (grids below); the line print
 Gaussian alone on the outer 20%, in nats per row. The Gaussian stands in for the flow: this asks whether likelihood
 wants a local, distance-to-the-training-rows term at all, and on which sets.
 With --test (reported afterwards, never used to choose): the same choice made on the whole training file (one
-dequantisation draw, numpy seed 0; inner 80/20 split), then the test AUROC of the Gaussian and of the mixture, scores
+dequantisation draw, numpy seed 0; inner 80/20 split; the centres the inner 80%), then the test AUROC of the Gaussian and of the mixture, scores
 -log density of the test rows (lattice features dequantised by one draw).
 With --flow DIR: the kernel density on top of the flow itself. DIR holds what `AnomalyBenchmark validate --seed S --dump
 DIR` wrote (the validate split's fitted rows; its held-out rows with their log-likelihoods under the flow at default
 options and under the plain Gaussian, from the library's scoring). The kernel density's centres are the fitted rows
 (lattice features dequantised by one draw, numpy seed 0), whitened by the Ledoit-Wolf Gaussian above; the held-out
-rows (one draw too) are halved, the share beta in (1 - beta) p + beta KDE and the width h are chosen on one half and
+rows (one draw too) are halved in file order (the training files are shuffled already, data/README.md), the share beta in (1 - beta) p + beta KDE and the width h are chosen on one half and
 scored on the other, then the halves swap (as the fourth session measured the Gaussian's share). Prints, in nats per
 held-out row, the gain over the plain Gaussian of the flow, of the flow with the kernel density, and of the Gaussian
-with it, on the same rows.
+with it, on the same rows. Columns constant in the fitted rows (ionosphere's first two) are left out of the kernels
+and given the library's own term for them (held_constant), since the library's log-likelihoods include them.
 With --test-flow DUMP SCORES (reported afterwards, never used to choose): the flow's test scores with a kernel density
 mixed in. SCORES holds what `AnomalyBenchmark tabular --seeds S ... --out SCORES` wrote (SCORES/seed-S/scores-SET.csv:
 each test row's label and the flow's score, -log p, at default options); DUMP the same seeds' `validate --dump`. For
@@ -80,6 +81,16 @@ def kernel_log_density(gaussian, centres, rows, width):
             - 0.5 * d * np.log(2 * np.pi) + gaussian.log_jacobian)
 
 
+def held_constant(fit, rows, varying):
+    """Log-density of the rows' columns that are constant in the fitted rows, as the library holds such a column (the
+    value N(c, s^2), s the geometric mean of the varying columns' standard deviations, no correlation). The flow's and
+    the plain Gaussian's log-likelihoods from the library include these columns; the kernel density, built on the
+    varying columns, gets the same term, so that the mixture adds densities of the same dimension."""
+    s = np.exp(np.log(fit[:, varying].std(0)).mean())
+    u = (rows[:, ~varying] - fit[0, ~varying]) / s
+    return (-0.5 * u ** 2 - np.log(s) - 0.5 * np.log(2 * np.pi)).sum(1)
+
+
 def mixture(log_gaussian, log_kernel, share):
     return log_gaussian if share == 0 else np.logaddexp(np.log1p(-share) + log_gaussian, np.log(share) + log_kernel)
 
@@ -136,17 +147,21 @@ def on_flow(folder, names):
             held = np.loadtxt(os.path.join(folder, f'{prefix}-heldout.csv'), delimiter=',', ndmin=2)
             rows, log_flow, log_plain = held[:, :-2], held[:, -2], held[:, -1]
             varying = fit.std(0) > 0
-            fit, rows = fit[:, varying], rows[:, varying]
             rng = np.random.default_rng(0)
             cells = lattice(fit)
             fit = fit + cells * (rng.random(fit.shape) - 0.5)
             rows = rows + cells * (rng.random(rows.shape) - 0.5)
+            constant = held_constant(fit, rows, varying)
+            fit, rows = fit[:, varying], rows[:, varying]
             gaussian = Gaussian(fit)
-            log_kernels = {h: kernel_log_density(gaussian, fit, rows, h) for h in WIDTHS}
+            log_kernels = {h: kernel_log_density(gaussian, fit, rows, h) + constant for h in WIDTHS}
             flow_kde, flow_chosen = cross_fitted(log_flow, log_kernels)
             gaussian_kde, _ = cross_fitted(log_plain, log_kernels)
+            # A check of the held columns' term: this numpy Gaussian with it against the library's plain Gaussian.
+            check = (gaussian.log_density(rows) + constant - log_plain).mean()
             print(f'{prefix}: flow {log_flow.mean() - log_plain.mean():+.2f}, flow + KDE {flow_kde - log_plain.mean():+.2f} '
-                  f'({flow_chosen}), Gaussian + KDE {gaussian_kde - log_plain.mean():+.2f} ({len(rows)} held-out rows)', flush=True)
+                  f'({flow_chosen}), Gaussian + KDE {gaussian_kde - log_plain.mean():+.2f} ({len(rows)} held-out rows, '
+                  f'{np.sum(~varying)} held columns; numpy Gaussian minus the library\'s {check:+.2f})', flush=True)
 
 
 def flow_choice(folder, prefix):
@@ -155,13 +170,14 @@ def flow_choice(folder, prefix):
     held = np.loadtxt(os.path.join(folder, f'{prefix}-heldout.csv'), delimiter=',', ndmin=2)
     rows, log_flow = held[:, :-2], held[:, -2]
     varying = fit.std(0) > 0
-    fit, rows = fit[:, varying], rows[:, varying]
     rng = np.random.default_rng(0)
     cells = lattice(fit)
     fit = fit + cells * (rng.random(fit.shape) - 0.5)
     rows = rows + cells * (rng.random(rows.shape) - 0.5)
+    constant = held_constant(fit, rows, varying)
+    fit, rows = fit[:, varying], rows[:, varying]
     gaussian = Gaussian(fit)
-    _, width, share = max((mixture(log_flow, kernel_log_density(gaussian, fit, rows, h), b).mean(), h, b)
+    _, width, share = max((mixture(log_flow, kernel_log_density(gaussian, fit, rows, h) + constant, b).mean(), h, b)
                           for h in WIDTHS for b in SHARES)
     return width, share
 
@@ -179,14 +195,15 @@ def test_flow(dump, scores, names):
             train = np.loadtxt(os.path.join(DATA, f'{name}.train.csv'), delimiter=',')[:, 1:]
             test = np.loadtxt(os.path.join(DATA, f'{name}.test.csv'), delimiter=',')[:, 1:]
             varying = train.std(0) > 0
-            train, test = train[:, varying], test[:, varying]
             rng = np.random.default_rng(0)
             cells = lattice(train)
             train = train + cells * (rng.random(train.shape) - 0.5)
             test = test + cells * (rng.random(test.shape) - 0.5)
+            constant = held_constant(train, test, varying)
+            train, test = train[:, varying], test[:, varying]
             gaussian = Gaussian(train)
             finite = np.isfinite(log_flow)
-            mixed = mixture(log_flow, kernel_log_density(gaussian, train, test, width), share)
+            mixed = mixture(log_flow, kernel_log_density(gaussian, train, test, width) + constant, share)
             print(f'{name} seed {seed}: h {width} beta {share}; test AUROC flow {roc_auc_score(labels[finite], -log_flow[finite]):.4f}, '
                   f'flow + KDE {roc_auc_score(labels[finite], -mixed[finite]):.4f}', flush=True)
 

@@ -6,7 +6,7 @@ namespace Microsoft.ML.HamiltonianFlows.Training;
 /// <remarks>
 /// Named properties rather than a positional record: a field added to the report (as the time limit added one) then adds
 /// a property and breaks no caller, where a positional record changes its constructor and <c>Deconstruct</c> each time.
-/// Only the trainer creates one.
+/// Only the trainer constructs one; callers may copy one with <c>with</c>.
 /// </remarks>
 public sealed record FlowTrainingResult
 {
