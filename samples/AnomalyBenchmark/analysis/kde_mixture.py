@@ -91,6 +91,27 @@ def held_constant(fit, rows, varying):
     return (-0.5 * u ** 2 - np.log(s) - 0.5 * np.log(2 * np.pi)).sum(1)
 
 
+def prepared(fit, rows):
+    """The kernel density's inputs from raw fitted rows and rows to score: lattice features dequantised by one draw
+    (numpy seed 0), the held columns' term for the rows, the varying columns, and the Gaussian that whitens them."""
+    varying = fit.std(0) > 0
+    rng = np.random.default_rng(0)
+    cells = lattice(fit)
+    fit = fit + cells * (rng.random(fit.shape) - 0.5)
+    rows = rows + cells * (rng.random(rows.shape) - 0.5)
+    constant = held_constant(fit, rows, varying)
+    fit, rows = fit[:, varying], rows[:, varying]
+    return Gaussian(fit), fit, rows, constant
+
+
+def read_dump(folder, prefix):
+    """What `validate --dump` wrote for one set and seed: the fitted rows, the held-out rows, and the held-out rows'
+    log-likelihoods under the flow and under the plain Gaussian."""
+    fit = np.loadtxt(os.path.join(folder, f'{prefix}-fit.csv'), delimiter=',', ndmin=2)
+    held = np.loadtxt(os.path.join(folder, f'{prefix}-heldout.csv'), delimiter=',', ndmin=2)
+    return fit, held[:, :-2], held[:, -2], held[:, -1]
+
+
 def mixture(log_gaussian, log_kernel, share):
     return log_gaussian if share == 0 else np.logaddexp(np.log1p(-share) + log_gaussian, np.log(share) + log_kernel)
 
@@ -143,17 +164,9 @@ def on_flow(folder, names):
         files = sorted(f for f in os.listdir(folder) if f.startswith(f'{name}-seed') and f.endswith('-fit.csv'))
         for fit_file in files:
             prefix = fit_file[:-len('-fit.csv')]
-            fit = np.loadtxt(os.path.join(folder, fit_file), delimiter=',', ndmin=2)
-            held = np.loadtxt(os.path.join(folder, f'{prefix}-heldout.csv'), delimiter=',', ndmin=2)
-            rows, log_flow, log_plain = held[:, :-2], held[:, -2], held[:, -1]
-            varying = fit.std(0) > 0
-            rng = np.random.default_rng(0)
-            cells = lattice(fit)
-            fit = fit + cells * (rng.random(fit.shape) - 0.5)
-            rows = rows + cells * (rng.random(rows.shape) - 0.5)
-            constant = held_constant(fit, rows, varying)
-            fit, rows = fit[:, varying], rows[:, varying]
-            gaussian = Gaussian(fit)
+            fit, rows, log_flow, log_plain = read_dump(folder, prefix)
+            fit_all_columns = fit.shape[1]
+            gaussian, fit, rows, constant = prepared(fit, rows)
             log_kernels = {h: kernel_log_density(gaussian, fit, rows, h) + constant for h in WIDTHS}
             flow_kde, flow_chosen = cross_fitted(log_flow, log_kernels)
             gaussian_kde, _ = cross_fitted(log_plain, log_kernels)
@@ -161,22 +174,13 @@ def on_flow(folder, names):
             check = (gaussian.log_density(rows) + constant - log_plain).mean()
             print(f'{prefix}: flow {log_flow.mean() - log_plain.mean():+.2f}, flow + KDE {flow_kde - log_plain.mean():+.2f} '
                   f'({flow_chosen}), Gaussian + KDE {gaussian_kde - log_plain.mean():+.2f} ({len(rows)} held-out rows, '
-                  f'{np.sum(~varying)} held columns; numpy Gaussian minus the library\'s {check:+.2f})', flush=True)
+                  f'{fit_all_columns - fit.shape[1]} held columns; numpy Gaussian minus the library\'s {check:+.2f})', flush=True)
 
 
 def flow_choice(folder, prefix):
     """The (h, beta) the validate split's held-out rows choose for the flow with a kernel density (all of the rows)."""
-    fit = np.loadtxt(os.path.join(folder, f'{prefix}-fit.csv'), delimiter=',', ndmin=2)
-    held = np.loadtxt(os.path.join(folder, f'{prefix}-heldout.csv'), delimiter=',', ndmin=2)
-    rows, log_flow = held[:, :-2], held[:, -2]
-    varying = fit.std(0) > 0
-    rng = np.random.default_rng(0)
-    cells = lattice(fit)
-    fit = fit + cells * (rng.random(fit.shape) - 0.5)
-    rows = rows + cells * (rng.random(rows.shape) - 0.5)
-    constant = held_constant(fit, rows, varying)
-    fit, rows = fit[:, varying], rows[:, varying]
-    gaussian = Gaussian(fit)
+    fit, rows, log_flow, _ = read_dump(folder, prefix)
+    gaussian, fit, rows, constant = prepared(fit, rows)
     _, width, share = max((mixture(log_flow, kernel_log_density(gaussian, fit, rows, h) + constant, b).mean(), h, b)
                           for h in WIDTHS for b in SHARES)
     return width, share
@@ -194,14 +198,7 @@ def test_flow(dump, scores, names):
             labels, log_flow = scored[:, 0], -scored[:, 1]
             train = np.loadtxt(os.path.join(DATA, f'{name}.train.csv'), delimiter=',')[:, 1:]
             test = np.loadtxt(os.path.join(DATA, f'{name}.test.csv'), delimiter=',')[:, 1:]
-            varying = train.std(0) > 0
-            rng = np.random.default_rng(0)
-            cells = lattice(train)
-            train = train + cells * (rng.random(train.shape) - 0.5)
-            test = test + cells * (rng.random(test.shape) - 0.5)
-            constant = held_constant(train, test, varying)
-            train, test = train[:, varying], test[:, varying]
-            gaussian = Gaussian(train)
+            gaussian, train, test, constant = prepared(train, test)
             finite = np.isfinite(log_flow)
             mixed = mixture(log_flow, kernel_log_density(gaussian, train, test, width) + constant, share)
             print(f'{name} seed {seed}: h {width} beta {share}; test AUROC flow {roc_auc_score(labels[finite], -log_flow[finite]):.4f}, '
