@@ -94,7 +94,8 @@ internal static class PairedBootstrap
     public static string Columns(double difference, (double Low, double High) interval) =>
         string.Create(CultureInfo.InvariantCulture, $"{"| " + difference.ToString(Signed, CultureInfo.InvariantCulture),10}{$"[{interval.Low.ToString(Signed, CultureInfo.InvariantCulture)}, {interval.High.ToString(Signed, CultureInfo.InvariantCulture)}]",19}");
 
-    private const string Signed = "+0.0000;-0.0000";
+    // The third section formats values that round to zero, which the negative section would print as "-+0.0000".
+    private const string Signed = "+0.0000;-0.0000;+0.0000";
 
     // AUROC(model) - AUROC(reference) on the drawn rows of one task.
     private static double Difference(IReadOnlyList<(double Model, double Reference, bool Anomalous)> rows, int[] draw)

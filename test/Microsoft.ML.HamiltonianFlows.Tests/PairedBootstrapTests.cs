@@ -101,6 +101,15 @@ public class PairedBootstrapTests
             PairedBootstrap.Intervals(new int[10], new[] { rows }, seed: 1)).Message);
     }
 
+    [Fact]
+    public void TheTablesPrintADifferenceThatRoundsToZeroWithOneSign()
+    {
+        string columns = PairedBootstrap.Columns(-1e-17, (-0.00871, 0.0078));
+        Assert.Contains("| +0.0000", columns);
+        Assert.Contains("[-0.0087, +0.0078]", columns);
+        Assert.DoesNotContain("-+", columns);
+    }
+
     private static double Gaussian(Random random) =>
         Math.Sqrt(-2 * Math.Log(1 - random.NextDouble())) * Math.Cos(2 * Math.PI * random.NextDouble());
 }
