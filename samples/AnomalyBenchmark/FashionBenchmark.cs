@@ -11,7 +11,8 @@ namespace AnomalyBenchmark;
 /// One-class anomaly detection on Fashion-MNIST (Ruff et al., Deep SVDD, ICML 2018): for each class, train on that
 /// class's training images (14 x 14 by 2 x 2 block averaging, pixels / 255), score the test images, the other nine
 /// classes being anomalies. The flow at default options, the shrinkage Gaussian (the same fit with no training step and no
-/// heavier tails) and RandomizedPca (rank 20), with the fit times of the flow, of the plain Gaussian and of RandomizedPca in the same process.
+/// heavier tails) and RandomizedPca (rank 20), with the fit times of the flow, of the plain Gaussian and of RandomizedPca
+/// in the same process.
 /// </summary>
 internal static class FashionBenchmark
 {
