@@ -91,6 +91,19 @@ public class PairedBootstrapTests
     }
 
     [Fact]
+    public void EveryResampleKeepsEachClassesCount()
+    {
+        // One anomaly among 50 rows: a draw of 50 rows that ignored the classes would hold no anomaly about a third of the
+        // time (0.98^50), and its AUROC, and so the interval, would be NaN. Stratified, every draw holds exactly one.
+        var random = new Random(6);
+        var rows = Enumerable.Range(0, 50).Select(i => (random.NextDouble() + (i == 7 ? 0.5 : 0), random.NextDouble(), i == 7)).ToArray();
+        var (low, high) = PairedBootstrap.DifferenceInterval(rows, seed: 1);
+        Assert.True(double.IsFinite(low) && double.IsFinite(high), $"[{low}, {high}]");
+        Assert.InRange(low, -1, high);
+        Assert.InRange(high, low, 1);
+    }
+
+    [Fact]
     public void RowsScoredNaNAndStrataThatMixATasksClassesAreRefused()
     {
         var rows = Enumerable.Range(0, 10).Select(i => ((double)i, (double)i, i % 2 == 0)).ToArray();
