@@ -70,7 +70,7 @@ internal static class FashionBenchmark
         double Mean(string key) => results.Average(r => (double)r[key]);
         // The ten tasks score the same test images, so the mean's resamples draw one set of images for all of them,
         // stratified by the images' own classes.
-        var (meanLow, meanHigh) = PairedBootstrap.Intervals(test.Labels.Take(test.Count).Select(label => (int)label).ToArray(), classPairs, seed).Mean;
+        var (meanLow, meanHigh) = PairedBootstrap.Intervals(test.Labels, classPairs, seed).Mean;
         log.WriteLine($"{"mean",6}{Mean("flow_auroc"),8:F4}{Mean("gaussian_auroc"),10:F4}{Mean("stage_auroc"),8:F4}{Mean("randomized_pca_auroc"),8:F4}{"",24}" +
                       PairedBootstrap.Columns(Mean("flow_auroc") - Mean("gaussian_auroc"), (meanLow, meanHigh)));
         log.WriteLine("-Gauss: the flow's AUROC minus the plain Gaussian's, and its 95% interval over 2,000 paired bootstrap resamples " +

@@ -151,9 +151,10 @@ internal static class TabularBenchmark
     }
 
     /// <summary>
-    /// ML.NET's RandomizedPca fitted to the training rows, and the seconds of its Fit, reported beside the flow's. A first fit, not timed, leaves out the one-time cost of loading and compiling its code, which would
-    /// otherwise land on the first set; of the next three fits (milliseconds each on these sets) the fastest is kept, the
-    /// one least disturbed by the shared machine.
+    /// ML.NET's RandomizedPca fitted to the training rows, and the seconds of its Fit, reported beside the flow's. A first
+    /// fit, not timed, leaves out the one-time cost of loading and compiling its code, which would otherwise land on the
+    /// first set; of the next three fits (milliseconds each on these sets) the fastest is kept, the one least disturbed by
+    /// the shared machine.
     /// </summary>
     internal static (ITransformer Model, double Seconds) FitRandomizedPca(MLContext ml, IDataView train, int rank, int seed)
     {
