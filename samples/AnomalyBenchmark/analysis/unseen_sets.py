@@ -16,12 +16,7 @@ Usage: python3 samples/AnomalyBenchmark/analysis/unseen_sets.py FOLDER [--mlbenc
 """
 import numpy as np, json, os, sys
 from sklearn import datasets
-from sklearn.covariance import LedoitWolf
-from sklearn.mixture import GaussianMixture
-from sklearn.neighbors import KernelDensity, LocalOutlierFactor
-from sklearn.model_selection import GridSearchCV
-from sklearn.ensemble import IsolationForest
-from sklearn.svm import OneClassSVM
+from classic_detectors import classic_scores
 from sklearn.metrics import roc_auc_score
 args=sys.argv[1:]
 mlbench=None
@@ -53,24 +48,7 @@ for name,X,normal in sets():
         with open(os.path.join(out,f'{name}.{f}.csv'),'w') as fh:
             # No header line, as in the benchmark's own files: the benchmark reads every line as a row.
             for l,r in zip(lab,rows): fh.write(f'{l:g},'+','.join(f'{v:.10g}' for v in r)+'\n')
-    keep=tr.std(0)>0; mu,sd=tr[:,keep].mean(0),tr[:,keep].std(0)
-    A,B=(tr[:,keep]-mu)/sd,(te[:,keep]-mu)/sd
-    sc={}
-    lw=LedoitWolf().fit(A); sc['gauss_shrink']=lw.mahalanobis(B)
-    sc['gauss_diag']=(B**2).sum(1)
-    best=None
-    for c in range(1,9):
-        for t in ['full','diag']:
-            if c*(A.shape[1]*(A.shape[1]+3)/2 if t=='full' else 2*A.shape[1])>=len(A)*A.shape[1]: continue
-            try:
-                g=GaussianMixture(c,covariance_type=t,random_state=0,reg_covar=1e-4).fit(A); bic=g.bic(A)
-                if best is None or bic<best[0]: best=(bic,g)
-            except Exception: pass
-    sc['gmm_bic']=-best[1].score_samples(B)
-    kd=GridSearchCV(KernelDensity(),{'bandwidth':np.logspace(-1.5,0.5,25)},cv=3).fit(A).best_estimator_; sc['kde_cv']=-kd.score_samples(B)
-    sc['iforest']=-IsolationForest(random_state=0).fit(A).score_samples(B)
-    sc['lof']=-LocalOutlierFactor(n_neighbors=min(20,len(A)-1),novelty=True).fit(A).score_samples(B)
-    sc['ocsvm']=-OneClassSVM(nu=0.1,gamma='scale').fit(A).score_samples(B)
+    sc=classic_scores(tr,te)
     au={m:roc_auc_score(y,s) for m,s in sc.items()}
     peers[name]={'train':len(tr),'test':len(te),'anomalies':len(a),'dim':X.shape[1],'auroc':au,'gauss_shrink_test_nll':0.0}
     print(name, len(tr), len(te), X.shape[1], ' '.join(f'{m} {v:.4f}' for m,v in au.items()))
