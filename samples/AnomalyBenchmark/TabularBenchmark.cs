@@ -215,7 +215,7 @@ internal static class TabularBenchmark
     // The medians, over the normal and over the anomalous test rows, of what one detector's log-likelihood gains over
     // another's on the same row (nats): a summary of where the likelihood goes, not a bound on the ranking. Rows scored
     // NaN (a non-finite feature) are left out.
-    private static (double Normal, double Anomalous) MedianGains(ScoredRow[] model, ScoredRow[] reference)
+    internal static (double Normal, double Anomalous) MedianGains(ScoredRow[] model, ScoredRow[] reference)
     {
         if (model.Length != reference.Length)
             throw new InvalidOperationException($"The two detectors scored {model.Length} and {reference.Length} test rows.");

@@ -3,7 +3,7 @@ since the fourth session: a criterion aimed at ranking rather than likelihood, c
 anomaly is in a training file, so the criterion ranks held-out training rows against synthetic anomalies made from them, and picks the detector
 that ranks them best. Two generators, fixed before any run: 'marginals' (each feature drawn independently from the
 held-out rows' values of that feature: the rows' dependencies broken) and 'swap' (a held-out row with a random quarter
-of its features taken from another held-out row). Five folds of the training file (at most MAX rows, a seeded draw);
+of its features taken from a held-out row drawn at random: another row but 1 / n of the time). Five folds of the training file (at most MAX rows, a seeded draw);
 in each, the classic detectors (classic_detectors.py) are fitted to four folds and score the fifth and as many
 synthetic rows; the criterion is the mean AUROC over folds. Printed beside each set's test AUROC of the same detectors
 (FOLDER/peers.json), then, over the sets, the mean test AUROC of each criterion's pick against each fixed detector and
