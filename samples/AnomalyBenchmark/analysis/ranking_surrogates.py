@@ -1,18 +1,22 @@
 """Can the training rows alone tell which detector will rank a set's anomalies best? (The question (a) the notes asked
 since the fourth session: a criterion aimed at ranking rather than likelihood, computed on training rows only.) No
-anomaly is in a training file, so the criterion ranks held-out training rows against synthetic anomalies made from them, and picks the detector
-that ranks them best. Two generators, fixed before any run: 'marginals' (each feature drawn independently from the
-held-out rows' values of that feature: the rows' dependencies broken) and 'swap' (a held-out row with a random quarter
-of its features taken from a held-out row drawn at random: another row but 1 / n of the time). Five folds of the training file (at most MAX rows, a seeded draw);
-in each, the classic detectors (classic_detectors.py) are fitted to four folds and score the fifth and as many
-synthetic rows; the criterion is the mean AUROC over folds. Printed beside each set's test AUROC of the same detectors
-(FOLDER/peers.json), then, over the sets, the mean test AUROC of each criterion's pick against each fixed detector and
-the per-set best (an oracle). Nothing in the library is chosen by this script.
-With --write DIR, each set's first fold is also written to DIR, so that the library's flow and its plain Gaussian
-can be put to the same criterion (`AnomalyBenchmark tabular --data DIR --sets SET-marginals SET-swap ...`).
-With --library, the benchmark's results.json of those folds and its results.json of the test files (the same sets):
-the library's three detectors (the flow, its plain Gaussian, the Gaussian stage with the flow's tails) picked by each
-generator's criterion on the one fold (the flow where it ties for the highest), against each of them always.
+anomaly is in a training file, so the criterion ranks held-out training rows against synthetic anomalies made from
+them, and picks the detector that ranks them best. Two generators, fixed before any run: 'marginals' (each feature
+drawn independently from the held-out rows' values of that feature: the rows' dependencies broken) and 'swap' (a
+held-out row with ceil(d / 4) of its features, a quarter rounded up, taken from one held-out row drawn at random:
+another row but 1 / n of the time). Five folds of the training file (at most MAX rows, a seeded draw); in each, the
+classic detectors (classic_detectors.py) are fitted to four folds and score the fifth and as many synthetic rows; the
+criterion is the mean AUROC over folds. Printed beside each set's test AUROC of the same detectors (FOLDER/peers.json),
+then, over the sets, twice (choosing among the three densities, then among all seven detectors): the mean test AUROC
+of each criterion's pick (on a tie, the first detector in classic_detectors.py's order), in brackets the sets where the
+pick is the detector with the test's best AUROC, against each fixed detector and the per-set best (an oracle).
+Nothing in the library is chosen by this script.
+With --write DIR, each set's folds are also written to DIR, so that the library's flow and its plain Gaussian can be
+put to the same criterion (`AnomalyBenchmark tabular --data DIR --sets SET-marginals-1 SET-swap-1 ...`, any of folds
+1 to 5). With --library, the benchmark's results.json of those folds and its results.json of the test files (the same
+sets): the library's three detectors (the flow, its plain Gaussian, the Gaussian stage with the flow's tails) picked by
+each generator's criterion averaged over the folds run (the flow where it ties for the highest), against each of them
+always.
 Usage: python3 samples/AnomalyBenchmark/analysis/ranking_surrogates.py FOLDER SET... [--max-rows MAX] [--write DIR]
        python3 samples/AnomalyBenchmark/analysis/ranking_surrogates.py --library FOLDS_RESULTS TEST_RESULTS...
 """
@@ -46,9 +50,9 @@ def write_rows(path, labels, rows):
 
 
 def criteria(name, x, rng, write=None, folds=5):
-    """{generator: {detector: mean AUROC of held-out rows against synthetic anomalies over the folds}}. With WRITE, the
-    first fold of each generator is also written there as the set NAME-GENERATOR (train: the other folds; test: the
-    fold and its synthetic rows), for `AnomalyBenchmark tabular --data WRITE`, with its classic detectors' AUROC."""
+    """{generator: {detector: mean AUROC of held-out rows against synthetic anomalies over the folds}}. With WRITE, each
+    fold F (1 to 5) of each generator is also written there as the set NAME-GENERATOR-F (train: the other folds; test:
+    the fold and its synthetic rows), for `AnomalyBenchmark tabular --data WRITE`, with its classic detectors' AUROC."""
     parts = np.array_split(rng.permutation(len(x)), folds)
     out, peers = {}, {}
     for kind in GENERATORS:
@@ -59,11 +63,12 @@ def criteria(name, x, rng, write=None, folds=5):
             y = np.r_[np.zeros(len(held)), np.ones(len(fake))]
             for method, s in classic_scores(train, np.vstack([held, fake])).items():
                 per.setdefault(method, []).append(roc_auc_score(y, s))
-            if write and i == 0:
-                write_rows(os.path.join(write, f'{name}-{kind}.train.csv'), np.zeros(len(train)), train)
-                write_rows(os.path.join(write, f'{name}-{kind}.test.csv'), y, np.vstack([held, fake]))
-                peers[f'{name}-{kind}'] = {'train': len(train), 'test': len(y), 'anomalies': len(fake), 'dim': x.shape[1],
-                                           'auroc': {m: v[0] for m, v in per.items()}}
+            if write:
+                fold = f'{name}-{kind}-{i + 1}'
+                write_rows(os.path.join(write, f'{fold}.train.csv'), np.zeros(len(train)), train)
+                write_rows(os.path.join(write, f'{fold}.test.csv'), y, np.vstack([held, fake]))
+                peers[fold] = {'train': len(train), 'test': len(y), 'anomalies': len(fake), 'dim': x.shape[1],
+                               'auroc': {m: v[i] for m, v in per.items()}}
         out[kind] = {m: float(np.mean(v)) for m, v in per.items()}
     return out, peers
 
@@ -73,12 +78,17 @@ LIBRARY = ('flow_auroc', 'gaussian_auroc', 'stage_auroc')
 
 def library(folds_results, test_results):
     """Prints the library's detectors picked by the criteria against each of them always (see the usage above)."""
-    folds = {r['set']: r for r in json.load(open(folds_results))['sets']}
+    runs = {}
+    for r in json.load(open(folds_results))['sets']:
+        runs.setdefault(r['set'].rsplit('-', 1)[0], []).append(r)
+    # The criterion: each detector's AUROC averaged over the folds that were run.
+    folds = {key: {m: float(np.mean([r[m] for r in rs])) for m in LIBRARY} for key, rs in runs.items()}
     tests = {r['set']: r for f in test_results for r in json.load(open(f))['sets'] if f'{r["set"]}-{GENERATORS[0]}' in folds}
     for name, test in tests.items():
         print(f'{name:11s} test      ', ' '.join(f'{m[:-6]} {test[m]:.4f}' for m in LIBRARY))
         for kind in GENERATORS:
-            print(f'{name:11s} {kind:10s}', ' '.join(f'{m[:-6]} {folds[f"{name}-{kind}"][m]:.4f}' for m in LIBRARY))
+            print(f'{name:11s} {kind:10s}', ' '.join(f'{m[:-6]} {folds[f"{name}-{kind}"][m]:.4f}' for m in LIBRARY),
+                  f'({len(runs[f"{name}-{kind}"])} folds)')
     print(f'Over {len(tests)} sets: mean test AUROC (sets where the pick is not the flow)')
     for kind in GENERATORS:
         picks = [max(LIBRARY, key=lambda m: (folds[f'{name}-{kind}'][m], m == LIBRARY[0])) for name in tests]
