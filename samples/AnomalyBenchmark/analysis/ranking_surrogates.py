@@ -24,7 +24,7 @@ import json, os, sys
 import numpy as np
 from sklearn.metrics import roc_auc_score
 from classic_detectors import classic_scores
-from tabular_files import read_set
+from tabular_files import read_set, write_set
 
 GENERATORS = ('marginals', 'swap')
 DENSITIES = ('gauss_shrink', 'gmm_bic', 'kde_cv')
@@ -40,13 +40,6 @@ def synthetic(rows, kind, rng):
         features = rng.choice(d, k, replace=False)
         out[i, features] = rows[rng.integers(0, n), features]
     return out
-
-
-def write_rows(path, labels, rows):
-    """A CSV in the benchmark's format: no header, the label first."""
-    with open(path, 'w') as fh:
-        for label, row in zip(labels, rows):
-            fh.write(f'{label:g},' + ','.join(f'{v:.10g}' for v in row) + '\n')
 
 
 def criteria(name, x, rng, write=None, folds=5):
@@ -65,8 +58,8 @@ def criteria(name, x, rng, write=None, folds=5):
                 per.setdefault(method, []).append(roc_auc_score(y, s))
             if write:
                 fold = f'{name}-{kind}-{i + 1}'
-                write_rows(os.path.join(write, f'{fold}.train.csv'), np.zeros(len(train)), train)
-                write_rows(os.path.join(write, f'{fold}.test.csv'), y, np.vstack([held, fake]))
+                write_set(write, fold, 'train', np.zeros(len(train)), train)
+                write_set(write, fold, 'test', y, np.vstack([held, fake]))
                 peers[fold] = {'train': len(train), 'test': len(y), 'anomalies': len(fake), 'dim': x.shape[1],
                                'auroc': {m: v[i] for m, v in per.items()}}
         out[kind] = {m: float(np.mean(v)) for m, v in per.items()}

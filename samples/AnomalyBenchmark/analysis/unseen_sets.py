@@ -17,6 +17,7 @@ Usage: python3 samples/AnomalyBenchmark/analysis/unseen_sets.py FOLDER [--mlbenc
 import numpy as np, json, os, sys
 from sklearn import datasets
 from classic_detectors import classic_scores
+from tabular_files import write_set
 from sklearn.metrics import roc_auc_score
 args=sys.argv[1:]
 mlbench=None
@@ -45,9 +46,7 @@ for name,X,normal in sets():
     a=Xa[rng.permutation(len(Xa))[:len(ten)]]
     te=np.vstack([ten,a]); y=np.r_[np.zeros(len(ten)),np.ones(len(a))]
     for f,rows,lab in [('train',tr,np.zeros(len(tr))),('test',te,y)]:
-        with open(os.path.join(out,f'{name}.{f}.csv'),'w') as fh:
-            # No header line, as in the benchmark's own files: the benchmark reads every line as a row.
-            for l,r in zip(lab,rows): fh.write(f'{l:g},'+','.join(f'{v:.10g}' for v in r)+'\n')
+        write_set(out,name,f,lab,rows)
     sc=classic_scores(tr,te)
     au={m:roc_auc_score(y,s) for m,s in sc.items()}
     peers[name]={'train':len(tr),'test':len(te),'anomalies':len(a),'dim':X.shape[1],'auroc':au,'gauss_shrink_test_nll':0.0}
