@@ -40,7 +40,8 @@ internal static class FashionBenchmark
             double flowAuroc = ml.AnomalyDetection.Evaluate(flowScored).AreaUnderRocCurve;
             ScoredRow[] flowRows = ScoredRow.Read(ml, flowScored);
             double tail = flow.Model.GaussianTail;
-            log.WriteLine($"  class {normal}: K = {flow.Model.ScoringImportanceSamples}, Gaussian share {flow.Model.GaussianWeight:G3}, tail c {ValidationRun.Tail(tail)}");
+            double kernelShare = flow.Model.KernelDensityWeight;
+            log.WriteLine($"  class {normal}: K = {flow.Model.ScoringImportanceSamples}, Gaussian share {flow.Model.GaussianWeight:G3}, tail c {ValidationRun.Tail(tail)}, kernel density share {kernelShare:G3}");
             flow.Model.Dispose();
             clock.Restart();
             var gaussian = ml.AnomalyDetection.Trainers.HamiltonianFlow(TabularBenchmark.PlainGaussian(seed)).Fit(trainView);
@@ -68,6 +69,7 @@ internal static class FashionBenchmark
             {
                 ["class"] = normal, ["flow_auroc"] = flowAuroc, ["gaussian_auroc"] = gaussianAuroc, ["stage_auroc"] = stageAuroc, ["randomized_pca_auroc"] = pcaAuroc,
                 ["flow_fit_seconds"] = seconds, ["gaussian_fit_seconds"] = gaussianSeconds, ["randomized_pca_fit_seconds"] = pcaSeconds, ["flow_tail"] = tail,
+                ["flow_kernel_share"] = kernelShare,
                 ["auroc_minus_gaussian_interval95"] = new[] { differenceLow, differenceHigh },
                 ["median_training_gain_normal"] = normalTrainingGain, ["median_training_gain_anomalous"] = anomalousTrainingGain,
             });

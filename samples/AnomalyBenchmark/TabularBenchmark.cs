@@ -64,7 +64,7 @@ internal static class TabularBenchmark
         HamiltonianFlowAnomalyTrainer.Options Defaults() => new() { Seed = seed, ScoringImportanceSamples = importanceSamples };
         output.Create();
         log.WriteLine($"Test AUROC, default options, MLContext seed {seed}; peers: scikit-learn on the same splits (data/README.md).");
-        log.WriteLine($"{"set",-11}{"flow",8}{"Gaussian",10}{"stage",8}{"RPCA",8}{"| LW",8}{"GMM",8}{"KDE",8}{"best",8}{"fit s",8}{"Gauss",8}{"RPCA",8}{"tail c",8}" +
+        log.WriteLine($"{"set",-11}{"flow",8}{"Gaussian",10}{"stage",8}{"RPCA",8}{"| LW",8}{"GMM",8}{"KDE",8}{"best",8}{"fit s",8}{"Gauss",8}{"RPCA",8}{"tail c",8}{"kde b",7}" +
                       $"{"| NLL flow",11}{"Gaussian",10}{"| tails n",10}{"a",7}{"train n",9}{"a",7}{"| -Gauss",10}{"95%",19}");
         var results = new List<Dictionary<string, object>>();
         foreach (var set in sets)
@@ -75,9 +75,9 @@ internal static class TabularBenchmark
             IDataView train = LabeledRows.ToDataView(ml, trainRows, set.Dimension);
             IDataView test = LabeledRows.ToDataView(ml, testRows, set.Dimension);
 
-            var (flow, flowNll, flowRows, tail, seconds) = Flow(ml, train, test, Defaults());
-            var (gaussian, gaussianNll, gaussianRows, _, gaussianSeconds) = Flow(ml, train, test, PlainGaussian(seed));
-            var (stage, _, stageRows, _, _) = Flow(ml, train, test, Stage(seed));
+            var (flow, flowNll, flowRows, tail, kernelShare, seconds) = Flow(ml, train, test, Defaults());
+            var (gaussian, gaussianNll, gaussianRows, _, _, gaussianSeconds) = Flow(ml, train, test, PlainGaussian(seed));
+            var (stage, _, stageRows, _, _, _) = Flow(ml, train, test, Stage(seed));
             int[] varying = VaryingFeatures(trainRows, set.Dimension);
             if (varying.Length < set.Dimension)
             {
@@ -103,7 +103,7 @@ internal static class TabularBenchmark
             double rpca = RandomizedPcaAuroc(ml, pca.Transform(test));
             double best = set.PeerAuroc.Values.Max();
             log.WriteLine($"{set.Name,-11}{flow,8:F4}{gaussian,10:F4}{stage,8:F4}{rpca,8:F4}{"| " + set.PeerAuroc["gauss_shrink"].ToString("F4", CultureInfo.InvariantCulture),8}" +
-                          $"{set.PeerAuroc["gmm_bic"],8:F4}{set.PeerAuroc["kde_cv"],8:F4}{best,8:F4}{seconds,8:F1}{gaussianSeconds,8:F2}{pcaSeconds,8:F4}{ValidationRun.Tail(tail),8}" +
+                          $"{set.PeerAuroc["gmm_bic"],8:F4}{set.PeerAuroc["kde_cv"],8:F4}{best,8:F4}{seconds,8:F1}{gaussianSeconds,8:F2}{pcaSeconds,8:F4}{ValidationRun.Tail(tail),8}{kernelShare,7:F2}" +
                           $"{"| " + flowNll.ToString("F2", CultureInfo.InvariantCulture),11}{gaussianNll,10:F2}" +
                           $"{"| " + normalTailGain.ToString("F2", CultureInfo.InvariantCulture),10}{anomalousTailGain,7:F2}{normalTrainingGain,9:F2}{anomalousTrainingGain,7:F2}" +
                           PairedBootstrap.Columns(flow - gaussian, (differenceLow, differenceHigh)));
@@ -111,7 +111,7 @@ internal static class TabularBenchmark
             {
                 ["set"] = set.Name, ["flow_auroc"] = flow, ["gaussian_auroc"] = gaussian, ["stage_auroc"] = stage, ["randomized_pca_auroc"] = rpca,
                 ["flow_fit_seconds"] = seconds, ["randomized_pca_fit_seconds"] = pcaSeconds, ["gaussian_fit_seconds"] = gaussianSeconds,
-                ["flow_tail"] = tail, ["peers_auroc"] = set.PeerAuroc,
+                ["flow_tail"] = tail, ["flow_kernel_share"] = kernelShare, ["peers_auroc"] = set.PeerAuroc,
                 ["flow_normal_test_nll"] = flowNll, ["gaussian_normal_test_nll"] = gaussianNll, ["density_features"] = varying.Length,
                 ["auroc_minus_gaussian_interval95"] = new[] { differenceLow, differenceHigh },
                 ["median_gain_normal"] = normalGain, ["median_gain_anomalous"] = anomalousGain,
@@ -184,18 +184,18 @@ internal static class TabularBenchmark
     }
 
     /// <summary>
-    /// The detector's options for the Gaussian stage the defaults start from, heavier tails included: what training adds
-    /// is measured from it.
+    /// The detector's options for the Gaussian stage the defaults start from, heavier tails included (no kernel density):
+    /// what training and the kernel density add is measured from it.
     /// </summary>
-    internal static HamiltonianFlowAnomalyTrainer.Options Stage(int seed) => new() { Seed = seed, MaxSteps = 0 };
+    internal static HamiltonianFlowAnomalyTrainer.Options Stage(int seed) => new() { Seed = seed, MaxSteps = 0, KernelDensityCentres = 0 };
 
-    /// <summary>The detector's options for the shrinkage Gaussian: no training step, no heavier tails.</summary>
-    internal static HamiltonianFlowAnomalyTrainer.Options PlainGaussian(int seed) => new() { Seed = seed, MaxSteps = 0, HeavyTails = false };
+    /// <summary>The detector's options for the shrinkage Gaussian: no training step, no heavier tails, no kernel density.</summary>
+    internal static HamiltonianFlowAnomalyTrainer.Options PlainGaussian(int seed) => new() { Seed = seed, MaxSteps = 0, HeavyTails = false, KernelDensityCentres = 0 };
 
     // The test AUROC of a detector fitted with the options, the mean score (negative log-likelihood, nats) of the test
-    // file's normal rows, every test row's score and label in the file's order, the tail c its Gaussian stage chose, and
-    // the seconds its Fit took.
-    private sealed record DetectorRun(double Auroc, double NormalNll, ScoredRow[] Rows, double Tail, double FitSeconds);
+    // file's normal rows, every test row's score and label in the file's order, the tail c its Gaussian stage chose, its
+    // kernel density's share (0: none), and the seconds its Fit took.
+    private sealed record DetectorRun(double Auroc, double NormalNll, ScoredRow[] Rows, double Tail, double KernelShare, double FitSeconds);
 
     private static DetectorRun Flow(MLContext ml, IDataView train, IDataView test, HamiltonianFlowAnomalyTrainer.Options options)
     {
@@ -207,9 +207,9 @@ internal static class TabularBenchmark
         double auroc = ml.AnomalyDetection.Evaluate(scored).AreaUnderRocCurve;
         ScoredRow[] rows = ScoredRow.Read(ml, scored);
         double normalNll = rows.Where(r => r.Label == 0).Average(r => (double)r.Score);
-        double tail = model.Model.GaussianTail;
+        double tail = model.Model.GaussianTail, kernelShare = model.Model.KernelDensityWeight;
         model.Model.Dispose();
-        return new DetectorRun(auroc, normalNll, rows, tail, fitSeconds);
+        return new DetectorRun(auroc, normalNll, rows, tail, kernelShare, fitSeconds);
     }
 
     // The medians, over the normal and over the anomalous test rows, of what one detector's log-likelihood gains over
@@ -259,7 +259,7 @@ internal static class TabularBenchmark
         int count = Math.Min(contaminating.Count, (int)Math.Round(0.05 * train.Count / 0.95));
         var contaminatedTrain = LabeledRows.ToDataView(ml, train.Concat(contaminating.Take(count)), d);
         var remainingTest = LabeledRows.ToDataView(ml, test.Except(contaminating), d);
-        var (contaminated, _, _, contaminatedTail, _) = Flow(ml, contaminatedTrain, remainingTest, defaults());
+        var (contaminated, _, _, contaminatedTail, _, _) = Flow(ml, contaminatedTrain, remainingTest, defaults());
         double contaminatedGaussian = Flow(ml, contaminatedTrain, remainingTest, PlainGaussian(seed)).Auroc;
         log.WriteLine($"{"",-11}checks: MinMax {normalizedAuroc:F4} ({normalizedAuroc - flow:+0.0000;-0.0000;+0.0000}), gross outlier {withOutlier:F4} " +
                       $"({withOutlier - flow:+0.0000;-0.0000;+0.0000}), {count} anomalies in training: flow {contaminated:F4} (tail c {ValidationRun.Tail(contaminatedTail)}), Gaussian {contaminatedGaussian:F4}");

@@ -40,7 +40,7 @@ internal static class ValidationRun
             using var flow = ml.Transforms.HamiltonianFlow(options).Fit(fitSet);
             double seconds = clock.Elapsed.TotalSeconds;
             ml.Log -= echo;
-            using var gaussian = ml.Transforms.HamiltonianFlow(new HamiltonianFlowTrainer.Options { Seed = seed, MaxSteps = 0, HeavyTails = false }).Fit(fitSet);
+            using var gaussian = ml.Transforms.HamiltonianFlow(new HamiltonianFlowTrainer.Options { Seed = seed, MaxSteps = 0, HeavyTails = false, KernelDensityCentres = 0 }).Fit(fitSet);
             // Each held-out row scored once by each model: the mean, the ensemble probe and the dump read the same values.
             double[] flowRows = RowLogLikelihoods(flow.Transform(split.TestSet));
             double[] gaussianRows = RowLogLikelihoods(gaussian.Transform(split.TestSet));

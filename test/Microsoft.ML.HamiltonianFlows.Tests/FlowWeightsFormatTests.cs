@@ -141,6 +141,7 @@ public class FlowWeightsFormatTests
     [InlineData(4)] // written by commit 3164c00
     [InlineData(5)] // written by commit af524fe
     [InlineData(6)] // written by commit eefb36e, from rows whose feature 1 is constant
+    [InlineData(7)] // written by commit 1250e53, from rows whose feature 1 is constant and feature 2 a count
     public void EarlierVersionFilesLoadAsTheFlowsTheyWereAndScoreAsTheyDid(int version)
     {
         // Each file was written by the commit named above, with its rows, the noise and the log-likelihoods it computed beside it.
@@ -150,11 +151,13 @@ public class FlowWeightsFormatTests
         using var old = FlowWeightsFormat.Load(new MemoryStream(file));
         // Before version 5 no potential had wells (the version-5 and 6 flows, of 2 and 3 features, have none either: wells
         // start at 65 features); before version 6 every Gaussian stage had an infinite tail (so has the version-6 flow's:
-        // its fit kept the Gaussian's); before version 7 the dynamics moved every coordinate, a constant feature's too.
+        // its fit kept the Gaussian's); before version 7 the dynamics moved every coordinate, a constant feature's too (the
+        // version-7 flow holds its constant feature); before version 8 no flow had a kernel density.
         Assert.False(old.Architecture.ResolvedSeparableWells);
         Assert.DoesNotContain(old.state_dict().Keys, key => key.Contains("well_"));
         Assert.True(double.IsPositiveInfinity(old.Gaussian.Tail));
-        Assert.False(old.Gaussian.HasConstantFeatures);
+        Assert.Equal(version >= 7, old.Gaussian.HasConstantFeatures);
+        Assert.Null(old.KernelDensity);
 
         var lines = File.ReadLines(Path.Combine(resources, $"flow-v{version}-scores.csv")).Where(l => !l.StartsWith('#'))
             .Select(l => l.Split(',').Select(v => double.Parse(v, CultureInfo.InvariantCulture)).ToArray()).ToArray();

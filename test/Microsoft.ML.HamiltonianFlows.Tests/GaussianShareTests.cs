@@ -85,7 +85,7 @@ public class GaussianShareTests
 
         // The same draws again (one block of 300 rows, the same seed), each share of the grid scored as Measure scores it.
         using var noGrad = no_grad();
-        var (flowWeights, gaussianWeights) = flow.ComponentLogImportanceWeights(rows, ScoringBudget.Reference, new Generator(1));
+        var (flowWeights, gaussianWeights, _) = flow.ComponentLogImportanceWeights(rows, ScoringBudget.Reference, new Generator(1));
         // The held-out log-likelihood of the mixture (the estimate's constant log K does not move the best share) plus the
         // prior's log(a) / n.
         double Mean(double a) => HamiltonianFlow.MixLogWeights(flowWeights.to(ScalarType.Float64), gaussianWeights.to(ScalarType.Float64), a)

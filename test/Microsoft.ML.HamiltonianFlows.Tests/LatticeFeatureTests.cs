@@ -79,7 +79,7 @@ public class LatticeFeatureTests
         using var scope = NewDisposeScope();
         using var generator = new Generator(11);
         Tensor rows = randn(new long[] { 20000, 1 }, generator: generator).Times(0.5).round();
-        var result = FlowTrainer.Train(new FlowArchitecture { Dimension = 1 }, rows, new FlowTrainingOptions { MaxSteps = 0 });
+        var result = FlowTrainer.Train(new FlowArchitecture { Dimension = 1 }, rows, new FlowTrainingOptions { MaxSteps = 0, KernelDensityCentres = 0 });
         using var flow = result.Flow;
         using var noGrad = no_grad();
 

@@ -51,7 +51,7 @@ public sealed class UntrainedFlowIsTheFittedGaussianTests
     private static FlowTrainingResult FitGaussian(double[,] train)
     {
         using var data = AsTensor(train);
-        return FlowTrainer.Train(new FlowArchitecture { Dimension = D, HiddenLayers = new[] { 16 } }, data, new FlowTrainingOptions { MaxSteps = 0, Seed = 1 });
+        return FlowTrainer.Train(new FlowArchitecture { Dimension = D, HiddenLayers = new[] { 16 } }, data, new FlowTrainingOptions { MaxSteps = 0, KernelDensityCentres = 0, Seed = 1 });
     }
 
     private static double[,] Matrix(Tensor t)

@@ -84,6 +84,13 @@ internal static class RiskyCalls
             try
             {
                 using var loaded = FlowWeightsFormat.Load(new MemoryStream(WithPayload(saved, damaged)));
+                // A flipped bit can give a feature a lattice: that flow draws dequantisation offsets too, so it takes
+                // noise of another width and is a different model.
+                if (loaded.NoiseWidth != noise.shape[2])
+                {
+                    different++;
+                    continue;
+                }
                 using var scope = NewDisposeScope();
                 using var noGrad = no_grad();
                 float[] got = loaded.LogLikelihood(x, noise).data<float>().ToArray();

@@ -96,6 +96,9 @@ internal static class FlowFitting
         if (result.ScoringSamples is not null)
             ch.Info($"The fitted Gaussian's share of the density, measured on the held-out rows: {result.Flow.GaussianWeight:G3}; " +
                     $"their mean negative log-likelihood {result.DensityValidationLoss:F4}, the fitted Gaussian's alone {result.GaussianValidationLoss:F4}.");
+        if (result.Flow.KernelDensity is { } kernels)
+            ch.Info($"A kernel density on {kernels.Count} training rows (width {kernels.Width:G3} in whitened units) has a share of {kernels.Weight:G3} " +
+                    $"of the density, chosen on the held-out rows; the model holds those rows ({nameof(options.KernelDensityCentres)} = 0 keeps them out).");
         ch.Info(double.IsFinite(result.Flow.Gaussian.Tail)
             ? $"The fitted Gaussian's marginals have tail c = {result.Flow.Gaussian.Tail:G3} (t = c asinh(u / c)), chosen on held-out rows of the training sample."
             : options.HeavyTails

@@ -150,6 +150,13 @@ public abstract class HamiltonianFlowOptionsBase
     public bool HeavyTails { get; set; } = FlowDefaults.HeavyTails;
 
     /// <summary>
+    /// Most training rows the model may keep as the centres of a kernel density mixed into its density, where the held-out
+    /// rows ask for one (<see cref="FlowTrainingOptions.KernelDensityCentres"/>); the saved model then holds those rows.
+    /// 0 keeps every training row out of the model. Default 2,048.
+    /// </summary>
+    public int KernelDensityCentres { get; set; } = FlowDefaults.KernelDensityCentres;
+
+    /// <summary>
     /// Torch intra-op threads during training (restored when it ends); null leaves torch's setting. Default 1 (measured:
     /// <see cref="FlowTrainingOptions.NumberOfThreads"/>). Transform uses whatever the process has set.
     /// </summary>
@@ -202,6 +209,7 @@ public abstract class HamiltonianFlowOptionsBase
         Seed = seed,
         NumberOfThreads = NumberOfThreads,
         HeavyTails = HeavyTails,
+        KernelDensityCentres = KernelDensityCentres,
     };
 
     /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid option.</summary>

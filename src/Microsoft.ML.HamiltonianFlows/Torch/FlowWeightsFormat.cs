@@ -22,12 +22,14 @@ namespace Microsoft.ML.HamiltonianFlows.Torch;
 /// stage's tail and its marginals' means and scales (added in version 6): they load with an infinite tail, the plain
 /// Gaussian they had, and score as before. Versions 3 to 6 lack the stage's mask of the features that vary in training
 /// (<see cref="GaussianStage.Varying"/>, added in version 7), whose flows moved every coordinate: they load with every
-/// feature varying, the model they were, and score as before.
+/// feature varying, the model they were, and score as before. Version 8 adds, after the torch state, the kernel density
+/// (<see cref="HamiltonianFlow.KernelDensity"/>): its number of centres m (0: none), then its width, its share and the
+/// centres, m x d values in the flow's precision; earlier versions load without one, the model they were.
 /// </remarks>
 public static class FlowWeightsFormat
 {
-    /// <summary>The version this build writes (it reads this one and versions 3 to 6).</summary>
-    public const int CurrentVersion = 7;
+    /// <summary>The version this build writes (it reads this one and versions 3 to 7).</summary>
+    public const int CurrentVersion = 8;
 
     // The first version with the fitted Gaussian stage: the oldest this build reads.
     private const int FirstGaussianStageVersion = 3;
@@ -43,6 +45,9 @@ public static class FlowWeightsFormat
 
     // The first version with the mask of varying features (earlier flows moved every coordinate).
     private const int FirstVaryingVersion = 7;
+
+    // The first version with the kernel density's block after the torch state (earlier flows had none).
+    private const int FirstKernelDensityVersion = 8;
 
     // Flows with a per-feature standardiser and V = f(q) (version 1 unverified, version 2 with length and SHA-256).
     private const int LastStandardizerVersion = 2;
@@ -62,6 +67,7 @@ public static class FlowWeightsFormat
         {
             WriteArchitecture(payloadWriter, flow.Architecture);
             flow.save(payloadWriter);
+            WriteKernelDensity(payloadWriter, flow);
         }
         using var writer = new BinaryWriter(stream, Encoding.UTF8, leaveOpen: true);
         writer.Write(Magic);
@@ -189,6 +195,8 @@ public static class FlowWeightsFormat
             if (version >= FirstVaryingVersion)
             {
                 flow.load(reader);
+                if (version >= FirstKernelDensityVersion)
+                    ReadKernelDensity(reader, flow);
                 return flow;
             }
             // Earlier versions: every tensor of the flow but those added since, which keep the values of the model they
@@ -212,6 +220,45 @@ public static class FlowWeightsFormat
             flow.Dispose();
             throw new InvalidDataException($"Hamiltonian flow weights are corrupt or truncated: {e.Message}", e);
         }
+    }
+
+    private static void WriteKernelDensity(BinaryWriter w, HamiltonianFlow flow)
+    {
+        KernelDensity? kernels = flow.KernelDensity;
+        w.Write(kernels?.Count ?? 0L);
+        if (kernels is null)
+            return;
+        w.Write(kernels.Width);
+        w.Write(kernels.Weight);
+        using var values = kernels.Centres.cpu();
+        if (flow.Architecture.Precision == ScalarType.Float64)
+            foreach (double value in values.data<double>())
+                w.Write(value);
+        else
+            foreach (float value in values.to(ScalarType.Float32).data<float>())
+                w.Write(value);
+    }
+
+    private static void ReadKernelDensity(BinaryReader r, HamiltonianFlow flow)
+    {
+        long count = r.ReadInt64();
+        if (count == 0)
+            return;
+        int d = flow.Dimension;
+        bool doubles = flow.Architecture.Precision == ScalarType.Float64;
+        long bytes = 16 + count * d * (doubles ? 8L : 4L);
+        // A corrupt count must not allocate gigabytes: the centres must fit in what is left of the verified payload.
+        if (count < 0 || bytes > r.BaseStream.Length - r.BaseStream.Position)
+            throw new InvalidDataException($"the kernel density claims {count} centres of {d} values; the file holds {r.BaseStream.Length - r.BaseStream.Position} more bytes");
+        double width = r.ReadDouble(), weight = r.ReadDouble();
+        var values = new double[count * d];
+        for (long i = 0; i < values.LongLength; i++)
+            values[i] = doubles ? r.ReadDouble() : r.ReadSingle();
+        if (!values.All(double.IsFinite))
+            throw new InvalidDataException("the kernel density's centres hold a value that is not finite");
+        using var centres = tensor(values, new[] { count, (long)d });
+        // The constructor checks the width and the share.
+        flow.SetKernelDensity(new KernelDensity(centres.to(flow.Architecture.Precision, flow.Device), flow.Gaussian.Varying, width, weight));
     }
 
     private static void WriteArchitecture(BinaryWriter w, FlowArchitecture a)

@@ -21,6 +21,9 @@ public sealed class HamiltonianFlow : nn.Module
     // measures it on held-out rows (FlowTrainer); a 0-dimensional buffer, so that it is saved with the weights.
     private readonly Tensor gaussianWeight;
     internal const string GaussianWeightStateKey = nameof(gaussianWeight);
+    // The kernel density mixed in with its share beta, where a fit's held-out rows asked for it (null: none). Not part of
+    // the torch state: its number of centres is known only once a fit has chosen them (the weights file holds it apart).
+    private KernelDensity? kernels;
 
     /// <summary>The state keys of the Gaussian stage's tail (weights format 6), as the flow's state names them.</summary>
     internal static IEnumerable<string> GaussianTailStateKeys => GaussianStage.TailStateKeys.Select(key => $"{nameof(gaussian)}.{key}");
@@ -76,6 +79,8 @@ public sealed class HamiltonianFlow : nn.Module
     protected override void Dispose(bool disposing)
     {
         IsDisposed = true;
+        if (disposing)
+            SetKernelDensity(null);
         base.Dispose(disposing);
     }
 
@@ -154,6 +159,22 @@ public sealed class HamiltonianFlow : nn.Module
         }
     }
 
+    /// <summary>
+    /// The kernel density mixed into the flow's density, p(x) = (1 - beta) p_model(x) + beta p_k(z(x)) |dz/dx|, p_model the
+    /// flow with its Gaussian's share and beta <see cref="KernelDensity.Weight"/>; null where a fit's held-out rows did not
+    /// ask for one (<see cref="Training.KernelShare"/>), it was not allowed, or the flow was not fitted to data.
+    /// </summary>
+    public KernelDensity? KernelDensity => kernels;
+
+    // Replaces (and disposes) the kernel density; the flow owns the one it is given.
+    internal void SetKernelDensity(KernelDensity? kernelDensity)
+    {
+        if (ReferenceEquals(kernels, kernelDensity))
+            return;
+        kernels?.Release();
+        kernels = kernelDensity;
+    }
+
     internal void SetGaussianWeight(double weight)
     {
         if (!(weight >= 0 && weight <= 1))
@@ -173,17 +194,20 @@ public sealed class HamiltonianFlow : nn.Module
     public Tensor LogImportanceWeights(Tensor x, int samples, Generator? generator = null)
     {
         var (rows, w, proposal, moving) = Proposals(x, samples, generator);
-        return LogImportanceWeights(rows, w, samples, proposal, moving, GaussianWeight);
+        return LogImportanceWeights(rows, w, samples, proposal, moving, GaussianWeight, kernels);
     }
 
     /// <summary>
-    /// The two components' log-weights from the same draws, each [samples, n]: the trained flow's alone (alpha = 0) and
-    /// the Gaussian's alone (alpha = 1). Training measures alpha with them.
+    /// The components' log-weights from the same draws, each [samples, n]: the trained flow's alone (alpha = 0), the
+    /// Gaussian's alone (alpha = 1), and where <paramref name="candidates"/> are given the kernel density's of those
+    /// centres for each of <paramref name="widths"/> ([widths, samples, n]). Training measures alpha and beta with them.
     /// </summary>
-    internal (Tensor Flow, Tensor Gaussian) ComponentLogImportanceWeights(Tensor x, int samples, Generator? generator)
+    internal (Tensor Flow, Tensor Gaussian, Tensor? Kernels) ComponentLogImportanceWeights(
+        Tensor x, int samples, Generator? generator, KernelDensity? candidates = null, IReadOnlyList<double>? widths = null)
     {
         var (rows, w, proposal, moving) = Proposals(x, samples, generator);
-        return (LogImportanceWeights(rows, w, samples, proposal, moving, 0), LogImportanceWeights(rows, w, samples, proposal, moving, 1));
+        Tensor? kernelWeights = candidates is null ? null : KernelLogWeights(candidates, w, samples, widths ?? new[] { candidates.Width });
+        return (LogImportanceWeights(rows, w, samples, proposal, moving, 0, null), LogImportanceWeights(rows, w, samples, proposal, moving, 1, null), kernelWeights);
     }
 
     /// <summary>log((1 - alpha) w_flow + alpha w_Gaussian), elementwise, from the components' log-weights.</summary>
@@ -232,7 +256,7 @@ public sealed class HamiltonianFlow : nn.Module
         // Phi(e) of a standard normal e is uniform on (0, 1).
         Whitened w = WhitenedSamples(x, samples, cells ? draws.narrow(1, Dimension, Dimension).Times(1 / Math.Sqrt(2)).erf().Plus(1).Times(0.5) : null);
         Tensor? moving = Moving();
-        return LogImportanceWeights(x, w, samples, encoder.Sample(w.Z, draws.narrow(1, 0, Dimension), moving), moving, GaussianWeight);
+        return LogImportanceWeights(x, w, samples, encoder.Sample(w.Z, draws.narrow(1, 0, Dimension), moving), moving, GaussianWeight, kernels);
     }
 
     // The whitened rows, once per sample ([samples * n, d], sample-major), each lattice value spread over its cell by
@@ -244,18 +268,20 @@ public sealed class HamiltonianFlow : nn.Module
         if (uniform is null)
         {
             var (z, logJacobian) = gaussian.Whiten(x);
-            return samples > 1 ? new(z.repeat(samples, 1), logJacobian.repeat(samples)) : new(z, logJacobian);
+            return samples > 1 ? new(z.repeat(samples, 1), logJacobian.repeat(samples), true) : new(z, logJacobian, true);
         }
         var (dequantized, cellLogJacobian) = gaussian.Whiten(gaussian.Dequantize(samples > 1 ? x.repeat(samples, 1) : x, uniform));
-        return new(dequantized, cellLogJacobian);
+        return new(dequantized, cellLogJacobian, false);
     }
 
-    // Whitened samples z and log |dz/dx| of each, [samples * n, d] and [samples * n].
-    private readonly record struct Whitened(Tensor Z, Tensor LogJacobian);
+    // Whitened samples z and log |dz/dx| of each, [samples * n, d] and [samples * n]; Repeated when every sample of a row
+    // is the row's one point.
+    private readonly record struct Whitened(Tensor Z, Tensor LogJacobian, bool Repeated);
 
     // x holds the rows; w their whitened samples; (p, logEncoder) the momenta proposed for them; moving the mask of the
-    // coordinates the dynamics move (null: all).
-    private Tensor LogImportanceWeights(Tensor x, Whitened w, int samples, (Tensor P, Tensor LogProbability) proposal, Tensor? moving, double gaussianWeight)
+    // coordinates the dynamics move (null: all); kernelDensity the kernel density mixed in with its share (null: none).
+    private Tensor LogImportanceWeights(
+        Tensor x, Whitened w, int samples, (Tensor P, Tensor LogProbability) proposal, Tensor? moving, double gaussianWeight, KernelDensity? kernelDensity)
     {
         // Each component only where it has a share: the flow is not integrated where the Gaussian is the whole density.
         Tensor logWeights = gaussianWeight switch
@@ -264,9 +290,25 @@ public sealed class HamiltonianFlow : nn.Module
             1 => GaussianLogWeights(w, samples),
             _ => MixLogWeights(FlowLogWeights(w, samples, proposal, moving), GaussianLogWeights(w, samples), gaussianWeight),
         };
+        // Each importance sample's kernel density at the same (dequantised) point: the mixture's weight stays an unbiased
+        // estimate of the mixture's density.
+        if (kernelDensity is { Weight: > 0 })
+            logWeights = MixLogWeights(logWeights, KernelLogWeights(kernelDensity, w, samples, new[] { kernelDensity.Width })[0], kernelDensity.Weight);
         // A finite row far outside the data (|x| near float's limit) overflows along the way, and inf - inf makes
         // NaN; its weight has underflowed to zero, so its log is -inf. Rows with a NaN or infinite value stay NaN.
         return logWeights.Fill(logWeights.isnan() & x.isfinite().all(1), double.NegativeInfinity);
+    }
+
+    // The kernel density's log-weights p_k(z) |dz/dx| at each of the widths, [widths, samples, n]. Where every sample of a
+    // row is the same point (no lattice features) its kernels are summed once and repeated: each costs a distance to every
+    // centre.
+    private static Tensor KernelLogWeights(KernelDensity kernelDensity, Whitened w, int samples, IReadOnlyList<double> widths)
+    {
+        if (!w.Repeated)
+            return kernelDensity.LogDensities(w.Z, widths).Plus(w.LogJacobian.unsqueeze(0)).view(widths.Count, samples, -1);
+        long n = w.Z.shape[0] / samples;
+        Tensor once = kernelDensity.LogDensities(w.Z.narrow(0, 0, n), widths).Plus(w.LogJacobian.narrow(0, 0, n).unsqueeze(0));
+        return once.unsqueeze(1).expand(widths.Count, samples, n);
     }
 
     // The trained flow's log-weights and the fitted Gaussian's, [samples, n], both densities of x.
@@ -332,6 +374,12 @@ public sealed class HamiltonianFlow : nn.Module
             Tensor fromGaussian = rand(new[] { n, 1L }, dtype: Architecture.Precision, device: Device, generator: generator).Below(share);
             q = where(fromGaussian, q0, q);
             p = where(fromGaussian, p0, p);
+        }
+        if (kernels is { Weight: > 0 })
+        {
+            // And from the kernel density with probability beta: a centre plus a kernel's spread.
+            Tensor fromKernels = rand(new[] { n, 1L }, dtype: Architecture.Precision, device: Device, generator: generator).Below(kernels.Weight);
+            q = where(fromKernels, kernels.Sample(n, Architecture.Precision, generator).to(Device), q);
         }
         return (gaussian.Quantize(gaussian.Inverse(q)), p);
     }

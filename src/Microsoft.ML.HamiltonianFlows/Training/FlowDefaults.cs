@@ -74,6 +74,7 @@ internal static class FlowDefaults
     public const int MaxConsecutiveNonFiniteBatches = 10;
     public const int NumberOfThreads = 1;
     public const bool HeavyTails = true;
+    public const int KernelDensityCentres = 2048;
 
     /// <summary>Scoring samples when none are set and no rows were held out to measure them on.</summary>
     public const int UnmeasuredScoringImportanceSamples = 16;

@@ -55,12 +55,22 @@ public static partial class FlowTrainer
         // kept rows a block at a time; pass 2 also keeps the validation rows.
         using var gaussian = new GaussianFit(d, cells, tail, options.Seed);
         var validationValues = new List<float>();
+        // The kernel density's candidate centres: a uniform sample of the training rows (reservoir sampling, seeded).
+        var centreValues = new List<float[]>();
+        var centreRandom = new Random(options.Seed);
         long validationRows = 0, keptRows = 0;
         foreach (Tensor block in Blocks(rows, Kept, d, row =>
                  {
                      keptRows++;
                      if (!ValidationSplit.Contains(row.Key, validationFraction, options.Seed))
+                     {
+                         long trained = keptRows - validationRows;
+                         if (centreValues.Count < options.KernelDensityCentres)
+                             centreValues.Add((float[])row.Values.Clone());
+                         else if (options.KernelDensityCentres > 0 && centreRandom.NextInt64(trained) is long slot && slot < options.KernelDensityCentres)
+                             centreValues[(int)slot] = (float[])row.Values.Clone();
                          return;
+                     }
                      validationValues.AddRange(row.Values);
                      validationRows++;
                  }))
@@ -78,10 +88,13 @@ public static partial class FlowTrainer
         using Tensor? validation = validationRows > 0
             ? tensor(validationValues, new[] { validationRows, d }, flow.Architecture.Precision, flow.Device)
             : null;
+        using Tensor? centres = centreValues.Count > 0
+            ? tensor(centreValues.SelectMany(r => r).ToArray(), new long[] { centreValues.Count, d }, flow.Architecture.Precision, flow.Device)
+            : null;
         int batchSize = (int)Math.Min(options.BatchSize, trainRows);
         return Loop(flow, options, options.MaxSteps ?? FlowDefaults.MaxStepsFor(trainRows),
             epoch => Streamed(flow, rows, row => Kept(row) && !ValidationSplit.Contains(row.Key, validationFraction, options.Seed), batchSize, options.Seed, epoch),
-            validation, generator, progress, cancellationToken, trainRows, finiteRows - keptRows, gaussian.ConstantFeatures);
+            validation, centres, generator, progress, cancellationToken, trainRows, finiteRows - keptRows, gaussian.ConstantFeatures);
     }
 
     private static IEnumerable<Tensor> Blocks(StreamedRows rows, Func<StreamedRow, bool> kept, int d, Action<StreamedRow>? onKept) =>

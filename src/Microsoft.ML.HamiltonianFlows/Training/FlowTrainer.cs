@@ -13,7 +13,8 @@ namespace Microsoft.ML.HamiltonianFlows.Training;
 /// minibatches, a budget of steps with a learning-rate schedule, gradient clipping, early stopping on held-out rows with
 /// the best validated trained weights kept, and a guard against non-finite losses and gradients. Last, on the same
 /// held-out rows, the Gaussian's share of the density (<see cref="HamiltonianFlow.GaussianWeight"/>), which keeps the
-/// Gaussian alone where the trained weights do not beat it there, and the scoring samples K (<see cref="ScoringBudget"/>).
+/// Gaussian alone where the trained weights do not beat it there, a kernel density on training rows where those rows ask
+/// for one (<see cref="HamiltonianFlow.KernelDensity"/>), and the scoring samples K (<see cref="ScoringBudget"/>).
 /// Deterministic for a given seed.
 /// </summary>
 public static partial class FlowTrainer
@@ -126,8 +127,10 @@ public static partial class FlowTrainer
         long budget = options.ValidationFraction > 0 && validationRows == 0 ? 0 : options.MaxSteps ?? FlowDefaults.MaxStepsFor(trainRows);
         int batchSize = (int)Math.Min(options.BatchSize, trainRows);
 
+        // The kernel density's candidate centres: the first rows of the training part, a uniform sample since its order is drawn.
+        Tensor? centres = options.KernelDensityCentres > 0 ? train.narrow(0, 0, Math.Min(options.KernelDensityCentres, trainRows)) : null;
         return Loop(flow, options, budget, _ => Shuffled(train, batchSize, generator, flow.Device),
-            validation, generator, progress, cancellationToken, trainRows, finiteRows - rows, gaussian.ConstantFeatures);
+            validation, centres, generator, progress, cancellationToken, trainRows, finiteRows - rows, gaussian.ConstantFeatures);
     }
 
     // The rows a [n] mask keeps; the rows themselves when it keeps all, the usual case: no copy of the data.
@@ -183,7 +186,7 @@ public static partial class FlowTrainer
     /// </remarks>
     private static FlowTrainingResult Loop(
         HamiltonianFlow flow, FlowTrainingOptions options, long budget, Func<int, IEnumerable<Tensor>> epochBatches,
-        Tensor? validation, Generator generator, Action<FlowTrainingProgress>? progress, CancellationToken cancellationToken,
+        Tensor? validation, Tensor? centres, Generator generator, Action<FlowTrainingProgress>? progress, CancellationToken cancellationToken,
         long trainRows, long excludedRows, IReadOnlyList<int> constantFeatures)
     {
         using var optimizer = new GuardedAdam(
@@ -287,10 +290,10 @@ public static partial class FlowTrainer
         };
         if (validation is null)
             return result;
-        // The loss early stopping compared, of the weights kept; then the Gaussian's share and the scoring K, measured on
-        // the same held-out rows.
+        // The loss early stopping compared, of the weights kept; then the Gaussian's share, the kernel density (centres from
+        // the training rows) and the scoring K, measured on the same held-out rows.
         double validationLoss = RowLosses(flow, validation, options).Average();
-        var (scoringSamples, logLikelihood, gaussianLogLikelihood) = ScoringBudget.Measure(flow, validation, options.Seed);
+        var (scoringSamples, logLikelihood, gaussianLogLikelihood) = ScoringBudget.Measure(flow, validation, options.Seed, centres);
         return result with
         {
             ValidationLoss = validationLoss, ScoringSamples = scoringSamples, DensityValidationLoss = -logLikelihood,

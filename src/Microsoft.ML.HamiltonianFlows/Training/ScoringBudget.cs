@@ -5,7 +5,8 @@ namespace Microsoft.ML.HamiltonianFlows.Training;
 
 /// <summary>
 /// What a trained flow scores with, measured on held-out rows: the Gaussian's share alpha of its density
-/// (<see cref="GaussianShare"/>), then the number K of importance samples, the smallest power of two whose estimate
+/// (<see cref="GaussianShare"/>), the kernel density's width and share beta where centres are given
+/// (<see cref="KernelShare"/>), then the number K of importance samples, the smallest power of two whose estimate
 /// log (1/K) sum_k w_k lies, averaged over the rows, within <see cref="NatsPerDimension"/> nats per dimension of the
 /// K = <see cref="Reference"/> estimate (the estimate is biased low by about Var(w) / (2 K p^2), so this bounds the bias).
 /// Scoring costs K integrations per row: a flow that stayed close to its Gaussian, where one sample is exact, scores many
@@ -25,14 +26,32 @@ internal static class ScoringBudget
     private const int MaxRows = 1024;
 
     /// <summary>
-    /// Sets the flow's Gaussian share from <paramref name="heldOut"/> rows (at most 1,024 of them) and returns the K to score
-    /// it with, and the mean log-likelihood there of the density it now has (the mixture) and of the Gaussian alone, both
-    /// with <see cref="Reference"/> samples (the Gaussian's exact but for the dequantisation draws of lattice features).
+    /// Sets the flow's Gaussian share from <paramref name="heldOut"/> rows (at most 1,024 of them), and its kernel density
+    /// where <paramref name="centreRows"/> (training rows not held out, in the data's units) are given and the held-out
+    /// rows ask for one, and returns the K to score it with, and the mean log-likelihood there of the density it now has
+    /// (the mixture) and of the Gaussian alone, both with <see cref="Reference"/> samples (the Gaussian's exact but for the
+    /// dequantisation draws of lattice features).
     /// </summary>
-    public static (int Samples, double LogLikelihood, double GaussianLogLikelihood) Measure(HamiltonianFlow flow, Tensor heldOut, int seed)
+    public static (int Samples, double LogLikelihood, double GaussianLogLikelihood) Measure(HamiltonianFlow flow, Tensor heldOut, int seed, Tensor? centreRows = null)
+    {
+        // Made before inference mode: the centres outlive this measurement in the flow, where tensors made under inference
+        // mode could not enter a graph.
+        KernelDensity? candidates = centreRows is { } rows && rows.shape[0] > 0 ? Candidates(flow, rows, seed) : null;
+        try
+        {
+            return Measure(flow, heldOut, seed, candidates);
+        }
+        finally
+        {
+            candidates?.Release();
+        }
+    }
+
+    private static (int Samples, double LogLikelihood, double GaussianLogLikelihood) Measure(HamiltonianFlow flow, Tensor heldOut, int seed, KernelDensity? candidates)
     {
         using var scope = NewDisposeScope();
         Tensor flowWeights, gaussianWeights;
+        Tensor? kernelWeights = null;
         using (inference_mode())
         {
             using var generator = new Generator((ulong)seed, flow.Device);
@@ -42,22 +61,51 @@ internal static class ScoringBudget
             // estimate. Each block's temporaries are freed when it ends: only its log-weights are kept.
             var flowBlocks = new List<Tensor>();
             var gaussianBlocks = new List<Tensor>();
+            var kernelBlocks = new List<Tensor>();
             for (long start = 0; start < n; start += blockRows)
             {
                 using var blockScope = NewDisposeScope();
-                var (flowBlock, gaussianBlock) = flow.ComponentLogImportanceWeights(heldOut.narrow(0, start, Math.Min(blockRows, n - start)), Reference, generator);
+                var (flowBlock, gaussianBlock, kernelBlock) = flow.ComponentLogImportanceWeights(
+                    heldOut.narrow(0, start, Math.Min(blockRows, n - start)), Reference, generator, candidates, KernelShare.Widths);
                 flowBlocks.Add(flowBlock.MoveToOuterDisposeScope());
                 gaussianBlocks.Add(gaussianBlock.MoveToOuterDisposeScope());
+                if (kernelBlock is not null)
+                    kernelBlocks.Add(kernelBlock.MoveToOuterDisposeScope());
             }
             flowWeights = cat(flowBlocks, 1).to(ScalarType.Float64);
             gaussianWeights = cat(gaussianBlocks, 1).to(ScalarType.Float64);
+            if (kernelBlocks.Count > 0)
+                kernelWeights = cat(kernelBlocks, 2).to(ScalarType.Float64);
         }
         Tensor gaussian = Estimate(gaussianWeights, Reference);
         double share = GaussianShare.Fit(Estimate(flowWeights, Reference), gaussian);
         flow.SetGaussianWeight(share);
         Tensor mixed = HamiltonianFlow.MixLogWeights(flowWeights, gaussianWeights, share);
+        if (kernelWeights is not null)
+        {
+            var (width, kernelShare) = KernelShare.Fit(Estimate(mixed, Reference), kernelWeights.narrow(1, 0, Reference).logsumexp(1).Plus(-Math.Log(Reference)));
+            if (kernelShare > 0)
+            {
+                flow.SetKernelDensity(new KernelDensity(candidates!.Centres, flow.Gaussian.Varying, width, kernelShare));
+                mixed = HamiltonianFlow.MixLogWeights(mixed, kernelWeights[Array.IndexOf(KernelShare.Widths, width)], kernelShare);
+            }
+        }
         double logLikelihood = Estimate(mixed, Reference).mean().item<double>();
         return (Samples(mixed, flow.Dimension, logLikelihood), logLikelihood, gaussian.mean().item<double>());
+    }
+
+    // The candidate kernel density on the centre rows, whitened by the flow's Gaussian stage and spread once over their
+    // lattice cells, with a placeholder width and no share: the widths are tried by KernelShare. The spread draws from a
+    // generator of its own, so that the held-out rows' draws are those of a fit without centres.
+    private static KernelDensity Candidates(HamiltonianFlow flow, Tensor centreRows, int seed)
+    {
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        using var generator = new Generator(SplitMix64.Hash((ulong)(uint)seed), flow.Device);
+        Tensor rows = flow.Prepare(centreRows);
+        if (flow.Gaussian.HasCells)
+            rows = flow.Gaussian.Dequantize(rows, rand(rows.shape, dtype: rows.dtype, device: flow.Device, generator: generator));
+        return new KernelDensity(flow.Gaussian.Whiten(rows).Z, flow.Gaussian.Varying, KernelShare.Widths[0], 0);
     }
 
     /// <summary>The K rule on [<see cref="Reference"/>, n] log-weights of rows of <paramref name="dimension"/> features.</summary>
