@@ -1,3 +1,4 @@
+using Microsoft.ML.Data;
 using Microsoft.ML.HamiltonianFlows.Torch;
 using Microsoft.ML.HamiltonianFlows.Training;
 using TorchSharp;
@@ -125,6 +126,33 @@ public class KernelDensityTests
         var capped = FlowTrainer.Train(architecture, StreamingTrainingTests.ArrayRows.Of(train), Brief(50));
         using (capped.Flow)
             Assert.Equal(50, capped.Flow.KernelDensity!.Count);
+    }
+
+    [Fact]
+    public void TheDetectorReportsItsKernelDensityKeepsItThroughMLNetSaveAndLoadAndLeavesItOutWhenAsked()
+    {
+        var ml = new MLContext(seed: 1);
+        var train = ml.Data.LoadFromEnumerable(HamiltonianFlowTransformerTests.Clusters(300, 1));
+        var test = ml.Data.LoadFromEnumerable(HamiltonianFlowTransformerTests.Clusters(50, 2));
+        var detector = ml.AnomalyDetection.Trainers.HamiltonianFlow(HamiltonianFlowTransformerTests.SmallDetectorOptions()).Fit(train);
+        // Two narrow clusters and a flow trained for 50 steps: the held-out rows ask for kernels on the 240 rows not held out.
+        Assert.Contains(detector.Model.KernelDensityWeight, KernelShare.Shares);
+        Assert.Equal(240, detector.Model.KernelDensityCentres);
+        using var file = new MemoryStream();
+        ml.Model.Save(detector, train.Schema, file);
+        file.Position = 0;
+        var loaded = (HamiltonianFlowAnomalyTransformer)new MLContext(seed: 5).Model.Load(file, out _);
+        Assert.Equal(detector.Model.KernelDensityWeight, loaded.Model.KernelDensityWeight);
+        Assert.Equal(240, loaded.Model.KernelDensityCentres);
+        Assert.Equal(detector.Transform(test).GetColumn<float>("Score").ToArray(), loaded.Transform(test).GetColumn<float>("Score").ToArray());
+
+        var options = HamiltonianFlowTransformerTests.SmallDetectorOptions();
+        options.KernelDensityCentres = 0;
+        var without = ml.AnomalyDetection.Trainers.HamiltonianFlow(options).Fit(train);
+        Assert.Equal(0, without.Model.KernelDensityWeight);
+        Assert.Equal(0, without.Model.KernelDensityCentres);
+        foreach (var model in new[] { detector, loaded, without })
+            model.Model.Dispose();
     }
 
     [Fact]
