@@ -46,6 +46,7 @@ public class OptionValidationTests
         new object[] { new FlowTrainingOptions { ValidationFraction = 1 }, nameof(FlowTrainingOptions.ValidationFraction) },
         new object[] { new FlowTrainingOptions { EarlyStoppingPatience = 0 }, nameof(FlowTrainingOptions.EarlyStoppingPatience) },
         new object[] { new FlowTrainingOptions { NumberOfThreads = 0 }, nameof(FlowTrainingOptions.NumberOfThreads) },
+        new object[] { new FlowTrainingOptions { KernelDensityCentres = -1 }, nameof(FlowTrainingOptions.KernelDensityCentres) },
     };
 
     [Theory]

@@ -230,12 +230,13 @@ public static class FlowWeightsFormat
             return;
         w.Write(kernels.Width);
         w.Write(kernels.Weight);
-        using var values = kernels.Centres.cpu();
-        if (flow.Architecture.Precision == ScalarType.Float64)
+        bool doubles = flow.Architecture.Precision == ScalarType.Float64;
+        using var values = kernels.Centres.to(doubles ? ScalarType.Float64 : ScalarType.Float32, CPU);
+        if (doubles)
             foreach (double value in values.data<double>())
                 w.Write(value);
         else
-            foreach (float value in values.to(ScalarType.Float32).data<float>())
+            foreach (float value in values.data<float>())
                 w.Write(value);
     }
 
@@ -256,9 +257,10 @@ public static class FlowWeightsFormat
             values[i] = doubles ? r.ReadDouble() : r.ReadSingle();
         if (!values.All(double.IsFinite))
             throw new InvalidDataException("the kernel density's centres hold a value that is not finite");
-        using var centres = tensor(values, new[] { count, (long)d });
-        // The constructor checks the width and the share.
-        flow.SetKernelDensity(new KernelDensity(centres.to(flow.Architecture.Precision, flow.Device), flow.Gaussian.Varying, width, weight));
+        using var stored = tensor(values, new[] { count, (long)d });
+        using var centres = stored.to(flow.Architecture.Precision, flow.Device);
+        // The constructor copies the centres and checks the width and the share.
+        flow.SetKernelDensity(new KernelDensity(centres, flow.Gaussian.Varying, width, weight));
     }
 
     private static void WriteArchitecture(BinaryWriter w, FlowArchitecture a)
