@@ -2,12 +2,23 @@ using Microsoft.ML;
 
 namespace AnomalyBenchmark;
 
-/// <summary>A scored test row: its label (1 anomalous) and the detector's score (higher is more anomalous).</summary>
+/// <summary>
+/// A scored test row: its label (1 anomalous), the detector's score (higher is more anomalous) and its PredictedLabel
+/// (the score above the threshold set at fit time).
+/// </summary>
 internal sealed class ScoredRow
 {
     public float Label { get; set; }
 
     public float Score { get; set; }
+
+    public bool PredictedLabel { get; set; }
+
+    /// <summary>
+    /// The fraction of the normal rows that the detector flags: the threshold is the training scores' (1 - Contamination)
+    /// quantile, so on new normal rows it should be near Contamination (0.05 at default options).
+    /// </summary>
+    public static double FlaggedNormal(ScoredRow[] rows) => rows.Where(r => r.Label == 0).Average(r => r.PredictedLabel ? 1.0 : 0.0);
 
     /// <summary>Every row of a scored view, in its order.</summary>
     public static ScoredRow[] Read(MLContext ml, IDataView scored) => ml.Data.CreateEnumerable<ScoredRow>(scored, reuseRowObject: false).ToArray();

@@ -7,11 +7,14 @@ digits8 (UCI optical digits, 8 x 8 counts 0-16; that digit normal, the others an
 virginica anomalies; setosa left out). numpy seed 0: 60% of the normal rows to train, the rest and as many anomalies to
 test. Peers fitted on the train file with features standardised by its rows, as data/README.md describes.
 With --mlbench CSVDIR, seven more from the R package mlbench 2.1-3 (Debian's r-cran-mlbench), exported to CSV by
-analysis/mlbench_export.R: sonar, glass, letter, vowel, wbc (the original Wisconsin breast cancer, 9 ordinal
+analysis/r_tables_export.R CSVDIR mlbench: sonar, glass, letter, vowel, wbc (the original Wisconsin breast cancer, 9 ordinal
 features), votes (1984 House votes, y = 1 / n = 0) and dna (180 binary indicators); rows with a missing value dropped;
 the most frequent class normal (the first in sorted order on a tie), every other class anomalous: a rule fixed before
 any of them was run.
-Usage: python3 samples/AnomalyBenchmark/analysis/unseen_sets.py FOLDER [--mlbench CSVDIR]
+With --rtables CSVDIR, a third batch by the same rule (sixteenth session, exported by r_tables_export.R CSVDIR third,
+the predictors' rule in that script): spam and musk (kernlab), cells, churn, pdspeech and hpc (modeldata), glaucoma
+(TH.data), penguins (palmerpenguins).
+Usage: python3 samples/AnomalyBenchmark/analysis/unseen_sets.py FOLDER [--mlbench CSVDIR] [--rtables CSVDIR]
        dotnet run --project samples/AnomalyBenchmark -c Release -- tabular --data FOLDER --sets breast wine digits0 digits8 iris
 """
 import numpy as np, json, os, sys
@@ -20,9 +23,10 @@ from classic_detectors import classic_scores
 from tabular_files import write_set
 from sklearn.metrics import roc_auc_score
 args=sys.argv[1:]
-mlbench=None
-if '--mlbench' in args:
-    i=args.index('--mlbench'); mlbench=args[i+1]; del args[i:i+2]
+def option(name):
+    if name not in args: return None
+    i=args.index(name); value=args[i+1]; del args[i:i+2]; return value
+mlbench=option('--mlbench'); rtables=option('--rtables')
 out=args[0] if args else 'out/unseen-sets'
 os.makedirs(out, exist_ok=True)
 def sets():
@@ -31,13 +35,16 @@ def sets():
     d=datasets.load_digits(); yield 'digits0', d.data, d.target==0
     yield 'digits8', d.data, d.target==8
     i=datasets.load_iris(); m=i.target>0; yield 'iris', i.data[m], i.target[m]==1
-    if mlbench:
-        import csv
-        for name in ['sonar','glass','letter','vowel','wbc','votes','dna']:
-            rows=list(csv.reader(open(os.path.join(mlbench,name+'.csv'))))[1:]
-            X=np.array([[float(v) for v in r[:-1]] for r in rows]); c=np.array([r[-1] for r in rows])
-            labels,counts=np.unique(c,return_counts=True)
-            yield name, X, c==labels[np.argmax(counts)]
+    for folder,names in [(mlbench,['sonar','glass','letter','vowel','wbc','votes','dna']),
+                         (rtables,['spam','musk','cells','glaucoma','churn','penguins','pdspeech','hpc'])]:
+        if folder: yield from exported(folder,names)
+def exported(folder,names):
+    import csv
+    for name in names:
+        rows=list(csv.reader(open(os.path.join(folder,name+'.csv'))))[1:]
+        X=np.array([[float(v) for v in r[:-1]] for r in rows]); c=np.array([r[-1] for r in rows])
+        labels,counts=np.unique(c,return_counts=True)
+        yield name, X, c==labels[np.argmax(counts)]
 peers={}
 for name,X,normal in sets():
     rng=np.random.default_rng(0)

@@ -17,8 +17,11 @@ internal static class FlowFitting
     // Rows a streamed epoch shuffles among when the data cannot shuffle itself (ML.NET's ShuffleRows pool is 1000).
     private const int ShufflePoolRows = 4096;
 
-    /// <summary>A trained model with the feature column it read.</summary>
-    internal sealed record Result(HamiltonianFlowModelParameters Model, FeatureColumn Feature);
+    /// <summary>
+    /// A trained model with the feature column it read, and its held-out rows' log-likelihoods where rows were held out
+    /// (<see cref="FlowTrainingResult.HeldOutLogLikelihoods"/>).
+    /// </summary>
+    internal sealed record Result(HamiltonianFlowModelParameters Model, FeatureColumn Feature, IReadOnlyList<double>? HeldOutLogLikelihoods);
 
     internal static Result Fit(IHost host, IDataView data, HamiltonianFlowOptionsBase options)
     {
@@ -104,7 +107,7 @@ internal static class FlowFitting
             : options.HeavyTails
                 ? "The fitted Gaussian's marginals are Gaussian: held-out rows of the training sample did not favour a heavier tail."
                 : "The fitted Gaussian's marginals are Gaussian (HeavyTails is off).");
-        return new Result(new HamiltonianFlowModelParameters(host, result.Flow, samples, scoringSeed), feature);
+        return new Result(new HamiltonianFlowModelParameters(host, result.Flow, samples, scoringSeed), feature, result.HeldOutLogLikelihoods);
     }
 
     private static (float[] Rows, int Count) ReadFiniteRows(IChannel ch, IDataView data, FeatureColumn feature)

@@ -34,7 +34,7 @@ public static class HamiltonianFlowCatalog
     /// <summary>
     /// Anomaly detection by density: Score is the negative log-likelihood under a Neural Hamiltonian Flow fitted to
     /// the training rows, PredictedLabel is Score above the (1 - <paramref name="contamination"/>) quantile of the
-    /// training scores.
+    /// scores of the training rows held out for validation.
     /// </summary>
     /// <param name="catalog">The anomaly detection trainers catalog.</param>
     /// <param name="featureColumnName">A known-size vector of Single or Double, or a Single scalar.</param>

@@ -293,11 +293,11 @@ public static partial class FlowTrainer
         // The loss early stopping compared, of the weights kept; then the Gaussian's share, the kernel density (centres from
         // the training rows) and the scoring K, measured on the same held-out rows.
         double validationLoss = RowLosses(flow, validation, options).Average();
-        var (scoringSamples, logLikelihood, gaussianLogLikelihood) = ScoringBudget.Measure(flow, validation, options.Seed, centres);
+        var measured = ScoringBudget.Measure(flow, validation, options.Seed, centres);
         return result with
         {
-            ValidationLoss = validationLoss, ScoringSamples = scoringSamples, DensityValidationLoss = -logLikelihood,
-            GaussianValidationLoss = -gaussianLogLikelihood,
+            ValidationLoss = validationLoss, ScoringSamples = measured.Samples, DensityValidationLoss = -measured.LogLikelihood,
+            GaussianValidationLoss = -measured.GaussianLogLikelihood, HeldOutLogLikelihoods = measured.RowLogLikelihoods,
         };
     }
 

@@ -74,4 +74,13 @@ public sealed record FlowTrainingResult
     /// features, which the two losses share); null when no rows were held out.
     /// </summary>
     public double? GaussianValidationLoss { get; init; }
+
+    /// <summary>
+    /// Each held-out row's log-likelihood (nats) under the density returned, for the rows <see cref="DensityValidationLoss"/>
+    /// was measured on, estimated with <see cref="ScoringSamples"/> importance samples as scoring estimates it; null when no
+    /// rows were held out. The flow was not fitted to these rows (they only chose its step, shares and kernel width), so
+    /// they score as new rows of the training data's law do, where the training rows themselves score higher: an anomaly
+    /// threshold is a quantile of these (<see cref="HamiltonianFlowAnomalyTrainer"/>).
+    /// </summary>
+    public IReadOnlyList<double>? HeldOutLogLikelihoods { get; init; }
 }

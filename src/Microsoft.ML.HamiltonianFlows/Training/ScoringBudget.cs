@@ -25,14 +25,22 @@ internal static class ScoringBudget
     // Held-out rows used: enough for the mean to about 0.01 nats, few enough that K = 64 costs about a second (2-D).
     private const int MaxRows = 1024;
 
+    /// <summary>What <see cref="Measure(HamiltonianFlow, Tensor, int, Tensor?)"/> found on the held-out rows.</summary>
+    /// <param name="Samples">The K to score the flow with.</param>
+    /// <param name="LogLikelihood">The mean log-likelihood of the density the flow now has (the mixture), with <see cref="Reference"/> samples.</param>
+    /// <param name="GaussianLogLikelihood">The same of the Gaussian alone (exact but for the dequantisation draws of lattice features).</param>
+    /// <param name="RowLogLikelihoods">
+    /// Each measured row's log-likelihood under the density the flow now has, estimated with <paramref name="Samples"/>
+    /// samples as scoring estimates it: what rows the flow was not fitted to score, for a threshold.
+    /// </param>
+    public sealed record Measurement(int Samples, double LogLikelihood, double GaussianLogLikelihood, double[] RowLogLikelihoods);
+
     /// <summary>
     /// Sets the flow's Gaussian share from <paramref name="heldOut"/> rows (at most 1,024 of them), and its kernel density
     /// where <paramref name="centreRows"/> (training rows not held out, in the data's units) are given and the held-out
-    /// rows ask for one, and returns the K to score it with, and the mean log-likelihood there of the density it now has
-    /// (the mixture) and of the Gaussian alone, both with <see cref="Reference"/> samples (the Gaussian's exact but for the
-    /// dequantisation draws of lattice features).
+    /// rows ask for one, and measures the density it then has there.
     /// </summary>
-    public static (int Samples, double LogLikelihood, double GaussianLogLikelihood) Measure(HamiltonianFlow flow, Tensor heldOut, int seed, Tensor? centreRows = null)
+    public static Measurement Measure(HamiltonianFlow flow, Tensor heldOut, int seed, Tensor? centreRows = null)
     {
         // Made before inference mode: the centres outlive this measurement in the flow, where tensors made under inference
         // mode could not enter a graph.
@@ -47,7 +55,7 @@ internal static class ScoringBudget
         }
     }
 
-    private static (int Samples, double LogLikelihood, double GaussianLogLikelihood) Measure(HamiltonianFlow flow, Tensor heldOut, int seed, KernelDensity? candidates)
+    private static Measurement Measure(HamiltonianFlow flow, Tensor heldOut, int seed, KernelDensity? candidates)
     {
         using var scope = NewDisposeScope();
         Tensor flowWeights, gaussianWeights;
@@ -91,7 +99,8 @@ internal static class ScoringBudget
             }
         }
         double logLikelihood = Estimate(mixed, Reference).mean().item<double>();
-        return (Samples(mixed, flow.Dimension, logLikelihood), logLikelihood, gaussian.mean().item<double>());
+        int samples = Samples(mixed, flow.Dimension, logLikelihood);
+        return new Measurement(samples, logLikelihood, gaussian.mean().item<double>(), Estimate(mixed, samples).data<double>().ToArray());
     }
 
     // The candidate kernel density on the centre rows, whitened by the flow's Gaussian stage and spread once over their
