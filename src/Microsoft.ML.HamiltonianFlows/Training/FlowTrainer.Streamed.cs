@@ -92,9 +92,14 @@ public static partial class FlowTrainer
             ? tensor(centreValues.SelectMany(r => r).ToArray(), new long[] { centreValues.Count, d }, flow.Architecture.Precision, flow.Device)
             : null;
         int batchSize = (int)Math.Min(options.BatchSize, trainRows);
+        bool Trains(StreamedRow row) => Kept(row) && !ValidationSplit.Contains(row.Key, validationFraction, options.Seed);
+        // With held-out rows, the stage again without each fold of them, for what it gains on them (StageOptimism: two or
+        // three passes a fold).
+        double[]? optimism = validation is null ? null
+            : StageOptimism.Measure(flow.Gaussian, validation, Math.Min(validationRows, ScoringBudget.MaxRows), () => Blocks(rows, Trains, d, null), CPU, cells, tail, options.Seed);
         return Loop(flow, options, options.MaxSteps ?? FlowDefaults.MaxStepsFor(trainRows),
-            epoch => Streamed(flow, rows, row => Kept(row) && !ValidationSplit.Contains(row.Key, validationFraction, options.Seed), batchSize, options.Seed, epoch),
-            validation, centres, generator, progress, cancellationToken, trainRows, finiteRows - keptRows, gaussian.ConstantFeatures);
+            epoch => Streamed(flow, rows, Trains, batchSize, options.Seed, epoch),
+            validation, centres, generator, progress, cancellationToken, trainRows, finiteRows - keptRows, gaussian.ConstantFeatures, optimism);
     }
 
     private static IEnumerable<Tensor> Blocks(StreamedRows rows, Func<StreamedRow, bool> kept, int d, Action<StreamedRow>? onKept) =>

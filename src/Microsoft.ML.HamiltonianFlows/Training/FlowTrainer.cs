@@ -129,8 +129,10 @@ public static partial class FlowTrainer
 
         // The kernel density's candidate centres: the first rows of the training part, a uniform sample since its order is drawn.
         Tensor? centres = options.KernelDensityCentres > 0 ? train.narrow(0, 0, Math.Min(options.KernelDensityCentres, trainRows)) : null;
+        double[]? optimism = validation is null ? null
+            : StageOptimism.Measure(flow.Gaussian, validation, Math.Min(validationRows, ScoringBudget.MaxRows), () => Blocks(train), flow.Device, cells, tail, options.Seed);
         return Loop(flow, options, budget, _ => Shuffled(train, batchSize, generator, flow.Device),
-            validation, centres, generator, progress, cancellationToken, trainRows, finiteRows - rows, gaussian.ConstantFeatures);
+            validation, centres, generator, progress, cancellationToken, trainRows, finiteRows - rows, gaussian.ConstantFeatures, optimism);
     }
 
     // The rows a [n] mask keeps; the rows themselves when it keeps all, the usual case: no copy of the data.
@@ -187,7 +189,7 @@ public static partial class FlowTrainer
     private static FlowTrainingResult Loop(
         HamiltonianFlow flow, FlowTrainingOptions options, long budget, Func<int, IEnumerable<Tensor>> epochBatches,
         Tensor? validation, Tensor? centres, Generator generator, Action<FlowTrainingProgress>? progress, CancellationToken cancellationToken,
-        long trainRows, long excludedRows, IReadOnlyList<int> constantFeatures)
+        long trainRows, long excludedRows, IReadOnlyList<int> constantFeatures, double[]? stageOptimism)
     {
         using var optimizer = new GuardedAdam(
             flow.parameters(), options.LearningRate ?? FlowDefaults.LearningRateFor(flow.Dimension - constantFeatures.Count), options.WeightDecay, options.Schedule, options.GradientClipNorm,
@@ -291,13 +293,15 @@ public static partial class FlowTrainer
         if (validation is null)
             return result;
         // The loss early stopping compared, of the weights kept; then the Gaussian's share, the kernel density (centres from
-        // the training rows) and the scoring K, measured on the same held-out rows.
+        // the training rows) and the scoring K, measured on the same held-out rows; their scores, less what the stage gains
+        // on them from having been fitted to them too, stand for new rows'.
         double validationLoss = RowLosses(flow, validation, options).Average();
         var measured = ScoringBudget.Measure(flow, validation, options.Seed, centres);
         return result with
         {
             ValidationLoss = validationLoss, ScoringSamples = measured.Samples, DensityValidationLoss = -measured.LogLikelihood,
-            GaussianValidationLoss = -measured.GaussianLogLikelihood, HeldOutLogLikelihoods = measured.RowLogLikelihoods,
+            GaussianValidationLoss = -measured.GaussianLogLikelihood,
+            HeldOutLogLikelihoods = measured.RowLogLikelihoods.Select((l, i) => l - stageOptimism![i]).ToArray(),
         };
     }
 

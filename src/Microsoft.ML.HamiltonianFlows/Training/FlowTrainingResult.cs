@@ -76,11 +76,13 @@ public sealed record FlowTrainingResult
     public double? GaussianValidationLoss { get; init; }
 
     /// <summary>
-    /// Each held-out row's log-likelihood (nats) under the density returned, for the rows <see cref="DensityValidationLoss"/>
-    /// was measured on, estimated with <see cref="ScoringSamples"/> importance samples as scoring estimates it; null when no
-    /// rows were held out. The flow was not fitted to these rows (they only chose its step, shares and kernel width), so
-    /// they score as new rows of the training data's law do, where the training rows themselves score higher: an anomaly
-    /// threshold is a quantile of these (<see cref="HamiltonianFlowAnomalyTrainer"/>).
+    /// What new rows of the training data's law score, for an anomaly threshold (a quantile of these,
+    /// <see cref="HamiltonianFlowAnomalyTrainer"/>): for each row <see cref="DensityValidationLoss"/> was measured on, its
+    /// log-likelihood (nats) under the density returned, estimated with <see cref="ScoringSamples"/> importance samples as
+    /// scoring estimates it, less what the Gaussian stage gains on it from having been fitted to all the rows, this one
+    /// included (its log-density under the stage minus under the stage refitted without a fifth of the held-out rows that
+    /// holds it). The flow was not trained on these rows, which only chose its step, shares and kernel width; the
+    /// training rows themselves score higher than new rows. Null when no rows were held out.
     /// </summary>
     public IReadOnlyList<double>? HeldOutLogLikelihoods { get; init; }
 }

@@ -23,7 +23,7 @@ internal static class ScoringBudget
     public const double NatsPerDimension = 0.01;
 
     // Held-out rows used: enough for the mean to about 0.01 nats, few enough that K = 64 costs about a second (2-D).
-    private const int MaxRows = 1024;
+    internal const int MaxRows = 1024;
 
     /// <summary>What <see cref="Measure(HamiltonianFlow, Tensor, int, Tensor?)"/> found on the held-out rows.</summary>
     /// <param name="Samples">The K to score the flow with.</param>
