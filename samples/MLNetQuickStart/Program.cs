@@ -76,8 +76,12 @@ namespace MLNetQuickStart
             var test = loader.Load(Path.Combine(folder, "MNIST.Test.tiny.txt"));
 
             var detector = ml.AnomalyDetection.Trainers.HamiltonianFlow(contamination: 0.05).Fit(train);
-            var metrics = ml.AnomalyDetection.Evaluate(detector.Transform(test), falsePositiveCount: 5);
+            var scored = detector.Transform(test);
+            var metrics = ml.AnomalyDetection.Evaluate(scored, falsePositiveCount: 5);
             Console.WriteLine($"HamiltonianFlow: AUC {metrics.AreaUnderRocCurve:F5}, detection rate at 5 false positives {metrics.DetectionRateAtFalsePositiveCount:F3}");
+            // PredictedLabel: the threshold aims at flagging the contamination's fraction of new normal rows (label 0 here).
+            var normal = scored.GetColumn<float>("Label").Zip(scored.GetColumn<bool>("PredictedLabel")).Where(row => row.First == 0).ToArray();
+            Console.WriteLine($"  PredictedLabel flags {normal.Count(row => row.Second)} of the {normal.Length} normal test rows (contamination 0.05)");
 
             var pca = ml.AnomalyDetection.Evaluate(ml.AnomalyDetection.Trainers.RandomizedPca().Fit(train).Transform(test), falsePositiveCount: 5);
             Console.WriteLine($"RandomizedPca:   AUC {pca.AreaUnderRocCurve:F5}, detection rate at 5 false positives {pca.DetectionRateAtFalsePositiveCount:F3}");
