@@ -23,7 +23,10 @@ public sealed class HamiltonianFlowAnomalyTrainer : ITrainerEstimator<Hamiltonia
         /// Expected fraction of anomalies among the training rows, in (0, 1): PredictedLabel is true for a Score above
         /// the (1 - Contamination) quantile of the scores of the training rows held out for validation (rows the flow was
         /// not fitted to, which score as new rows do), or of all training rows where none was held out
-        /// (<see cref="HamiltonianFlowOptionsBase.ValidationFraction"/> = 0). Default 0.05.
+        /// (<see cref="HamiltonianFlowOptionsBase.ValidationFraction"/> = 0). With fewer than 1 / Contamination - 1
+        /// held-out rows the threshold is their largest score, and more new rows than that lie above it. The held-out rows
+        /// are scored with the importance samples the fit measured; a <see cref="HamiltonianFlowOptionsBase.ScoringImportanceSamples"/>
+        /// set lower estimates new rows' log-likelihoods a little lower, so a few more are flagged. Default 0.05.
         /// </summary>
         public double Contamination { get; set; } = FlowDefaults.Contamination;
 
@@ -66,7 +69,7 @@ public sealed class HamiltonianFlowAnomalyTrainer : ITrainerEstimator<Hamiltonia
         float threshold = heldOut is { Count: > 0 } ? HeldOutThreshold(heldOut) : TrainingThreshold(detector, input);
         using (var ch = host.Start("Threshold"))
             ch.Info($"Anomaly threshold {threshold:G6} nats: the {1 - options.Contamination:P1} quantile of the scores of " +
-                    (heldOut is { Count: > 0 } ? $"the {heldOut.Count} held-out training rows." : "the training rows (none was held out)."));
+                    (heldOut is { Count: > 0 } ? $"the {heldOut.Count} held-out training rows." : "the training rows (no held-out row was scored)."));
         return detector.WithThreshold(threshold);
     }
 

@@ -317,7 +317,7 @@ public static partial class FlowTrainer
         {
             using var scope = NewDisposeScope();
             Tensor batch = rows.narrow(0, start, Math.Min(batchSize, count - start));
-            double[] values = (-flow.LogLikelihood(batch, options.TrainingImportanceSamples, generator)).to(ScalarType.Float64).data<double>().ToArray();
+            double[] values = (-flow.LogLikelihood(batch, options.TrainingImportanceSamples, generator)).to(ScalarType.Float64).cpu().data<double>().ToArray();
             values.CopyTo(losses, start);
         }
         return losses;

@@ -31,7 +31,7 @@ internal static class ScoringBudget
     /// <param name="GaussianLogLikelihood">The same of the Gaussian alone (exact but for the dequantisation draws of lattice features).</param>
     /// <param name="RowLogLikelihoods">
     /// Each measured row's log-likelihood under the density the flow now has, estimated with <paramref name="Samples"/>
-    /// samples as scoring estimates it: what rows the flow was not fitted to score, for a threshold.
+    /// samples as scoring estimates it; the trainer takes out what the Gaussian stage gains on each (<see cref="StageOptimism"/>).
     /// </param>
     public sealed record Measurement(int Samples, double LogLikelihood, double GaussianLogLikelihood, double[] RowLogLikelihoods);
 
@@ -100,7 +100,7 @@ internal static class ScoringBudget
         }
         double logLikelihood = Estimate(mixed, Reference).mean().item<double>();
         int samples = Samples(mixed, flow.Dimension, logLikelihood);
-        return new Measurement(samples, logLikelihood, gaussian.mean().item<double>(), Estimate(mixed, samples).data<double>().ToArray());
+        return new Measurement(samples, logLikelihood, gaussian.mean().item<double>(), Estimate(mixed, samples).cpu().data<double>().ToArray());
     }
 
     // The candidate kernel density on the centre rows, whitened by the flow's Gaussian stage and spread once over their

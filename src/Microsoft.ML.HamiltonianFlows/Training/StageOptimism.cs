@@ -17,9 +17,10 @@ namespace Microsoft.ML.HamiltonianFlows.Training;
 /// wherever the stage overfits, with features comparable to rows. Refitting without all the held-out rows at once
 /// over-corrects there: on 200 rows of 120 features, a stage fitted to the 160 others scored them so much worse than the
 /// stage of all 200 scores new rows that 0.019 of new rows were flagged at a contamination of 0.1. With
-/// <see cref="Folds"/> folds each refit leaves out a fifth of the held-out rows, so it is nearly the stage of all rows.
-/// Exact for the stage alone; for a trained flow, which acts on the stage's coordinates, it is the stage's part of the
-/// optimism.
+/// <see cref="Folds"/> folds each refit leaves out a fifth of the measured held-out rows (held-out rows beyond those are
+/// always refitted), so it is nearly the stage of all rows. Exact for the stage alone; for a trained flow, which acts on
+/// the stage's coordinates, it is the stage's part of the optimism. The held-out rows also took part in choosing the
+/// tail, the lattice cells and the gross-outlier rule, which the refits keep as they are.
 /// </remarks>
 internal static class StageOptimism
 {
@@ -54,10 +55,12 @@ internal static class StageOptimism
                     fit.AddMoments(block);
             fit.EndMoments();
             fit.AddLaterPasses(Blocks, stage.Covariance);
+            // In the flow's precision before it is set, as the flow's own stage is: set first, a Double flow's refit
+            // would keep Single-rounded means and factors.
             using var refitted = new GaussianStage(d, stage.Covariance);
-            fit.SetStage(refitted);
             refitted.to(stage.Mean.dtype).to(stage.Mean.device);
-            double[] values = (LogDensity(stage, foldRows) - LogDensity(refitted, foldRows)).to(ScalarType.Float64).data<double>().ToArray();
+            fit.SetStage(refitted);
+            double[] values = (LogDensity(stage, foldRows) - LogDensity(refitted, foldRows)).to(ScalarType.Float64).cpu().data<double>().ToArray();
             for (int k = 0; k < inFold.Length; k++)
                 optimism[inFold[k]] = values[k];
         }
