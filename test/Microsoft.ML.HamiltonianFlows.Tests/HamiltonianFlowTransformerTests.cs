@@ -293,6 +293,32 @@ public class HamiltonianFlowTransformerTests
         Assert.Contains("trained on 2", e5.Message);
     }
 
+    [Theory]
+    [InlineData(3)] // longer than [VectorType(2)]: failed inside VBuffer.CopyTo without a name
+    [InlineData(1)] // shorter: would have kept the previous row's second value
+    public void ARowWhoseVectorBreaksItsDeclaredSizeIsRefusedNamingColumnAndRow(int length)
+    {
+        var ml = new MLContext(seed: 1);
+        Point[] rows = Clusters(100, 1);
+        rows[37] = new Point { Features = Enumerable.Repeat(1f, length).ToArray() };
+        var broken = ml.Data.LoadFromEnumerable(rows);
+        var doubles = ml.Data.LoadFromEnumerable(rows.Select(p => new DoublePoint { Features = p.Features.Select(x => (double)x).ToArray() }));
+
+        void RefusedAtRow37(Action act)
+        {
+            var e = Assert.Throws<InvalidOperationException>(act);
+            Assert.Contains("'Features'", e.Message);
+            Assert.Contains($"holds {length} values at row 37", e.Message);
+            Assert.Contains("declares 2", e.Message);
+        }
+
+        RefusedAtRow37(() => ml.Transforms.HamiltonianFlow(SmallOptions()).Fit(broken));
+        RefusedAtRow37(() => ml.Transforms.HamiltonianFlow(SmallOptions()).Fit(doubles));
+        RefusedAtRow37(() => ml.AnomalyDetection.Trainers.HamiltonianFlow(SmallDetectorOptions()).Fit(broken));
+        var model = ml.Transforms.HamiltonianFlow(SmallOptions()).Fit(ml.Data.LoadFromEnumerable(Clusters(100, 1)));
+        RefusedAtRow37(() => LogLikelihoods(model.Transform(broken)));
+    }
+
     [Fact]
     public void ATimeLimitInTheOptionsEndsTheFitAndTheLogSaysSo()
     {

@@ -41,7 +41,6 @@ internal sealed record FeatureColumn(string Name, FeatureColumn.Storage Kind, in
         return feature;
     }
 
-    /// <summary>The estimator-time check of <see cref="Bind"/>, on a schema shape.</summary>
     /// <summary>Writes the description a saved transformer keeps: name, storage, dimension.</summary>
     internal void Write(BinaryWriter writer)
     {
@@ -61,6 +60,7 @@ internal sealed record FeatureColumn(string Name, FeatureColumn.Storage Kind, in
         return new FeatureColumn(name, storage, dimension);
     }
 
+    /// <summary>The estimator-time check of <see cref="Bind"/>, on a schema shape.</summary>
     internal static void Check(SchemaShape schema, string name)
     {
         if (!schema.TryFindColumn(name, out var column))
@@ -100,9 +100,20 @@ internal sealed record FeatureColumn(string Name, FeatureColumn.Storage Kind, in
         _ => $"{column.ItemType}",
     };
 
+    // A vector column's type promises its size, but a view can break the promise (LoadFromEnumerable passes on an array of
+    // any length under [VectorType(d)]): a longer row would fail deep in VBuffer.CopyTo without a name, a shorter one would
+    // leave the previous row's values in the rest of the span.
+    private void CheckLength(DataViewRow row, int length)
+    {
+        if (length != Dimension)
+            throw new InvalidOperationException(
+                $"Feature column '{Name}' holds {length} values at row {row.Position}, but its type {Type} declares {Dimension}.");
+    }
+
     /// <summary>
     /// Returns a function that copies the current row of <paramref name="row"/> into a span of length d (as Single)
-    /// and says whether every value is finite.
+    /// and says whether every value is finite; it throws <see cref="InvalidOperationException"/>, naming the column and
+    /// row, where a vector row holds another number of values than the column's type declares.
     /// </summary>
     internal Func<Span<float>, bool> MakeReader(DataViewRow row)
     {
@@ -116,6 +127,7 @@ internal sealed record FeatureColumn(string Name, FeatureColumn.Storage Kind, in
                 return destination =>
                 {
                     getter(ref buffer);
+                    CheckLength(row, buffer.Length);
                     buffer.CopyTo(destination);
                     return FiniteValues.AllFinite(destination); // a Double too large for Single is infinite by now
                 };
@@ -128,6 +140,7 @@ internal sealed record FeatureColumn(string Name, FeatureColumn.Storage Kind, in
                 return destination =>
                 {
                     getter(ref buffer);
+                    CheckLength(row, buffer.Length);
                     buffer.CopyTo(values);
                     for (int i = 0; i < values.Length; i++)
                         destination[i] = (float)values[i];
