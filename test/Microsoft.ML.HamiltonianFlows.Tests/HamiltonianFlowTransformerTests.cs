@@ -214,6 +214,20 @@ public class HamiltonianFlowTransformerTests
     }
 
     [Fact]
+    public void ZeroRowsInGiveZeroRowsOutWithTheColumnsTypes()
+    {
+        var ml = new MLContext(seed: 1);
+        var model = ml.Transforms.HamiltonianFlow(SmallOptions()).Fit(ml.Data.LoadFromEnumerable(Clusters(100, 1)));
+
+        // No draws: an empty view whose column still declares d values (it said "unknown size", after a TorchSharp error
+        // on the empty tensor was fixed).
+        IDataView none = model.Sample(0, seed: 1);
+        Assert.Equal(new VectorDataViewType(NumberDataViewType.Single, 2), none.Schema["Features"].Type);
+        Assert.Empty(none.GetColumn<float[]>("Features"));
+        Assert.Empty(LogLikelihoods(model.Transform(ml.Data.LoadFromEnumerable(Array.Empty<Point>()))));
+    }
+
+    [Fact]
     public void PotentialIsReadAtEachPointAndRejectsAPartialPoint()
     {
         var ml = new MLContext(seed: 1);
@@ -240,7 +254,17 @@ public class HamiltonianFlowTransformerTests
         var fromScalars = ml.Transforms.HamiltonianFlow(SmallOptions()).Fit(scalars);
 
         // The same values as Single train the same flow.
-        Assert.Equal(LogLikelihoods(fromSingles.Transform(ml.Data.LoadFromEnumerable(points))), LogLikelihoods(fromDoubles.Transform(doubles)));
+        var singles = ml.Data.LoadFromEnumerable(points);
+        float[] scores = LogLikelihoods(fromSingles.Transform(singles));
+        Assert.Equal(scores, LogLikelihoods(fromDoubles.Transform(doubles)));
+        // Each scores the other storage too (binding checks the size; the rows are read as they are stored): Double rows
+        // for a Single flow threw from GetGetter, in the transform and in a prediction engine.
+        Assert.Equal(scores, LogLikelihoods(fromSingles.Transform(doubles)));
+        Assert.Equal(scores, LogLikelihoods(fromDoubles.Transform(singles)));
+        var engine = ml.Model.CreatePredictionEngine<DoublePoint, Scored>(fromSingles);
+        Assert.Equal(scores[0], engine.Predict(new DoublePoint { Features = points[0].Features.Select(x => (double)x).ToArray() }).LogLikelihood);
+        var detector = ml.AnomalyDetection.Trainers.HamiltonianFlow(SmallDetectorOptions()).Fit(singles);
+        Assert.Equal(detector.Transform(singles).GetColumn<float>("Score"), detector.Transform(doubles).GetColumn<float>("Score"));
         Assert.Equal(1, fromScalars.Model.Dimension);
         Assert.All(LogLikelihoods(fromScalars.Transform(scalars)), v => Assert.True(float.IsFinite(v)));
         Assert.Equal(1, ((VectorDataViewType)fromScalars.Sample(3, 1).Schema["Features"].Type).Size);

@@ -118,7 +118,9 @@ internal sealed record FeatureColumn(string Name, FeatureColumn.Storage Kind, in
     internal Func<Span<float>, bool> MakeReader(DataViewRow row)
     {
         var column = row.Schema[Name];
-        switch (Kind)
+        // Read as the row's column stores its values, which may differ from the training column's storage (Double rows
+        // for a flow trained on Single ones): binding checked the size, not the item type.
+        switch (FromType(Name, column.Type).Kind)
         {
             case Storage.SingleVector:
             {

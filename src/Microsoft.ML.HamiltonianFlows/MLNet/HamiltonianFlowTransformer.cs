@@ -100,6 +100,13 @@ public sealed class HamiltonianFlowTransformer : IFlowScoring, IDisposable
     {
         host.CheckParam(count >= 0, nameof(count), "must not be negative");
         int d = feature.Dimension;
+        if (count == 0)
+        {
+            // The builder reads a vector's size from its rows: with none it would declare a vector of unknown size.
+            var schema = new DataViewSchema.Builder();
+            schema.AddColumn(feature.Name, new VectorDataViewType(NumberDataViewType.Single, d));
+            return new EmptyDataView(host, schema.ToSchema());
+        }
         float[] values = Model.Sample(count, (ulong)(uint)(seed ?? host.Rand.Next()));
         var rows = new float[count][];
         for (int i = 0; i < count; i++)
