@@ -200,9 +200,6 @@ public sealed class HamiltonianFlowModelParameters : ModelParametersBase<float>,
     /// <summary>Draws <paramref name="count"/> points from the model with a generator seeded by <paramref name="seed"/>: count x d values.</summary>
     internal float[] Sample(int count, ulong seed)
     {
-        // TorchSharp's data<T>() refuses an empty tensor.
-        if (count == 0)
-            return Array.Empty<float>();
         lock (flowLock)
         {
             using var scope = NewDisposeScope();

@@ -102,7 +102,8 @@ public sealed class HamiltonianFlowTransformer : IFlowScoring, IDisposable
         int d = feature.Dimension;
         if (count == 0)
         {
-            // The builder reads a vector's size from its rows: with none it would declare a vector of unknown size.
+            // No draw to make (TorchSharp's data<T>() refuses an empty tensor), and the builder reads a vector's size from
+            // its rows: with none it would declare a vector of unknown size.
             var schema = new DataViewSchema.Builder();
             schema.AddColumn(feature.Name, new VectorDataViewType(NumberDataViewType.Single, d));
             return new EmptyDataView(host, schema.ToSchema());
