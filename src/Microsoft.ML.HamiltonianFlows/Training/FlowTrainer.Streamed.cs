@@ -93,8 +93,8 @@ public static partial class FlowTrainer
             : null;
         int batchSize = (int)Math.Min(options.BatchSize, trainRows);
         bool Trains(StreamedRow row) => Kept(row) && !ValidationSplit.Contains(row.Key, validationFraction, options.Seed);
-        // With held-out rows, the stage again without each fold of them, for what it gains on them (StageOptimism: one to
-        // three passes a fold, as for the stage itself).
+        // With held-out rows, the stage again without each fold of them, for what it gains on them (StageOptimism: two or
+        // three passes for all the folds together, as for the stage itself).
         double[]? optimism = validation is null ? null
             : StageOptimism.Measure(flow.Gaussian, validation, Math.Min(validationRows, ScoringBudget.MaxRows), () => Blocks(rows, Trains, d, null), CPU, cells, tail, options.Seed);
         return Loop(flow, options, options.MaxSteps ?? FlowDefaults.MaxStepsFor(trainRows),

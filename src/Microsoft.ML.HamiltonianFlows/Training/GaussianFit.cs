@@ -97,21 +97,54 @@ internal sealed class GaussianFit : IDisposable
     /// pass for a full covariance, each over a new enumeration of <paramref name="blocks"/> (the same rows in the same
     /// order every time); each block is disposed once added, so views of a larger tensor may be given.
     /// </summary>
-    public void AddLaterPasses(Func<IEnumerable<Tensor>> blocks, CovarianceKind covariance)
+    public void AddLaterPasses(Func<IEnumerable<Tensor>> blocks, CovarianceKind covariance) =>
+        LaterPasses(new[] { this }, blocks, null, covariance);
+
+    /// <summary>
+    /// Fits several Gaussians of one tail, each to the same <paramref name="sharedBlocks"/> followed by rows of its own
+    /// (<paramref name="ownRows"/> of its index, disposed once added; they may have no rows), in every pass: each pass
+    /// enumerates the shared blocks once for all of them, so that streamed data are read two or three times whatever the
+    /// number of fits. Each fit sees its rows in the order a fit of its own would, and ends as that fit would. Their
+    /// correlation sums are held at once: d x d float64 values per fit.
+    /// </summary>
+    public static void FitTogether(IReadOnlyList<GaussianFit> fits, Func<IEnumerable<Tensor>> sharedBlocks, Func<int, Tensor> ownRows, CovarianceKind covariance)
     {
-        if (finalMean is null)
+        if (fits.Any(fit => fit.tail != fits[0].tail))
+            throw new ArgumentException("The fits must share their tail, which sets their passes.", nameof(fits));
+        Pass(fits, sharedBlocks, ownRows, (fit, block) => fit.AddMoments(block));
+        foreach (GaussianFit fit in fits)
+            fit.EndMoments();
+        LaterPasses(fits, sharedBlocks, ownRows, covariance);
+    }
+
+    // The passes after the first, for fits of one tail.
+    private static void LaterPasses(IReadOnlyList<GaussianFit> fits, Func<IEnumerable<Tensor>> sharedBlocks, Func<int, Tensor>? ownRows, CovarianceKind covariance)
+    {
+        if (fits.Any(fit => fit.finalMean is null))
             throw new InvalidOperationException("The first pass has not ended.");
-        if (HasTailPass)
+        if (fits[0].HasTailPass)
         {
-            foreach (Tensor block in blocks())
-                using (block)
-                    AddTailMoments(block);
-            EndTailMoments();
+            Pass(fits, sharedBlocks, ownRows, (fit, block) => fit.AddTailMoments(block));
+            foreach (GaussianFit fit in fits)
+                fit.EndTailMoments();
         }
         if (covariance == CovarianceKind.Full)
-            foreach (Tensor block in blocks())
-                using (block)
-                    AddCorrelation(block);
+            Pass(fits, sharedBlocks, ownRows, (fit, block) => fit.AddCorrelation(block));
+    }
+
+    // One pass: each shared block to every fit, then each fit's own rows to it.
+    private static void Pass(IReadOnlyList<GaussianFit> fits, Func<IEnumerable<Tensor>> sharedBlocks, Func<int, Tensor>? ownRows, Action<GaussianFit, Tensor> add)
+    {
+        foreach (Tensor block in sharedBlocks())
+            using (block)
+                foreach (GaussianFit fit in fits)
+                    add(fit, block);
+        if (ownRows is null)
+            return;
+        for (int i = 0; i < fits.Count; i++)
+            using (Tensor rows = ownRows(i))
+                if (rows.shape[0] > 0)
+                    add(fits[i], rows);
     }
 
     // The tail pass: adds a block of rows [b, d] to the means and variances of t = c asinh(u / c).

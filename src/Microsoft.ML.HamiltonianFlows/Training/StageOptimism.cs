@@ -39,30 +39,41 @@ internal static class StageOptimism
         using var noGrad = no_grad();
         int d = (int)heldOut.shape[1];
         var optimism = new double[count];
-        long folds = Math.Min(Folds, count);
-        for (long fold = 0; fold < folds; fold++)
+        int folds = (int)Math.Min(Folds, count);
+        // Fold f: the measured rows f, f + folds, f + 2 folds, ...; every other held-out row is refitted with the rest.
+        long[] InFold(int fold) => Enumerable.Range(0, (int)count).Where(i => i % folds == fold).Select(i => (long)i).ToArray();
+        // A fold's other held-out rows, made for each pass and disposed once added: one copy of them at a time.
+        Tensor Others(int fold)
         {
-            using var foldScope = NewDisposeScope();
-            // Fold f: the measured rows f, f + folds, f + 2 folds, ...; every other held-out row is refitted with the rest.
-            long[] inFold = Enumerable.Range(0, (int)count).Where(i => i % folds == fold).Select(i => (long)i).ToArray();
+            using var othersScope = NewDisposeScope();
             long[] others = Enumerable.Range(0, (int)heldOut.shape[0]).Where(i => i >= count || i % folds != fold).Select(i => (long)i).ToArray();
-            Tensor foldRows = heldOut.index_select(0, tensor(inFold, device: heldOut.device));
-            Tensor otherRows = heldOut.index_select(0, tensor(others, device: heldOut.device)).to(blockDevice);
-            IEnumerable<Tensor> Blocks() => otherRows.shape[0] > 0 ? fittingBlocks().Append(otherRows.alias()) : fittingBlocks();
-            using var fit = new GaussianFit(d, cells, tail, seed);
-            foreach (Tensor block in Blocks())
-                using (block)
-                    fit.AddMoments(block);
-            fit.EndMoments();
-            fit.AddLaterPasses(Blocks, stage.Covariance);
-            // In the flow's precision before it is set, as the flow's own stage is: set first, a Double flow's refit
-            // would keep Single-rounded means and factors.
-            using var refitted = new GaussianStage(d, stage.Covariance);
-            refitted.to(stage.Mean.dtype).to(stage.Mean.device);
-            fit.SetStage(refitted);
-            double[] values = (LogDensity(stage, foldRows) - LogDensity(refitted, foldRows)).to(ScalarType.Float64).cpu().data<double>().ToArray();
-            for (int k = 0; k < inFold.Length; k++)
-                optimism[inFold[k]] = values[k];
+            return heldOut.index_select(0, tensor(others, device: heldOut.device)).to(blockDevice).MoveToOuterDisposeScope();
+        }
+        var fits = Enumerable.Range(0, folds).Select(_ => new GaussianFit(d, cells, tail, seed)).ToArray();
+        try
+        {
+            // One pass over the rows not held out serves every fold's refit: streamed data are read two or three more times,
+            // not that many per fold.
+            GaussianFit.FitTogether(fits, fittingBlocks, Others, stage.Covariance);
+            for (int fold = 0; fold < folds; fold++)
+            {
+                using var foldScope = NewDisposeScope();
+                long[] inFold = InFold(fold);
+                Tensor foldRows = heldOut.index_select(0, tensor(inFold, device: heldOut.device));
+                // In the flow's precision before it is set, as the flow's own stage is: set first, a Double flow's refit
+                // would keep Single-rounded means and factors.
+                using var refitted = new GaussianStage(d, stage.Covariance);
+                refitted.to(stage.Mean.dtype).to(stage.Mean.device);
+                fits[fold].SetStage(refitted);
+                double[] values = (LogDensity(stage, foldRows) - LogDensity(refitted, foldRows)).to(ScalarType.Float64).cpu().data<double>().ToArray();
+                for (int k = 0; k < inFold.Length; k++)
+                    optimism[inFold[k]] = values[k];
+            }
+        }
+        finally
+        {
+            foreach (GaussianFit fit in fits)
+                fit.Dispose();
         }
         return optimism;
     }

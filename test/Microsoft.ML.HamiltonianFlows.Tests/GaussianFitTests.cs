@@ -1,0 +1,72 @@
+using Microsoft.ML.HamiltonianFlows.Torch;
+using Microsoft.ML.HamiltonianFlows.Training;
+using TorchSharp;
+using Xunit;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.HamiltonianFlows.Tests;
+
+/// <summary>The Gaussian stage's fit, a pass over blocks of rows at a time.</summary>
+public class GaussianFitTests
+{
+    // Counts 0..9 (a lattice feature, dequantised with draws of the fit's seed), two correlated continuous features.
+    private static Tensor Rows(int n, int seed)
+    {
+        using var generator = new Generator((ulong)seed);
+        Tensor counts = randint(0, 10, new long[] { n, 1 }, generator: generator).to(ScalarType.Float32);
+        Tensor a = randn(new long[] { n, 1 }, generator: generator);
+        Tensor b = a.Times(0.8f).Plus(randn(new long[] { n, 1 }, generator: generator).Times(0.3f));
+        return cat(new[] { counts, a, b.Times(5f) }, 1);
+    }
+
+    [Fact]
+    public void FitsTogetherReadTheSharedRowsOncePerPassAndEndAsFitsOfTheirOwn()
+    {
+        using var scope = NewDisposeScope();
+        Tensor shared = Rows(300, 1), own = Rows(40, 2);
+        var cells = FeatureCells.Detect(shared);
+        Assert.True(cells.Width[0] > 0);
+        const double tail = 1; // a finite tail: three passes, the later two dequantising with the fit's draws
+        // Fit i adds the own rows from i on: the last one none.
+        Tensor OwnRows(int i) => own.narrow(0, 10 * i, 40 - 10 * i);
+        IEnumerable<Tensor> Blocks() => new[] { shared.narrow(0, 0, 128), shared.narrow(0, 128, 128), shared.narrow(0, 256, 44) };
+
+        int enumerations = 0;
+        var together = Enumerable.Range(0, 5).Select(_ => new GaussianFit(3, cells, tail, seed: 7)).ToArray();
+        GaussianFit.FitTogether(together, () => { enumerations++; return Blocks(); }, OwnRows, CovarianceKind.Full);
+        Assert.Equal(3, enumerations);
+
+        var means = new List<double[]>();
+        for (int i = 0; i < together.Length; i++)
+        {
+            int fit = i;
+            IEnumerable<Tensor> Alone() => fit < 4 ? Blocks().Append(OwnRows(fit)) : Blocks();
+            using var alone = new GaussianFit(3, cells, tail, seed: 7);
+            foreach (Tensor block in Alone())
+                alone.AddMoments(block);
+            alone.EndMoments();
+            alone.AddLaterPasses(Alone, CovarianceKind.Full);
+
+            using var expected = new GaussianStage(3, CovarianceKind.Full);
+            using var actual = new GaussianStage(3, CovarianceKind.Full);
+            alone.SetStage(expected);
+            together[i].SetStage(actual);
+            var expectedState = expected.state_dict();
+            foreach (var (name, value) in actual.state_dict())
+                Assert.True(value.eq(expectedState[name]).all().item<bool>(), $"fit {i}: {name} differs");
+            means.Add(actual.Mean.to(ScalarType.Float64).data<double>().ToArray());
+            together[i].Dispose();
+        }
+        // Each saw its own rows: the first (all 40) and the last (none) have different means.
+        Assert.NotEqual(means[0], means[4]);
+    }
+
+    [Fact]
+    public void FitsTogetherMustShareTheirTail()
+    {
+        var cells = FeatureCells.None(3);
+        using var a = new GaussianFit(3, cells, 1);
+        using var b = new GaussianFit(3, cells);
+        Assert.Throws<ArgumentException>(() => GaussianFit.FitTogether(new[] { a, b }, () => Array.Empty<Tensor>(), _ => zeros(0, 3), CovarianceKind.Full));
+    }
+}
