@@ -9,21 +9,12 @@ namespace Microsoft.ML.HamiltonianFlows.Tests;
 /// <summary>The Gaussian stage's fit, a pass over blocks of rows at a time.</summary>
 public class GaussianFitTests
 {
-    // Counts 0..9 (a lattice feature, dequantised with draws of the fit's seed), two correlated continuous features.
-    private static Tensor Rows(int n, int seed)
-    {
-        using var generator = new Generator((ulong)seed);
-        Tensor counts = randint(0, 10, new long[] { n, 1 }, generator: generator).to(ScalarType.Float32);
-        Tensor a = randn(new long[] { n, 1 }, generator: generator);
-        Tensor b = a.Times(0.8f).Plus(randn(new long[] { n, 1 }, generator: generator).Times(0.3f));
-        return cat(new[] { counts, a, b.Times(5f) }, 1);
-    }
-
     [Fact]
     public void FitsTogetherReadTheSharedRowsOncePerPassAndEndAsFitsOfTheirOwn()
     {
         using var scope = NewDisposeScope();
-        Tensor shared = Rows(300, 1), own = Rows(40, 2);
+        // Lattice features (dequantised with draws of the fit's seed), a continuous one and a constant one.
+        Tensor shared = LatticeFeatureTests.MixedRows(300, 1), own = LatticeFeatureTests.MixedRows(40, 2);
         var cells = FeatureCells.Detect(shared);
         Assert.True(cells.Width[0] > 0);
         const double tail = 1; // a finite tail: three passes, the later two dequantising with the fit's draws
@@ -32,7 +23,7 @@ public class GaussianFitTests
         IEnumerable<Tensor> Blocks() => new[] { shared.narrow(0, 0, 128), shared.narrow(0, 128, 128), shared.narrow(0, 256, 44) };
 
         int enumerations = 0;
-        var together = Enumerable.Range(0, 5).Select(_ => new GaussianFit(3, cells, tail, seed: 7)).ToArray();
+        var together = Enumerable.Range(0, 5).Select(_ => new GaussianFit(4, cells, tail, seed: 7)).ToArray();
         GaussianFit.FitTogether(together, () => { enumerations++; return Blocks(); }, OwnRows, CovarianceKind.Full);
         Assert.Equal(3, enumerations);
 
@@ -41,14 +32,14 @@ public class GaussianFitTests
         {
             int fit = i;
             IEnumerable<Tensor> Alone() => fit < 4 ? Blocks().Append(OwnRows(fit)) : Blocks();
-            using var alone = new GaussianFit(3, cells, tail, seed: 7);
+            using var alone = new GaussianFit(4, cells, tail, seed: 7);
             foreach (Tensor block in Alone())
                 alone.AddMoments(block);
             alone.EndMoments();
             alone.AddLaterPasses(Alone, CovarianceKind.Full);
 
-            using var expected = new GaussianStage(3, CovarianceKind.Full);
-            using var actual = new GaussianStage(3, CovarianceKind.Full);
+            using var expected = new GaussianStage(4, CovarianceKind.Full);
+            using var actual = new GaussianStage(4, CovarianceKind.Full);
             alone.SetStage(expected);
             together[i].SetStage(actual);
             var expectedState = expected.state_dict();

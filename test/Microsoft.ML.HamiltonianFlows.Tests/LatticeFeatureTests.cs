@@ -11,7 +11,7 @@ public class LatticeFeatureTests
 {
     // Column 0: counts 0..9; column 1: the same counts rescaled as NormalizeMinMax would (x / 9 * 0.5 + 2);
     // column 2: continuous; column 3: constant.
-    private static Tensor MixedRows(int n, int seed)
+    internal static Tensor MixedRows(int n, int seed)
     {
         using var generator = new Generator((ulong)seed);
         Tensor counts = randint(0, 10, new long[] { n, 1 }, generator: generator).to(ScalarType.Float32);
