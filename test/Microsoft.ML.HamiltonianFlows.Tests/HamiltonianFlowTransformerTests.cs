@@ -266,6 +266,11 @@ public class HamiltonianFlowTransformerTests
         var detector = ml.AnomalyDetection.Trainers.HamiltonianFlow(SmallDetectorOptions()).Fit(singles);
         Assert.Equal(detector.Transform(singles).GetColumn<float>("Score"), detector.Transform(doubles).GetColumn<float>("Score"));
         Assert.Equal(1, fromScalars.Model.Dimension);
+        // A scalar flow scores a one-value vector column of the same values, and the reverse.
+        var vectors = ml.Data.LoadFromEnumerable(points.Select(p => new OneValuePoint { Features = new[] { (double)p.Features[0] } }));
+        var fromVectors = ml.Transforms.HamiltonianFlow(SmallOptions()).Fit(vectors);
+        Assert.Equal(LogLikelihoods(fromScalars.Transform(scalars)), LogLikelihoods(fromScalars.Transform(vectors)));
+        Assert.Equal(LogLikelihoods(fromVectors.Transform(vectors)), LogLikelihoods(fromVectors.Transform(scalars)));
         Assert.All(LogLikelihoods(fromScalars.Transform(scalars)), v => Assert.True(float.IsFinite(v)));
         Assert.Equal(1, ((VectorDataViewType)fromScalars.Sample(3, 1).Schema["Features"].Type).Size);
     }
@@ -273,6 +278,12 @@ public class HamiltonianFlowTransformerTests
     internal sealed class DoublePoint
     {
         [VectorType(2)]
+        public double[] Features { get; set; } = Array.Empty<double>();
+    }
+
+    internal sealed class OneValuePoint
+    {
+        [VectorType(1)]
         public double[] Features { get; set; } = Array.Empty<double>();
     }
 
@@ -332,7 +343,7 @@ public class HamiltonianFlowTransformerTests
         {
             var e = Assert.Throws<InvalidOperationException>(act);
             Assert.Contains("'Features'", e.Message);
-            Assert.Contains($"holds {length} values at row 37", e.Message);
+            Assert.Contains($"holds {length} values at row position 37", e.Message);
             Assert.Contains("declares 2", e.Message);
         }
 

@@ -103,11 +103,12 @@ internal sealed record FeatureColumn(string Name, FeatureColumn.Storage Kind, in
     // A vector column's type promises its size, but a view can break the promise (LoadFromEnumerable passes on an array of
     // any length under [VectorType(d)]): a longer row would fail deep in VBuffer.CopyTo without a name, a shorter one would
     // leave the previous row's values in the rest of the span.
-    private void CheckLength(DataViewRow row, int length)
+    // The position is the row's index for a cursor, the count of earlier rows for a prediction engine's input.
+    private void CheckLength(DataViewRow row, DataViewType type, int length)
     {
         if (length != Dimension)
             throw new InvalidOperationException(
-                $"Feature column '{Name}' holds {length} values at row {row.Position}, but its type {Type} declares {Dimension}.");
+                $"Feature column '{Name}' holds {length} values at row position {row.Position}, but its type {type} declares {Dimension}.");
     }
 
     /// <summary>
@@ -129,9 +130,9 @@ internal sealed record FeatureColumn(string Name, FeatureColumn.Storage Kind, in
                 return destination =>
                 {
                     getter(ref buffer);
-                    CheckLength(row, buffer.Length);
+                    CheckLength(row, column.Type, buffer.Length);
                     buffer.CopyTo(destination);
-                    return FiniteValues.AllFinite(destination); // a Double too large for Single is infinite by now
+                    return FiniteValues.AllFinite(destination);
                 };
             }
             case Storage.DoubleVector:
@@ -142,7 +143,7 @@ internal sealed record FeatureColumn(string Name, FeatureColumn.Storage Kind, in
                 return destination =>
                 {
                     getter(ref buffer);
-                    CheckLength(row, buffer.Length);
+                    CheckLength(row, column.Type, buffer.Length);
                     buffer.CopyTo(values);
                     for (int i = 0; i < values.Length; i++)
                         destination[i] = (float)values[i];

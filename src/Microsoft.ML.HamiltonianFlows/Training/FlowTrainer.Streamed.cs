@@ -93,7 +93,7 @@ public static partial class FlowTrainer
             : null;
         int batchSize = (int)Math.Min(options.BatchSize, trainRows);
         bool Trains(StreamedRow row) => Kept(row) && !ValidationSplit.Contains(row.Key, validationFraction, options.Seed);
-        // With held-out rows, the stage again without each fold of them, for what it gains on them (StageOptimism: two or
+        // With held-out rows, the stage again without each fold of them, for what it gains on them (StageOptimism: one to
         // three passes for all the folds together, as for the stage itself).
         double[]? optimism = validation is null ? null
             : StageOptimism.Measure(flow.Gaussian, validation, Math.Min(validationRows, ScoringBudget.MaxRows), () => Blocks(rows, Trains, d, null), CPU, cells, tail, options.Seed);

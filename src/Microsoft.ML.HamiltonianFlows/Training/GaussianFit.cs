@@ -103,12 +103,14 @@ internal sealed class GaussianFit : IDisposable
     /// <summary>
     /// Fits several Gaussians of one tail, each to the same <paramref name="sharedBlocks"/> followed by rows of its own
     /// (<paramref name="ownRows"/> of its index, disposed once added; they may have no rows), in every pass: each pass
-    /// enumerates the shared blocks once for all of them, so that streamed data are read two or three times whatever the
+    /// enumerates the shared blocks once for all of them, so that streamed data are read one to three times whatever the
     /// number of fits. Each fit sees its rows in the order a fit of its own would, and ends as that fit would. Their
     /// correlation sums are held at once: d x d float64 values per fit.
     /// </summary>
     public static void FitTogether(IReadOnlyList<GaussianFit> fits, Func<IEnumerable<Tensor>> sharedBlocks, Func<int, Tensor> ownRows, CovarianceKind covariance)
     {
+        if (fits.Count == 0)
+            throw new ArgumentException("No fit to make.", nameof(fits));
         if (fits.Any(fit => fit.tail != fits[0].tail))
             throw new ArgumentException("The fits must share their tail, which sets their passes.", nameof(fits));
         Pass(fits, sharedBlocks, ownRows, (fit, block) => fit.AddMoments(block));

@@ -52,7 +52,7 @@ internal static class StageOptimism
         var fits = Enumerable.Range(0, folds).Select(_ => new GaussianFit(d, cells, tail, seed)).ToArray();
         try
         {
-            // One pass over the rows not held out serves every fold's refit: streamed data are read two or three more times,
+            // One pass over the rows not held out serves every fold's refit: streamed data are read one to three more times,
             // not that many per fold.
             GaussianFit.FitTogether(fits, fittingBlocks, Others, stage.Covariance);
             for (int fold = 0; fold < folds; fold++)
