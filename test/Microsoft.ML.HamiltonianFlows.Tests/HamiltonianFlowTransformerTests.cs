@@ -350,8 +350,14 @@ public class HamiltonianFlowTransformerTests
         RefusedAtRow37(() => ml.Transforms.HamiltonianFlow(SmallOptions()).Fit(broken));
         RefusedAtRow37(() => ml.Transforms.HamiltonianFlow(SmallOptions()).Fit(doubles));
         RefusedAtRow37(() => ml.AnomalyDetection.Trainers.HamiltonianFlow(SmallDetectorOptions()).Fit(broken));
+        var streamed = SmallOptions();
+        streamed.MemoryBudgetMegabytes = 0.0001; // about 100 bytes, below the 800 of the rows: read as a stream
+        RefusedAtRow37(() => ml.Transforms.HamiltonianFlow(streamed).Fit(broken));
         var model = ml.Transforms.HamiltonianFlow(SmallOptions()).Fit(ml.Data.LoadFromEnumerable(Clusters(100, 1)));
         RefusedAtRow37(() => LogLikelihoods(model.Transform(broken)));
+        var engine = ml.Model.CreatePredictionEngine<Point, Scored>(model);
+        var e = Assert.Throws<InvalidOperationException>(() => engine.Predict(rows[37]));
+        Assert.Contains($"'Features' holds {length} values", e.Message);
     }
 
     [Fact]
