@@ -103,6 +103,26 @@ public class HamiltonianFlowAnomalyDetectionTests
     }
 
     [Fact]
+    public void HeldOutScoresAreMeasuredOnlyWhenAskedAndLeaveTheFitAsItIs()
+    {
+        var options = HamiltonianFlowTransformerTests.SmallDetectorOptions();
+        var points = HamiltonianFlowTransformerTests.Clusters(400, 1);
+        using var data = TorchSharp.torch.tensor(points.SelectMany(p => p.Features).ToArray(), new long[] { points.Length, 2 });
+        var asked = FlowTrainer.Train(options.ToArchitecture(2), data, options.ToTrainingOptions(3));
+        var notAsked = FlowTrainer.Train(options.ToArchitecture(2), data, options.ToTrainingOptions(3) with { MeasuresHeldOutScores = false });
+        using (asked.Flow)
+        using (notAsked.Flow)
+        {
+            Assert.Equal(80, asked.HeldOutLogLikelihoods!.Count);
+            Assert.Null(notAsked.HeldOutLogLikelihoods);
+            // The refits draw from generators of their own: the trained flow is the same either way.
+            var state = notAsked.Flow.state_dict();
+            foreach (var (name, value) in asked.Flow.state_dict())
+                Assert.True(value.eq(state[name]).all().item<bool>(), $"{name} differs");
+        }
+    }
+
+    [Fact]
     public void ThresholdFromHeldOutRowsFlagsAboutTheContaminationOfNewRows()
     {
         var ml = new MLContext(seed: 1);

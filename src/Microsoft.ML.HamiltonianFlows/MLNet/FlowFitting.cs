@@ -23,13 +23,17 @@ internal static class FlowFitting
     /// </summary>
     internal sealed record Result(HamiltonianFlowModelParameters Model, FeatureColumn Feature, IReadOnlyList<double>? HeldOutLogLikelihoods);
 
-    internal static Result Fit(IHost host, IDataView data, HamiltonianFlowOptionsBase options)
+    /// <summary>
+    /// Fits the flow of <paramref name="options"/> to the feature column of <paramref name="data"/>; with
+    /// <paramref name="heldOutScores"/> the held-out rows' scores are measured too (an anomaly threshold's).
+    /// </summary>
+    internal static Result Fit(IHost host, IDataView data, HamiltonianFlowOptionsBase options, bool heldOutScores)
     {
         var feature = FeatureColumn.Bind(data.Schema, options.FeatureColumnName);
         using var ch = host.Start("Training");
         int seed = options.Seed ?? host.Rand.Next();
         var architecture = options.ToArchitecture(feature.Dimension);
-        var trainingOptions = options.ToTrainingOptions(seed);
+        var trainingOptions = options.ToTrainingOptions(seed) with { MeasuresHeldOutScores = heldOutScores };
         double budgetBytes = options.MemoryBudgetMegabytes * 1024 * 1024;
         // Counting rows reads no column, so it costs little next to an epoch; many views know their count outright.
         long total = data.GetRowCount() ?? CountRows(data);

@@ -63,7 +63,7 @@ public sealed class HamiltonianFlowAnomalyTrainer : ITrainerEstimator<Hamiltonia
     public HamiltonianFlowAnomalyTransformer Fit(IDataView input)
     {
         host.CheckValue(input, nameof(input));
-        var fitted = FlowFitting.Fit(host, input, options);
+        var fitted = FlowFitting.Fit(host, input, options, heldOutScores: true);
         var detector = new HamiltonianFlowAnomalyTransformer(host, fitted.Model, fitted.Feature, float.PositiveInfinity);
         var heldOut = fitted.HeldOutLogLikelihoods?.Select(l => -l).Where(s => !double.IsNaN(s)).ToList();
         float threshold = heldOut is { Count: > 0 } ? HeldOutThreshold(heldOut) : TrainingThreshold(detector, input);

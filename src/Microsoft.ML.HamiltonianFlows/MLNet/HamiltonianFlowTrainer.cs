@@ -51,7 +51,7 @@ public sealed class HamiltonianFlowTrainer : IEstimator<HamiltonianFlowTransform
     public HamiltonianFlowTransformer Fit(IDataView input)
     {
         host.CheckValue(input, nameof(input));
-        var fitted = FlowFitting.Fit(host, input, options);
+        var fitted = FlowFitting.Fit(host, input, options, heldOutScores: false);
         return new HamiltonianFlowTransformer(host, fitted.Model, fitted.Feature, options.OutputColumnName);
     }
 

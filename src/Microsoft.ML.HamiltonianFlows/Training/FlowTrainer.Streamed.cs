@@ -95,7 +95,7 @@ public static partial class FlowTrainer
         bool Trains(StreamedRow row) => Kept(row) && !ValidationSplit.Contains(row.Key, validationFraction, options.Seed);
         // With held-out rows, the stage again without each fold of them, for what it gains on them (StageOptimism: one to
         // three passes for all the folds together, as for the stage itself).
-        double[]? optimism = validation is null ? null
+        double[]? optimism = validation is null || !options.MeasuresHeldOutScores ? null
             : StageOptimism.Measure(flow.Gaussian, validation, Math.Min(validationRows, ScoringBudget.MaxRows), () => Blocks(rows, Trains, d, null), CPU, cells, tail, options.Seed);
         return Loop(flow, options, options.MaxSteps ?? FlowDefaults.MaxStepsFor(trainRows),
             epoch => Streamed(flow, rows, Trains, batchSize, options.Seed, epoch),

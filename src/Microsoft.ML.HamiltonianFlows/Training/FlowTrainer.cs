@@ -129,7 +129,7 @@ public static partial class FlowTrainer
 
         // The kernel density's candidate centres: the first rows of the training part, a uniform sample since its order is drawn.
         Tensor? centres = options.KernelDensityCentres > 0 ? train.narrow(0, 0, Math.Min(options.KernelDensityCentres, trainRows)) : null;
-        double[]? optimism = validation is null ? null
+        double[]? optimism = validation is null || !options.MeasuresHeldOutScores ? null
             : StageOptimism.Measure(flow.Gaussian, validation, Math.Min(validationRows, ScoringBudget.MaxRows), () => Blocks(train), flow.Device, cells, tail, options.Seed);
         return Loop(flow, options, budget, _ => Shuffled(train, batchSize, generator, flow.Device),
             validation, centres, generator, progress, cancellationToken, trainRows, finiteRows - rows, gaussian.ConstantFeatures, optimism);
@@ -301,7 +301,7 @@ public static partial class FlowTrainer
         {
             ValidationLoss = validationLoss, ScoringSamples = measured.Samples, DensityValidationLoss = -measured.LogLikelihood,
             GaussianValidationLoss = -measured.GaussianLogLikelihood,
-            HeldOutLogLikelihoods = measured.RowLogLikelihoods.Select((l, i) => l - stageOptimism![i]).ToArray(),
+            HeldOutLogLikelihoods = stageOptimism is null ? null : measured.RowLogLikelihoods.Select((l, i) => l - stageOptimism[i]).ToArray(),
         };
     }
 
