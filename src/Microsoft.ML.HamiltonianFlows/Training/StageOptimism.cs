@@ -41,13 +41,13 @@ internal static class StageOptimism
         var optimism = new double[count];
         int folds = (int)Math.Min(Folds, count);
         // Fold f: the measured rows f, f + folds, f + 2 folds, ...; every other held-out row is refitted with the rest.
-        long[] InFold(int fold) => Enumerable.Range(0, (int)count).Where(i => i % folds == fold).Select(i => (long)i).ToArray();
+        long[] Rows(int fold, bool inFold) => Enumerable.Range(0, (int)heldOut.shape[0])
+            .Where(i => (i < count && i % folds == fold) == inFold).Select(i => (long)i).ToArray();
         // A fold's other held-out rows, made for each pass and disposed once added: one copy of them at a time.
         Tensor Others(int fold)
         {
             using var othersScope = NewDisposeScope();
-            long[] others = Enumerable.Range(0, (int)heldOut.shape[0]).Where(i => i >= count || i % folds != fold).Select(i => (long)i).ToArray();
-            return heldOut.index_select(0, tensor(others, device: heldOut.device)).to(blockDevice).MoveToOuterDisposeScope();
+            return heldOut.index_select(0, tensor(Rows(fold, inFold: false), device: heldOut.device)).to(blockDevice).MoveToOuterDisposeScope();
         }
         var fits = Enumerable.Range(0, folds).Select(_ => new GaussianFit(d, cells, tail, seed)).ToArray();
         try
@@ -58,7 +58,7 @@ internal static class StageOptimism
             for (int fold = 0; fold < folds; fold++)
             {
                 using var foldScope = NewDisposeScope();
-                long[] inFold = InFold(fold);
+                long[] inFold = Rows(fold, inFold: true);
                 Tensor foldRows = heldOut.index_select(0, tensor(inFold, device: heldOut.device));
                 // In the flow's precision before it is set, as the flow's own stage is: set first, a Double flow's refit
                 // would keep Single-rounded means and factors.
