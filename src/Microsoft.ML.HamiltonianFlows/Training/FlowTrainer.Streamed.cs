@@ -103,7 +103,7 @@ public static partial class FlowTrainer
     }
 
     private static IEnumerable<Tensor> Blocks(StreamedRows rows, Func<StreamedRow, bool> kept, int d, Action<StreamedRow>? onKept) =>
-        Batches(rows.Read(null), kept, onKept, GaussianBlockRows, d, ScalarType.Float32, CPU);
+        Batches(rows.Read(null), kept, onKept, GaussianBlockRows(d), d, ScalarType.Float32, CPU);
 
     /// <summary>
     /// The rows <paramref name="take"/> accepts, <paramref name="size"/> to a tensor (the last one smaller); each row is
