@@ -17,7 +17,8 @@ internal static class DensityExperiment
 
     private sealed record Outcome(string DataSet, string Variant, long Parameters, double BitsPerDim, double Seconds, long? MaxSteps);
 
-    public static void Run(ImageBudget budget, DirectoryInfo output, DirectoryInfo cache, TextWriter log, bool defaults = false, IReadOnlyCollection<string>? dataSets = null)
+    public static void Run(ImageBudget budget, DirectoryInfo output, DirectoryInfo cache, TextWriter log, bool defaults = false, IReadOnlyCollection<string>? dataSets = null,
+        CovarianceKind covariance = CovarianceKind.Automatic)
     {
         output.Create();
         int factor = 28 / budget.Side;
@@ -32,13 +33,13 @@ internal static class DensityExperiment
             ImageSet digits = DataSources.MnistDigits(cache, log).Downsample(factor);
             int[] order = Enumerable.Range(0, digits.Count).ToArray();
             new Random(12345).Shuffle(order);
-            outcomes.AddRange(RunDataSet("mnist", digits.Select(order[..8000]).Take(budget.MaxTrainImages), digits.Select(order[8000..]).Take(budget.MaxTestImages), budget, defaults, output, log));
+            outcomes.AddRange(RunDataSet("mnist", digits.Select(order[..8000]).Take(budget.MaxTrainImages), digits.Select(order[8000..]).Take(budget.MaxTestImages), budget, defaults, covariance, output, log));
         }
 
         if (dataSets.Contains("fashion-mnist"))
         {
             var (fashionTrain, fashionTest) = DataSources.FashionMnist(log);
-            outcomes.AddRange(RunDataSet("fashion-mnist", fashionTrain.Take(budget.MaxTrainImages).Downsample(factor), fashionTest.Take(budget.MaxTestImages).Downsample(factor), budget, defaults, output, log));
+            outcomes.AddRange(RunDataSet("fashion-mnist", fashionTrain.Take(budget.MaxTrainImages).Downsample(factor), fashionTest.Take(budget.MaxTestImages).Downsample(factor), budget, defaults, covariance, output, log));
         }
 
         log.WriteLine();
@@ -52,7 +53,7 @@ internal static class DensityExperiment
         log.WriteLine($"Wrote density.csv and *-samples.png to {output.FullName}");
     }
 
-    private static IEnumerable<Outcome> RunDataSet(string name, ImageSet train, ImageSet test, ImageBudget budget, bool defaults, DirectoryInfo output, TextWriter log)
+    private static IEnumerable<Outcome> RunDataSet(string name, ImageSet train, ImageSet test, ImageBudget budget, bool defaults, CovarianceKind covariance, DirectoryInfo output, TextWriter log)
     {
         log.WriteLine($"{name}: {train.Count} training and {test.Count} test images of {train.Side} x {train.Side}");
         var ml = new MLContext(seed: budget.Seed);
@@ -67,13 +68,15 @@ internal static class DensityExperiment
         SampleGrid.Write(Path.Combine(output.FullName, $"{name}-data.png"), Enumerable.Range(0, Math.Min(GridImages, test.Count)).Select(i => test.Image(i).ToArray()).ToList(),
             test.Side, GridColumns, Zoom(test.Side));
 
+        // With --covariance the defaults but the Gaussian's covariance (an analysis), named after it.
+        string defaultsName = covariance == CovarianceKind.Automatic ? "defaults" : $"defaults-{covariance.ToString().ToLowerInvariant()}";
         var variants = defaults
-            ? new[] { ("defaults", KineticEnergyKind.Quadratic) }
+            ? new[] { (defaultsName, KineticEnergyKind.Quadratic) }
             : new[] { ("fixed kinetic", KineticEnergyKind.Quadratic), ("neural kinetic", KineticEnergyKind.Neural) };
         foreach (var (variant, kinetic) in variants)
         {
             // --defaults: every option at the library's default but the seed, as a user's first fit would be.
-            var options = defaults ? new HamiltonianFlowTrainer.Options { Seed = budget.Seed } : ImageFlowOptions.Create<HamiltonianFlowTrainer.Options>(budget, kinetic);
+            var options = defaults ? new HamiltonianFlowTrainer.Options { Seed = budget.Seed, Covariance = covariance } : ImageFlowOptions.Create<HamiltonianFlowTrainer.Options>(budget, kinetic);
             var clock = Stopwatch.StartNew();
             using var model = ml.Transforms.HamiltonianFlow(options).Fit(trainRows);
             double seconds = clock.Elapsed.TotalSeconds;
@@ -86,7 +89,7 @@ internal static class DensityExperiment
 
             var samples = model.Sample(GridImages, seed: budget.Seed).GetColumn<float[]>(nameof(ImageRow.Features))
                 .Select(z => LogitDequantization.Inverse(z)).ToList();
-            string file = $"{name}-{(defaults ? "defaults" : kinetic == KineticEnergyKind.Quadratic ? "fixed" : "neural")}-samples.png";
+            string file = $"{name}-{(defaults ? defaultsName : kinetic == KineticEnergyKind.Quadratic ? "fixed" : "neural")}-samples.png";
             SampleGrid.Write(Path.Combine(output.FullName, file), samples, train.Side, GridColumns, Zoom(train.Side));
             log.WriteLine($"  {variant}: {model.Model.ParameterCount} parameters, {seconds:F0} s, test {bitsPerDim:F3} bits/dim; wrote {file}");
             yield return new Outcome(name, variant, model.Model.ParameterCount, bitsPerDim, seconds, options.MaxSteps);

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using ImageFlows;
+using Microsoft.ML.HamiltonianFlows.Torch;
 
 // The paper's image experiments on 2 cores: density (bits/dim, sample grids) on MNIST digits and Fashion-MNIST for
 // both variants, and one-class anomaly detection on Fashion-MNIST against RandomizedPca.
@@ -35,9 +36,10 @@ Command WithBudget(Command command, params Option[] more)
 var densityOut = new Option<DirectoryInfo>("--out") { Description = "Folder for density.csv and the sample grids.", DefaultValueFactory = _ => new DirectoryInfo("out/image-flows/density") };
 var defaults = new Option<bool>("--defaults") { Description = "Fit one model per data set with the library's default options (only the budget's side, image counts and seed apply): the models issue's density target." };
 var dataSets = new Option<string[]>("--data-sets") { Description = "Data sets to run: mnist, fashion-mnist.", DefaultValueFactory = _ => new[] { "mnist", "fashion-mnist" }, AllowMultipleArgumentsPerToken = true };
-var density = WithBudget(new Command("density", "Bits/dim and sample grids of both variants on MNIST digits and Fashion-MNIST."), densityOut, cache, defaults, dataSets);
+var covariance = new Option<CovarianceKind>("--covariance") { Description = "With --defaults, the Gaussian's covariance instead of Automatic (an analysis: 784 features get a full one by default).", DefaultValueFactory = _ => CovarianceKind.Automatic };
+var density = WithBudget(new Command("density", "Bits/dim and sample grids of both variants on MNIST digits and Fashion-MNIST."), densityOut, cache, defaults, dataSets, covariance);
 density.SetAction(parse => DensityExperiment.Run(Budget(parse), parse.GetValue(densityOut)!, parse.GetValue(cache)!, Console.Out,
-    parse.GetValue(defaults), parse.GetValue(dataSets)!));
+    parse.GetValue(defaults), parse.GetValue(dataSets)!, parse.GetValue(covariance)));
 
 var oneClassOut = new Option<DirectoryInfo>("--out") { Description = "Folder for one-class.csv.", DefaultValueFactory = _ => new DirectoryInfo("out/image-flows/one-class") };
 var oneClass = WithBudget(new Command("one-class", "One-class anomaly detection on Fashion-MNIST: AUROC per class, NHF vs RandomizedPca."), oneClassOut, classes);

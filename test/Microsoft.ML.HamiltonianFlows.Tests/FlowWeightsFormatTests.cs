@@ -22,6 +22,7 @@ public class FlowWeightsFormatTests
         new object[] { new FlowArchitecture { Dimension = 2, HiddenLayers = new[] { 8, 8 } } },
         new object[] { new FlowArchitecture { Dimension = 3, HiddenLayers = new[] { 8 }, EncoderHiddenLayers = new[] { 5, 6 }, Kinetic = KineticEnergyKind.Neural, Hamiltonians = 2, Activation = Activation.Tanh, LearnStepSize = false } },
         new object[] { new FlowArchitecture { Dimension = 2, HiddenLayers = new[] { 8 }, Mass = MassKind.LearnedDiagonal, Precision = ScalarType.Float64, Covariance = CovarianceKind.Diagonal } },
+        new object[] { new FlowArchitecture { Dimension = 24, HiddenLayers = new[] { 8 }, Covariance = CovarianceKind.LowRank } },
     };
 
     [Theory]
@@ -48,7 +49,15 @@ public class FlowWeightsFormatTests
         Assert.DoesNotContain(original["gaussian.scale"], s => s == 1);
         if (full)
             Assert.True(Math.Abs(original["gaussian.factor"][architecture.Dimension]) > 0.1, "L[1, 0]: the fitted correlation should be far from 0");
-        Assert.Equal(full ? CovarianceKind.Full : CovarianceKind.Diagonal, loaded.Gaussian.Covariance);
+        // A low-rank stage's basis, its scales and the residual scale; the rows share one strong direction, so the rank is not 0.
+        bool lowRank = architecture.ResolvedCovariance == CovarianceKind.LowRank;
+        Assert.Equal(lowRank, original.ContainsKey("gaussian.basis") && original.ContainsKey("gaussian.basisScale") && original.ContainsKey("gaussian.residualScale"));
+        if (lowRank)
+        {
+            Assert.True(flow.Gaussian.Rank > 0);
+            Assert.Equal(flow.Gaussian.Rank, loaded.Gaussian.Rank);
+        }
+        Assert.Equal(architecture.ResolvedCovariance, loaded.Gaussian.Covariance);
 
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
@@ -173,6 +182,34 @@ public class FlowWeightsFormatTests
         // tolerance, not rounding to 3 decimals: rounding fails on a last-bit difference that straddles a boundary.
         for (int i = 0; i < lines.Length; i++)
             Assert.Equal(lines[i][d], scores[i], 1e-3);
+    }
+
+    [Fact]
+    public void AVersion8FileOfMoreThan1024FeaturesLoadsAsTheDiagonalGaussianItWasAndScoresAsItDid()
+    {
+        // Written by commit 839382f, where Automatic meant a diagonal Gaussian above 1,024 features (a low rank since
+        // version 9): 1,100 features sharing one factor, so a low-rank stage would score its rows otherwise.
+        string resources = Path.Combine(AppContext.BaseDirectory, "Resources");
+        byte[] file = File.ReadAllBytes(Path.Combine(resources, "flow-v8.nhfw"));
+        Assert.Equal(8, BitConverter.ToInt32(file, 4));
+        using var old = FlowWeightsFormat.Load(new MemoryStream(file));
+        Assert.Equal(1100, old.Dimension);
+        Assert.Equal(CovarianceKind.Diagonal, old.Architecture.Covariance);
+        Assert.Equal(CovarianceKind.Diagonal, old.Gaussian.Covariance);
+        Assert.Equal(CovarianceKind.LowRank, (old.Architecture with { Covariance = CovarianceKind.Automatic }).ResolvedCovariance);
+
+        var lines = File.ReadLines(Path.Combine(resources, "flow-v8-scores.csv")).Where(l => !l.StartsWith('#'))
+            .Select(l => l.Split(',').Select(v => double.Parse(v, CultureInfo.InvariantCulture)).ToArray()).ToArray();
+        float[] noiseValues = File.ReadLines(Path.Combine(resources, "flow-v8-noise.csv")).Where(l => !l.StartsWith('#'))
+            .Select(v => float.Parse(v, CultureInfo.InvariantCulture)).ToArray();
+        int d = old.Dimension;
+        using var rows = tensor(lines.SelectMany(l => l.Take(d).Select(v => (float)v)).ToArray(), new long[] { lines.Length, d });
+        using var noise = tensor(noiseValues, new long[] { 4, lines.Length, old.NoiseWidth });
+        using var noGrad = no_grad();
+        double[] scores = old.LogLikelihood(rows, noise).to(ScalarType.Float64).data<double>().ToArray();
+        // Sums over 1,100 float32 features: a tolerance of a few parts in a million of the score.
+        for (int i = 0; i < lines.Length; i++)
+            Assert.Equal(lines[i][d], scores[i], 1e-5 * Math.Abs(lines[i][d]));
     }
 
     [Theory]

@@ -1,4 +1,5 @@
 using Microsoft.ML.Data;
+using Microsoft.ML.HamiltonianFlows.Torch;
 using Microsoft.ML.HamiltonianFlows.Training;
 using Microsoft.ML.Runtime;
 using static TorchSharp.torch;
@@ -111,6 +112,9 @@ internal static class FlowFitting
             : options.HeavyTails
                 ? "The fitted Gaussian's marginals are Gaussian: held-out rows of the training sample did not favour a heavier tail."
                 : "The fitted Gaussian's marginals are Gaussian (HeavyTails is off).");
+        if (result.Flow.Gaussian.Covariance == CovarianceKind.LowRank)
+            ch.Info($"The fitted Gaussian's correlation has rank {result.Flow.Gaussian.Rank} plus a constant (of at most {GaussianStage.BasisColumns(feature.Dimension)}), " +
+                    "chosen on held-out rows of the training sample" + (result.Flow.Gaussian.Rank == 0 ? ": features independent." : "."));
         return new Result(new HamiltonianFlowModelParameters(host, result.Flow, samples, scoringSeed), feature, result.HeldOutLogLikelihoods);
     }
 

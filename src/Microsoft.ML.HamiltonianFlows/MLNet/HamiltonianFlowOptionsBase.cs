@@ -52,7 +52,7 @@ public abstract class HamiltonianFlowOptionsBase
 
     /// <summary>
     /// Covariance of the Gaussian the flow starts from. Default Automatic: full up to
-    /// <see cref="FlowArchitecture.FullCovarianceMaxDimension"/> features, diagonal above.
+    /// <see cref="FlowArchitecture.FullCovarianceMaxDimension"/> features, low rank above.
     /// </summary>
     public CovarianceKind Covariance { get; set; } = FlowDefaults.Covariance;
 

@@ -4,9 +4,9 @@ namespace Microsoft.ML.HamiltonianFlows.Torch;
 public enum CovarianceKind
 {
     /// <summary>
-    /// <see cref="Full"/> up to <see cref="FlowArchitecture.FullCovarianceMaxDimension"/> features, <see cref="Diagonal"/>
+    /// <see cref="Full"/> up to <see cref="FlowArchitecture.FullCovarianceMaxDimension"/> features, <see cref="LowRank"/>
     /// above: a full covariance stores and applies two d x d matrices (d = 4,096 would be 128 MB and 16 million
-    /// multiply-adds per row and momentum sample).
+    /// multiply-adds per row and momentum sample), a low-rank one a d x <see cref="FlowArchitecture.MaxRank"/> basis.
     /// </summary>
     Automatic,
 
@@ -15,4 +15,11 @@ public enum CovarianceKind
 
     /// <summary>Per-feature scales only: features independent.</summary>
     Diagonal,
+
+    /// <summary>
+    /// Per-feature scales and a correlation of low rank plus a constant (probabilistic PCA of the standardised features:
+    /// the leading k directions keep their own variances, the others share their mean), k chosen on held-out rows of the
+    /// training sample, at most <see cref="FlowArchitecture.MaxRank"/>; k = 0 is the diagonal Gaussian.
+    /// </summary>
+    LowRank,
 }

@@ -61,17 +61,23 @@ public sealed record FlowArchitecture
 
     /// <summary>
     /// Covariance of the Gaussian the flow starts from (<see cref="GaussianStage"/>). Default Automatic: full up to
-    /// <see cref="FullCovarianceMaxDimension"/> features, diagonal above.
+    /// <see cref="FullCovarianceMaxDimension"/> features, low rank above.
     /// </summary>
     public CovarianceKind Covariance { get; init; } = Training.FlowDefaults.Covariance;
 
     /// <summary>The widest data for which <see cref="CovarianceKind.Automatic"/> means a full covariance: 1,024 features.</summary>
     public const int FullCovarianceMaxDimension = 1024;
 
+    /// <summary>
+    /// The largest rank of a <see cref="CovarianceKind.LowRank"/> correlation: 256 directions, a d x 256 basis (4 MB in
+    /// float32 at d = 4,096) and 512 d multiply-adds per row.
+    /// </summary>
+    public const int MaxRank = 256;
+
     /// <summary><see cref="Covariance"/> with Automatic resolved by <see cref="Dimension"/>.</summary>
     public CovarianceKind ResolvedCovariance => Covariance switch
     {
-        CovarianceKind.Automatic => Dimension <= FullCovarianceMaxDimension ? CovarianceKind.Full : CovarianceKind.Diagonal,
+        CovarianceKind.Automatic => Dimension <= FullCovarianceMaxDimension ? CovarianceKind.Full : CovarianceKind.LowRank,
         _ => Covariance,
     };
 

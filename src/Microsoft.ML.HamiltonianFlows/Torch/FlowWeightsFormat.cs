@@ -24,12 +24,15 @@ namespace Microsoft.ML.HamiltonianFlows.Torch;
 /// (<see cref="GaussianStage.Varying"/>, added in version 7), whose flows moved every coordinate: they load with every
 /// feature varying, the model they were, and score as before. Version 8 adds, after the torch state, the kernel density
 /// (<see cref="HamiltonianFlow.KernelDensity"/>): its number of centres m (0: none), then its width, its share and the
-/// centres, m x d values in the flow's precision; earlier versions load without one, the model they were.
+/// centres, m x d values in the flow's precision; earlier versions load without one, the model they were. Version 9
+/// resolves <see cref="CovarianceKind.Automatic"/> above <see cref="FlowArchitecture.FullCovarianceMaxDimension"/>
+/// features as <see cref="CovarianceKind.LowRank"/> (the stage's basis, its scales and the residual scale are torch
+/// state); earlier versions resolved it as <see cref="CovarianceKind.Diagonal"/> and load as that, the model they were.
 /// </remarks>
 public static class FlowWeightsFormat
 {
-    /// <summary>The version this build writes (it reads this one and versions 3 to 7).</summary>
-    public const int CurrentVersion = 8;
+    /// <summary>The version this build writes (it reads this one and versions 3 to 8).</summary>
+    public const int CurrentVersion = 9;
 
     // The first version with the fitted Gaussian stage: the oldest this build reads.
     private const int FirstGaussianStageVersion = 3;
@@ -48,6 +51,9 @@ public static class FlowWeightsFormat
 
     // The first version with the kernel density's block after the torch state (earlier flows had none).
     private const int FirstKernelDensityVersion = 8;
+
+    // The first version whose Automatic covariance means a low rank above FullCovarianceMaxDimension features (earlier: diagonal).
+    private const int FirstLowRankVersion = 9;
 
     // Flows with a per-feature standardiser and V = f(q) (version 1 unverified, version 2 with length and SHA-256).
     private const int LastStandardizerVersion = 2;
@@ -283,9 +289,18 @@ public static class FlowWeightsFormat
         w.Write((byte)(a.SeparableWells switch { null => 0, false => 1, true => 2 }));
     }
 
-    // Versions before 5 have no wells flag at the end: their potentials had none. Fields are read in order, so the
-    // object initialiser's order is the file's.
-    private static FlowArchitecture ReadArchitecture(BinaryReader r, int version) => new()
+    // Versions before 5 have no wells flag at the end: their potentials had none. Versions before 9 resolved Automatic
+    // as a diagonal Gaussian above FullCovarianceMaxDimension features: read as the Diagonal it was.
+    private static FlowArchitecture ReadArchitecture(BinaryReader r, int version)
+    {
+        FlowArchitecture a = ReadArchitectureFields(r, version);
+        return version < FirstLowRankVersion && a.Covariance == CovarianceKind.Automatic && a.Dimension > FlowArchitecture.FullCovarianceMaxDimension
+            ? a with { Covariance = CovarianceKind.Diagonal }
+            : a;
+    }
+
+    // Fields are read in order, so the object initialiser's order is the file's.
+    private static FlowArchitecture ReadArchitectureFields(BinaryReader r, int version) => new()
     {
         Dimension = r.ReadInt32(),
         HiddenLayers = ReadLayers(r),

@@ -8,7 +8,8 @@ namespace Microsoft.ML.HamiltonianFlows.Torch;
 /// deviations D, a shrunk correlation matrix R = L L^T), applied as the whitening z = L^-1 D^-1 (x - mean). The
 /// leapfrog dynamics act on z, whose base law is N(0, I); its log-Jacobian -sum log D - sum log diag L enters every
 /// log-likelihood, so they are densities of x. With the quadratic part of the potential (<see cref="Potential"/>) the
-/// untrained flow is this Gaussian, and training adds only what the data support.
+/// untrained flow is this Gaussian, and training adds only what the data support. R may also be the identity (a diagonal
+/// Gaussian) or of low rank plus a constant, whose whitening is its inverse square root (remarks).
 /// </summary>
 /// <remarks>
 /// <para>
@@ -21,7 +22,14 @@ namespace Microsoft.ML.HamiltonianFlows.Torch;
 /// </para>
 /// <para>
 /// Identity until <see cref="Set"/> is called (the posterior sampler never calls it). With
-/// <see cref="CovarianceKind.Diagonal"/> R is the identity and no d x d matrix is stored.
+/// <see cref="CovarianceKind.Diagonal"/> R is the identity and no d x d matrix is stored. With
+/// <see cref="CovarianceKind.LowRank"/> R = s^2 (I - U U^T) + U diag(lambda) U^T over the varying features (U a d x k
+/// orthonormal basis, zero on constant features; lambda the variances along it, s^2 the mean of the others: Tipping
+/// and Bishop's probabilistic PCA of the standardised features), and the whitening is its symmetric inverse square root
+/// z = y + U diag(1 / r - 1) U^T y with y = v / s and r = sqrt(lambda) / s: each z_j stays the j-th feature's coordinate,
+/// and the log-Jacobian gains -(varying features) log s - sum log r. The basis is stored with
+/// <see cref="FlowArchitecture.MaxRank"/> columns (fewer where d is smaller) whatever k is: unused columns are zero with
+/// r = 1, so they change nothing, and a model file's shapes do not depend on its data.
 /// </para>
 /// </remarks>
 public sealed class GaussianStage : nn.Module<Tensor, Tensor>
@@ -31,6 +39,12 @@ public sealed class GaussianStage : nn.Module<Tensor, Tensor>
     // Lower-triangular L and L^-1 (full covariance only): sampling needs L, scoring L^-1.
     private readonly Tensor? factor;
     private readonly Tensor? inverseFactor;
+
+    // Low-rank correlation only: the orthonormal basis U [d, columns], r = sqrt(lambda) / s per column (1 for an unused
+    // column) and s, the scale of the varying features' other directions (0-dimensional).
+    private readonly Tensor? basis;
+    private readonly Tensor? basisScale;
+    private readonly Tensor? residualScale;
 
     // Lattice features (counts, codes, pixel levels): spacing of their values, 0 for a continuous feature, and a value on
     // the lattice. The Gaussian and the flow model x + width (u - 1/2), u ~ U[0, 1): a continuous density cannot put mass
@@ -85,9 +99,25 @@ public sealed class GaussianStage : nn.Module<Tensor, Tensor>
             register_buffer(nameof(factor), factor);
             register_buffer(nameof(inverseFactor), inverseFactor);
         }
+        else if (covariance == CovarianceKind.LowRank)
+        {
+            basis = zeros(dimension, BasisColumns(dimension));
+            basisScale = ones(BasisColumns(dimension));
+            residualScale = ones(Array.Empty<long>());
+            register_buffer(nameof(basis), basis);
+            register_buffer(nameof(basisScale), basisScale);
+            register_buffer(nameof(residualScale), residualScale);
+        }
+        else if (covariance != CovarianceKind.Diagonal)
+        {
+            throw new ArgumentException($"A stage's covariance is Full, Diagonal or LowRank, got {covariance}.", nameof(covariance));
+        }
     }
 
-    /// <summary>Full or diagonal covariance (resolved, never <see cref="CovarianceKind.Automatic"/>).</summary>
+    /// <summary>Columns of a low-rank stage's stored basis for <paramref name="dimension"/> features: the most its rank can be.</summary>
+    internal static int BasisColumns(int dimension) => Math.Min(FlowArchitecture.MaxRank, dimension);
+
+    /// <summary>Full, diagonal or low-rank covariance (resolved, never <see cref="CovarianceKind.Automatic"/>).</summary>
     public CovarianceKind Covariance { get; }
 
     /// <summary>Per-feature mean of the Gaussian, [d].</summary>
@@ -154,17 +184,39 @@ public sealed class GaussianStage : nn.Module<Tensor, Tensor>
     /// </summary>
     public Tensor CovarianceMatrix()
     {
-        Tensor correlation = factor is null ? eye(mean.shape[0], dtype: mean.dtype, device: mean.device) : factor.matmul(factor.t());
+        Tensor correlation = factor is not null ? factor.matmul(factor.t())
+            : basis is not null ? (ResidualScales() * ResidualScales()).diag().Plus((basis * (basisScale! * basisScale!).Plus(-1)).matmul(basis.t()) * residualScale! * residualScale!)
+            : eye(mean.shape[0], dtype: mean.dtype, device: mean.device);
         return scale.unsqueeze(1) * correlation * scale.unsqueeze(0);
     }
 
+    /// <summary>The rank k of a low-rank stage's correlation (its basis columns in use); 0 for other kinds.</summary>
+    public int Rank
+    {
+        get
+        {
+            if (basis is null)
+                return 0;
+            using var noGrad = no_grad();
+            using Tensor magnitude = basis.abs();
+            using Tensor used = magnitude.Above(0).any(0);
+            using Tensor count = used.sum();
+            return (int)count.item<long>();
+        }
+    }
+
+    // s for each varying feature, 1 for a constant one (which stays uncorrelated at its conventional scale), [d].
+    private Tensor ResidualScales() => (varying * residualScale!.Plus(-1)).Plus(1);
+
     /// <summary>
     /// Sets the Gaussian: <paramref name="featureMean"/> and <paramref name="standardDeviation"/> per feature (each
-    /// positive), the Cholesky factor L of the correlation matrix (ignored, and may be null, for a diagonal stage), and the
-    /// lattice features' cells, which features are <paramref name="constant"/> in the training rows (null: none), and the
-    /// tail c with the mean and scale of t = c asinh(u / c) per feature (null when c is infinite).
+    /// positive), the Cholesky factor L of the correlation matrix (ignored, and may be null, for a diagonal or low-rank
+    /// stage), and the lattice features' cells, which features are <paramref name="constant"/> in the training rows (null:
+    /// none), the tail c with the mean and scale of t = c asinh(u / c) per feature (null when c is infinite), and a
+    /// low-rank stage's correlation (null: the identity).
     /// </summary>
-    internal void Set(double[] featureMean, double[] standardDeviation, double[,]? correlationFactor, FeatureCells cells, bool[]? constant = null, TailMarginals? tails = null)
+    internal void Set(double[] featureMean, double[] standardDeviation, double[,]? correlationFactor, FeatureCells cells, bool[]? constant = null, TailMarginals? tails = null,
+        LowRankCorrelation? lowRank = null)
     {
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
@@ -186,14 +238,35 @@ public sealed class GaussianStage : nn.Module<Tensor, Tensor>
             // Triangular solve, not a general inverse: L is well conditioned by the shrinkage and stays lower-triangular.
             inverseFactor!.copy_(linalg.solve_triangular(l, eye(l.shape[0], dtype: l.dtype), upper: false));
         }
+        if (basis is not null)
+        {
+            int k = lowRank?.Ratio.Length ?? 0;
+            if (k > basis.shape[1])
+                throw new ArgumentException($"A rank of {k} exceeds the stage's {basis.shape[1]} basis columns.", nameof(lowRank));
+            using Scalar one = 1.0.ToScalar();
+            basis.zero_();
+            basisScale!.fill_(one);
+            residualScale!.fill_(one);
+            if (k > 0)
+            {
+                basis.narrow(1, 0, k).copy_(tensor(lowRank!.Basis));
+                basisScale.narrow(0, 0, k).copy_(tensor(lowRank.Ratio));
+                using Scalar s = lowRank.ResidualScale.ToScalar();
+                residualScale.fill_(s);
+            }
+        }
     }
 
-    /// <summary>z = L^-1 D^-1 (x - mean) for rows x of shape [n, d] (with a finite <see cref="Tail"/>, z = L^-1 v).</summary>
+    /// <summary>
+    /// z = L^-1 D^-1 (x - mean) for rows x of shape [n, d] (with a finite <see cref="Tail"/>, z = L^-1 v; a low-rank stage
+    /// applies R^-1/2 in place of L^-1, a diagonal one nothing).
+    /// </summary>
     public override Tensor forward(Tensor x) => Whiten(x).Z;
 
     /// <summary>
-    /// The whitened rows z and log |dz/dx| per row, [n]: -sum log D - sum log diag L, and with a finite <see cref="Tail"/>
-    /// also -sum log s_t - 1/2 sum log(1 + (u / c)^2).
+    /// The whitened rows z and log |dz/dx| per row, [n]: -sum log D - sum log diag L (for a low-rank stage
+    /// -(varying features) log s - sum log r in place of the last term), and with a finite <see cref="Tail"/> also
+    /// -sum log s_t - 1/2 sum log(1 + (u / c)^2).
     /// </summary>
     public (Tensor Z, Tensor LogJacobian) Whiten(Tensor x)
     {
@@ -211,28 +284,48 @@ public sealed class GaussianStage : nn.Module<Tensor, Tensor>
         {
             logJacobian = logJacobian.expand(x.shape[0]);
         }
-        return (inverseFactor is null ? u : u.matmul(inverseFactor.t()), logJacobian);
+        if (inverseFactor is not null)
+            return (u.matmul(inverseFactor.t()), logJacobian);
+        if (basis is null)
+            return (u, logJacobian);
+        Tensor y = u / ResidualScales();
+        return (y.Plus(y.matmul(basis).mul(basisScale!.reciprocal().Plus(-1)).matmul(basis.t())), logJacobian);
     }
 
-    /// <summary>x = D L z + mean (with a finite <see cref="Tail"/>, u = c sinh(t / c) with t = s_t L z + m_t): the inverse of <see cref="forward"/>.</summary>
+    /// <summary>
+    /// x = D L z + mean (with a finite <see cref="Tail"/>, u = c sinh(t / c) with t = s_t L z + m_t; R^1/2 in place of L for a
+    /// low-rank stage): the inverse of <see cref="forward"/>.
+    /// </summary>
     public Tensor Inverse(Tensor z)
     {
-        Tensor u = factor is null ? z : z.matmul(factor.t());
+        Tensor u = factor is not null ? z.matmul(factor.t())
+            : basis is not null ? z.Plus(z.matmul(basis).mul(basisScale!.Plus(-1)).matmul(basis.t())) * ResidualScales()
+            : z;
         double c = Tail;
         if (double.IsFinite(c))
             u = (u * tailScale).Plus(tailMean).Times(1 / c).Clamp(-MaximumTailArgument, MaximumTailArgument).sinh().Times(c);
         return (u * scale).Plus(mean);
     }
 
-    // The part of log |dz/dx| that is the same for every row: -sum log D - sum log s_t - sum log diag L (a scalar tensor).
+    // The part of log |dz/dx| that is the same for every row: -sum log D - sum log s_t - sum log diag L, or for a low-rank
+    // correlation -(varying features) log s - sum log r instead of the last term (a scalar tensor).
     private Tensor ConstantLogJacobian()
     {
         Tensor logDeterminant = scale.log().sum().Plus(tailScale.log().sum());
         if (factor is not null)
             logDeterminant = logDeterminant.Plus(factor.diagonal().log().sum());
+        if (basis is not null)
+            logDeterminant = logDeterminant.Plus(ResidualScales().log().sum()).Plus(basisScale!.log().sum());
         return -logDeterminant;
     }
 }
+
+/// <summary>
+/// A <see cref="GaussianStage"/>'s low-rank correlation: the orthonormal basis U [d, k] (zero on constant features), the
+/// ratio r = sqrt(lambda) / s of each direction's standard deviation to <paramref name="ResidualScale"/> s, that of the
+/// other directions.
+/// </summary>
+internal sealed record LowRankCorrelation(double[,] Basis, double[] Ratio, double ResidualScale);
 
 /// <summary>The tail c of a <see cref="GaussianStage"/>'s marginals t = c asinh(u / c) and the mean and scale of t per feature.</summary>
 internal sealed record TailMarginals(double Tail, double[] Mean, double[] Scale);

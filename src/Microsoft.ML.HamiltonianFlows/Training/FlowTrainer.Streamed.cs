@@ -38,12 +38,14 @@ public static partial class FlowTrainer
         GrossOutlierRule rule;
         FeatureCells cells;
         double tail;
+        double[,]? basis;
         using (var sample = tensor(reservoir.SelectMany(r => r).ToArray(), new long[] { reservoir.Count, d }))
         {
             rule = GrossOutlierRule.FromSample(sample);
             using var kept = NotOutliers(sample, rule);
             cells = FeatureCells.Detect(kept);
             tail = options.HeavyTails ? TailChoice.Choose(kept, cells, flow.Gaussian.Covariance, options.Seed) : double.PositiveInfinity;
+            basis = LowRankBasis(flow, kept, cells, tail, options.Seed);
         }
         reservoir.Clear();
 
@@ -53,7 +55,7 @@ public static partial class FlowTrainer
 
         // Passes 2 to 4: the Gaussian's moments, those of its tails (a finite tail only), then its correlation, over the
         // kept rows a block at a time; pass 2 also keeps the validation rows.
-        using var gaussian = new GaussianFit(d, cells, tail, options.Seed);
+        using var gaussian = new GaussianFit(d, cells, tail, options.Seed, basis);
         var validationValues = new List<float>();
         // The kernel density's candidate centres: a uniform sample of the training rows (reservoir sampling, seeded).
         var centreValues = new List<float[]>();
@@ -96,7 +98,7 @@ public static partial class FlowTrainer
         // With held-out rows, the stage again without each fold of them, for what it gains on them (StageOptimism: one to
         // three passes for all the folds together, as for the stage itself).
         double[]? optimism = validation is null || !options.MeasuresHeldOutScores ? null
-            : StageOptimism.Measure(flow.Gaussian, validation, Math.Min(validationRows, ScoringBudget.MaxRows), () => Blocks(rows, Trains, d, null), CPU, cells, tail, options.Seed);
+            : StageOptimism.Measure(flow.Gaussian, validation, Math.Min(validationRows, ScoringBudget.MaxRows), () => Blocks(rows, Trains, d, null), CPU, cells, tail, basis, options.Seed);
         return Loop(flow, options, options.MaxSteps ?? FlowDefaults.MaxStepsFor(trainRows),
             epoch => Streamed(flow, rows, Trains, batchSize, options.Seed, epoch),
             validation, centres, generator, progress, cancellationToken, trainRows, finiteRows - keptRows, gaussian.ConstantFeatures, optimism);

@@ -111,7 +111,8 @@ public static partial class FlowTrainer
         Tensor clean = NotOutliers(sampleOnCpu, rule);
         var cells = FeatureCells.Detect(clean);
         double tail = options.HeavyTails ? TailChoice.Choose(clean, cells, flow.Gaussian.Covariance, options.Seed) : double.PositiveInfinity;
-        using var gaussian = new GaussianFit(flow.Dimension, cells, tail, options.Seed);
+        double[,]? basis = LowRankBasis(flow, clean, cells, tail, options.Seed);
+        using var gaussian = new GaussianFit(flow.Dimension, cells, tail, options.Seed, basis);
         foreach (Tensor block in Blocks(kept))
             gaussian.AddMoments(block);
         gaussian.EndMoments();
@@ -130,10 +131,16 @@ public static partial class FlowTrainer
         // The kernel density's candidate centres: the first rows of the training part, a uniform sample since its order is drawn.
         Tensor? centres = options.KernelDensityCentres > 0 ? train.narrow(0, 0, Math.Min(options.KernelDensityCentres, trainRows)) : null;
         double[]? optimism = validation is null || !options.MeasuresHeldOutScores ? null
-            : StageOptimism.Measure(flow.Gaussian, validation, Math.Min(validationRows, ScoringBudget.MaxRows), () => Blocks(train), flow.Device, cells, tail, options.Seed);
+            : StageOptimism.Measure(flow.Gaussian, validation, Math.Min(validationRows, ScoringBudget.MaxRows), () => Blocks(train), flow.Device, cells, tail, basis, options.Seed);
         return Loop(flow, options, budget, _ => Shuffled(train, batchSize, generator, flow.Device),
             validation, centres, generator, progress, cancellationToken, trainRows, finiteRows - rows, gaussian.ConstantFeatures, optimism);
     }
+
+    // A low-rank stage's basis, chosen on the sample (RankChoice); null for the other kinds.
+    private static double[,]? LowRankBasis(HamiltonianFlow flow, Tensor sample, FeatureCells cells, double tail, int seed) =>
+        flow.Gaussian.Covariance == CovarianceKind.LowRank
+            ? RankChoice.Choose(sample, cells, tail, seed, GaussianStage.BasisColumns(flow.Dimension))
+            : null;
 
     // The rows a [n] mask keeps; the rows themselves when it keeps all, the usual case: no copy of the data.
     private static Tensor RowsWhere(Tensor rows, Tensor keep) =>

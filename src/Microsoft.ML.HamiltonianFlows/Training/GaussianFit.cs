@@ -18,7 +18,10 @@ namespace Microsoft.ML.HamiltonianFlows.Training;
 /// of their standard deviations) and no correlation. Gross outliers are left out first (<see cref="GrossOutlierRule"/>).
 /// Lattice features (<see cref="FeatureCells"/>) are fitted as dequantised: their uniform offsets' variance is added
 /// (with a finite tail, whose t has no closed form, each pass after the first dequantises the rows with the same uniform
-/// draws instead, from a generator of the fit's seed restarted at each pass).
+/// draws instead, from a generator of the fit's seed restarted at each pass). A low-rank correlation
+/// (<see cref="CovarianceKind.LowRank"/>) is fitted within a basis chosen beforehand on a sample (<see cref="RankChoice"/>):
+/// its last pass sums the projections on the basis, k x k values instead of d x d, and the directions and their variances
+/// are those of that k x k matrix (Rayleigh and Ritz's estimate within the basis).
 /// </remarks>
 internal sealed class GaussianFit : IDisposable
 {
@@ -26,8 +29,11 @@ internal sealed class GaussianFit : IDisposable
     private readonly RunningMoments moments = new();        // pass 1: of x
     private readonly RunningMoments tailMoments = new();    // the tail pass: of t
     private long correlationCount;
-    private Tensor? cross;                  // last pass: sum of v v^T, [d, d]
+    private Tensor? cross;                  // last pass: sum of v v^T, [d, d] (of w w^T, w = B^T v, [k, k] for a low rank)
     private double fourthMoment;            // last pass: sum of |v|^4
+    private double squaredNorms;            // last pass: sum of |v|^2
+    private readonly double[,]? basis;      // a low rank's basis B [d, k]
+    private Tensor? basisTensor;            // B on this fit's varying features, orthonormal, float64 (the last pass's)
     private double[]? finalMean, finalScale, finalTailMean, finalTailScale;
     private bool[]? constant;
     private readonly FeatureCells cells;
@@ -38,12 +44,16 @@ internal sealed class GaussianFit : IDisposable
     /// <summary>
     /// A fit of rows of <paramref name="dimension"/> features, whose lattice features are dequantised over
     /// <paramref name="cells"/>, with marginals of tail <paramref name="tail"/> (+infinity: the plain Gaussian);
-    /// <paramref name="seed"/> seeds the dequantisation draws of a finite tail.
+    /// <paramref name="seed"/> seeds the dequantisation draws of a finite tail; <paramref name="basis"/> [d, k] is the
+    /// basis of a low-rank correlation (<see cref="RankChoice"/>; needed for <see cref="CovarianceKind.LowRank"/> only).
     /// </summary>
-    public GaussianFit(int dimension, FeatureCells cells, double tail = double.PositiveInfinity, int seed = 0)
+    public GaussianFit(int dimension, FeatureCells cells, double tail = double.PositiveInfinity, int seed = 0, double[,]? basis = null)
     {
         if (!(tail > 0))
             throw new ArgumentOutOfRangeException(nameof(tail), tail, "The tail parameter must be positive (or +infinity).");
+        if (basis is not null && basis.GetLength(0) != dimension)
+            throw new ArgumentException($"The basis has {basis.GetLength(0)} rows; the fit has {dimension} features.", nameof(basis));
+        this.basis = basis;
         this.dimension = dimension;
         this.cells = cells;
         this.tail = tail;
@@ -94,7 +104,7 @@ internal sealed class GaussianFit : IDisposable
 
     /// <summary>
     /// The passes after the first (<see cref="EndMoments"/>): the tail pass where the tail is finite, then the correlation
-    /// pass for a full covariance, each over a new enumeration of <paramref name="blocks"/> (the same rows in the same
+    /// pass for a full or low-rank covariance, each over a new enumeration of <paramref name="blocks"/> (the same rows in the same
     /// order every time); each block is disposed once added, so views of a larger tensor may be given.
     /// </summary>
     public void AddLaterPasses(Func<IEnumerable<Tensor>> blocks, CovarianceKind covariance) =>
@@ -105,7 +115,7 @@ internal sealed class GaussianFit : IDisposable
     /// (<paramref name="ownRows"/> of its index, disposed once added; they may have no rows), in every pass: each pass
     /// enumerates the shared blocks once for all of them, so that streamed data are read one to three times whatever the
     /// number of fits. Each fit sees its rows in the order a fit of its own would, and ends as that fit would. Their
-    /// correlation sums are held at once: d x d float64 values per fit.
+    /// correlation sums are held at once: d x d float64 values per fit (k x k and a d x k basis for a low rank).
     /// </summary>
     public static void FitTogether(IReadOnlyList<GaussianFit> fits, Func<IEnumerable<Tensor>> sharedBlocks, Func<int, Tensor> ownRows, CovarianceKind covariance)
     {
@@ -130,9 +140,12 @@ internal sealed class GaussianFit : IDisposable
             foreach (GaussianFit fit in fits)
                 fit.EndTailMoments();
         }
-        if (covariance == CovarianceKind.Full)
+        if (covariance == CovarianceKind.Full || covariance == CovarianceKind.LowRank && fits[0].Rank > 0)
             Pass(fits, sharedBlocks, ownRows, (fit, block) => fit.AddCorrelation(block));
     }
+
+    // The rank of a low-rank fit's basis (0 without one: a diagonal Gaussian).
+    private int Rank => basis?.GetLength(1) ?? 0;
 
     // One pass: each shared block to every fit, then each fit's own rows to it.
     private static void Pass(IReadOnlyList<GaussianFit> fits, Func<IEnumerable<Tensor>> sharedBlocks, Func<int, Tensor>? ownRows, Action<GaussianFit, Tensor> add)
@@ -175,9 +188,12 @@ internal sealed class GaussianFit : IDisposable
         Tensor u = HasTailPass
             ? StandardizeTails(Tails(Standardize(Dequantized(block.to(ScalarType.Float64)))))
             : Standardize(block.to(ScalarType.Float64));
-        Tensor blockCross = u.t().matmul(u);
-        Tensor squaredNorms = (u * u).sum(1);
-        fourthMoment += (squaredNorms * squaredNorms).sum().item<double>();
+        basisTensor ??= basis is null ? null : OnVaryingFeatures(tensor(basis)).MoveToOuterDisposeScope();
+        Tensor projected = basisTensor is null ? u : u.matmul(basisTensor);
+        Tensor blockCross = projected.t().matmul(projected);
+        Tensor rowNorms = (u * u).sum(1);
+        fourthMoment += (rowNorms * rowNorms).sum().item<double>();
+        squaredNorms += rowNorms.sum().item<double>();
         correlationCount += u.shape[0];
         if (cross is null)
         {
@@ -195,13 +211,13 @@ internal sealed class GaussianFit : IDisposable
     /// </summary>
     public void SetStage(GaussianStage stage)
     {
-        var (mean, scale, factor, tails) = Finish(stage.Covariance);
-        stage.Set(mean, scale, factor, cells, constant, tails);
+        var (mean, scale, factor, tails, lowRank) = Finish(stage.Covariance);
+        stage.Set(mean, scale, factor, cells, constant, tails, lowRank);
     }
 
-    // The fitted Gaussian: means, standard deviations, for a full covariance the correlation's Cholesky factor, and with a
-    // finite tail its marginals (null otherwise).
-    private (double[] Mean, double[] Scale, double[,]? CorrelationFactor, TailMarginals? Tails) Finish(CovarianceKind covariance)
+    // The fitted Gaussian: means, standard deviations, for a full covariance the correlation's Cholesky factor, for a
+    // low-rank one its directions and scales, and with a finite tail its marginals (null otherwise).
+    private (double[] Mean, double[] Scale, double[,]? CorrelationFactor, TailMarginals? Tails, LowRankCorrelation? LowRank) Finish(CovarianceKind covariance)
     {
         if (finalMean is null || finalScale is null)
             throw new InvalidOperationException("The first pass has not ended.");
@@ -209,8 +225,8 @@ internal sealed class GaussianFit : IDisposable
             throw new InvalidOperationException("The tail pass has not ended.");
         TailMarginals? tails = HasTailPass ? new TailMarginals(tail, finalTailMean!, finalTailScale!) : null;
         Dispose();
-        if (covariance == CovarianceKind.Diagonal)
-            return (finalMean, finalScale, null, tails);
+        if (covariance == CovarianceKind.Diagonal || covariance == CovarianceKind.LowRank && Rank == 0)
+            return (finalMean, finalScale, null, tails, null);
         if (cross is null)
             throw new InvalidOperationException("The correlation pass added no rows.");
         using var scope = NewDisposeScope();
@@ -218,8 +234,10 @@ internal sealed class GaussianFit : IDisposable
         // The offsets are independent of everything: they add to the diagonal only, which is then 1 for every varying
         // feature. With a finite tail the rows were dequantised by draws, whose spread is in the sample already.
         Tensor offsetVariance = tensor(cells.Width.Select((w, j) => HasTailPass ? 0 : w * w / 12 / (finalScale[j] * finalScale[j])).ToArray());
-        Tensor s = cross.Times(1.0 / n).Plus(offsetVariance.diag());
         int varying = constant!.Count(c => !c);
+        if (covariance == CovarianceKind.LowRank)
+            return (finalMean, finalScale, null, tails, LowRankWithinBasis(n, offsetVariance, varying));
+        Tensor s = cross.Times(1.0 / n).Plus(offsetVariance.diag());
         double shrinkage = varying == 0 ? 1 : LedoitWolfShrinkage(s, n, varying);
         Tensor identity = eye(dimension, dtype: ScalarType.Float64);
         Tensor correlation = s.Times(1 - shrinkage).Plus(identity.Times(shrinkage));
@@ -227,8 +245,54 @@ internal sealed class GaussianFit : IDisposable
         Tensor constantMask = tensor(constant!.Select(c => c ? 1.0 : 0.0).ToArray());
         correlation = correlation.Plus(constantMask.diag().Times(1 - shrinkage));
         cross.Dispose();
-        return (finalMean, finalScale, Cholesky(correlation), tails);
+        return (finalMean, finalScale, Cholesky(correlation), tails, null);
     }
+
+    /// <summary>
+    /// The low-rank correlation within the basis B: the eigenpairs (lambda, Q) of B^T S B, S the rows' correlation, give
+    /// the directions B Q and their variances; the other directions of the varying features share what is left of S's
+    /// trace (their number, each of unit variance), s^2 = (p - sum lambda) / (p - k). Floors keep a direction the rows
+    /// leave flat (or a basis as wide as the rows' span) from a zero scale.
+    /// </summary>
+    private LowRankCorrelation? LowRankWithinBasis(double n, Tensor offsetVariance, int varying)
+    {
+        Tensor b = basisTensor!;
+        int k = (int)b.shape[1];
+        if (k == 0)
+            return null;
+        Tensor within = cross!.Times(1.0 / n).Plus(b.t().matmul(offsetVariance.unsqueeze(1) * b));
+        var (values, vectors) = linalg.eigh(within);
+        // eigh sorts ascending; the leading direction first.
+        values = values.flip(0).Clamp(MinimumVariance, double.MaxValue);
+        Tensor directions = b.matmul(vectors.flip(1));
+        double trace = squaredNorms / n + offsetVariance.sum().item<double>();
+        double residual = Math.Max((trace - values.sum().item<double>()) / Math.Max(1, varying - k), MinimumVariance);
+        double[] ratio = values.Times(1 / residual).sqrt().data<double>().ToArray();
+        cross!.Dispose();
+        basisTensor!.Dispose();
+        basisTensor = null;
+        return new LowRankCorrelation(ToArray(directions), ratio, Math.Sqrt(residual));
+    }
+
+    /// <summary>
+    /// The basis with its rows on this fit's constant features set to zero, orthonormal again (the stage needs U to be zero
+    /// there). The sample that chose it had those features constant too, so this is the basis itself but where a feature
+    /// varies in the sample's rows only at a spread below the constant rule's; then its directions are orthonormalised
+    /// (QR) and any that vanish dropped.
+    /// </summary>
+    private Tensor OnVaryingFeatures(Tensor b)
+    {
+        using var scope = NewDisposeScope();
+        Tensor masked = b * Varying().unsqueeze(1);
+        if ((masked - b).abs().max().item<double>() == 0)
+            return masked.MoveToOuterDisposeScope();
+        var (q, r) = linalg.qr(masked);
+        long[] kept = Enumerable.Range(0, (int)b.shape[1]).Where(j => Math.Abs(r[j, j].item<double>()) > 1e-8).Select(j => (long)j).ToArray();
+        return (q.index_select(1, tensor(kept)) * Varying().unsqueeze(1)).MoveToOuterDisposeScope();
+    }
+
+    // The least variance (in units of a standardised feature's) a low-rank correlation gives a direction.
+    private const double MinimumVariance = 1e-6;
 
     /// <summary>
     /// Ledoit and Wolf's optimal intensity for shrinking the sample correlation s (over <paramref name="varying"/>
@@ -299,15 +363,19 @@ internal sealed class GaussianFit : IDisposable
             Tensor candidate = ridge == 0 ? correlation : correlation.Plus(eye(d, dtype: ScalarType.Float64).Times(ridge)).Times(1 / (1 + ridge));
             var (factor, info) = linalg.cholesky_ex(candidate);
             if (info.item<int>() == 0 && factor.isfinite().all().item<bool>())
-                return ToArray(factor, d);
+                return ToArray(factor);
         }
-        return ToArray(eye(d, dtype: ScalarType.Float64), d);
+        return ToArray(eye(d, dtype: ScalarType.Float64));
     }
 
-    private static double[,] ToArray(Tensor matrix, int d)
+    /// <summary>A float64 matrix as an array of its shape.</summary>
+    internal static double[,] ToArray(Tensor matrix)
     {
+        var result = new double[matrix.shape[0], matrix.shape[1]];
+        // TorchSharp's accessor throws on an empty tensor (a basis of rank 0).
+        if (matrix.numel() == 0)
+            return result;
         double[] flat = matrix.contiguous().data<double>().ToArray();
-        var result = new double[d, d];
         Buffer.BlockCopy(flat, 0, result, 0, flat.Length * sizeof(double));
         return result;
     }

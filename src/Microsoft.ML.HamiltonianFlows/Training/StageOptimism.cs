@@ -20,7 +20,7 @@ namespace Microsoft.ML.HamiltonianFlows.Training;
 /// <see cref="Folds"/> folds each refit leaves out a fifth of the measured held-out rows (held-out rows beyond those are
 /// always refitted), so it is nearly the stage of all rows. Exact for the stage alone; for a trained flow, which acts on
 /// the stage's coordinates, it is the stage's part of the optimism. The held-out rows also took part in choosing the
-/// tail, the lattice cells and the gross-outlier rule, which the refits keep as they are.
+/// tail, the lattice cells, a low-rank stage's basis and the gross-outlier rule, which the refits keep as they are.
 /// </remarks>
 internal static class StageOptimism
 {
@@ -29,11 +29,13 @@ internal static class StageOptimism
 
     /// <summary>
     /// The optimism of the first <paramref name="count"/> rows of <paramref name="heldOut"/> (data units), given the stage
-    /// the flow has, the lattice cells and tail it was fitted with, and the rows not held out as blocks on
-    /// <paramref name="blockDevice"/> (each enumeration a pass over them; every block is disposed once read).
+    /// the flow has, the lattice cells, tail and low-rank basis (null for other kinds) it was fitted with, and the rows not
+    /// held out as blocks on <paramref name="blockDevice"/> (each enumeration a pass over them; every block is disposed
+    /// once read).
     /// </summary>
     public static double[] Measure(
-        GaussianStage stage, Tensor heldOut, long count, Func<IEnumerable<Tensor>> fittingBlocks, Device blockDevice, FeatureCells cells, double tail, int seed)
+        GaussianStage stage, Tensor heldOut, long count, Func<IEnumerable<Tensor>> fittingBlocks, Device blockDevice, FeatureCells cells, double tail,
+        double[,]? basis, int seed)
     {
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
@@ -49,7 +51,7 @@ internal static class StageOptimism
             using var othersScope = NewDisposeScope();
             return heldOut.index_select(0, tensor(Rows(fold, inFold: false), device: heldOut.device)).to(blockDevice).MoveToOuterDisposeScope();
         }
-        var fits = Enumerable.Range(0, folds).Select(_ => new GaussianFit(d, cells, tail, seed)).ToArray();
+        var fits = Enumerable.Range(0, folds).Select(_ => new GaussianFit(d, cells, tail, seed, basis)).ToArray();
         try
         {
             // One pass over the rows not held out serves every fold's refit: streamed data are read one to three more times,

@@ -52,17 +52,12 @@ internal static class TailChoice
     {
         using var scope = NewDisposeScope();
         int d = (int)sample.shape[1];
-        using var generator = new Generator((ulong)(uint)seed);
-        long m = Math.Min(sample.shape[0], Math.Max(1, MaxValues / Math.Max(1, d)));
-        long heldOut = (long)(HeldOutFraction * m);
-        if (heldOut < 10)
+        if (Split(sample, cells, seed) is not { } split)
             return double.PositiveInfinity;
-        Tensor rows = (m < sample.shape[0] ? sample.index_select(0, randperm(sample.shape[0], generator: generator).narrow(0, 0, m)) : sample)
-            .to(ScalarType.Float64);
-        rows = cells.Dequantized(rows, generator);
-        Tensor order = randperm(m, generator: generator);
-        Tensor fitting = rows.index_select(0, order.narrow(0, heldOut, m - heldOut));
-        Tensor scored = rows.index_select(0, order.narrow(0, 0, heldOut));
+        var (fitting, scored) = split;
+        // A low-rank stage's basis is chosen after its tail (RankChoice), so its tail is chosen as a diagonal stage's.
+        if (covariance == CovarianceKind.LowRank)
+            covariance = CovarianceKind.Diagonal;
 
         // Features constant in the fitting rows are left out: the stage gives such a feature a conventional scale,
         // where a held-out value u costs u^2 / 2 under the plain Gaussian and about log |u| under a tail, so they would
@@ -93,6 +88,27 @@ internal static class TailChoice
             }
         }
         return best;
+    }
+
+    /// <summary>
+    /// The sample's rows split into fitting rows (80%) and held-out rows (20%), in float64, at most <see cref="MaxValues"/>
+    /// values in all and lattice features dequantised by one draw, both from a generator of <paramref name="seed"/>;
+    /// null when fewer than 10 rows would be held out. The tail's choice and the rank's (<see cref="RankChoice"/>) score
+    /// on the same split.
+    /// </summary>
+    internal static (Tensor Fitting, Tensor Scored)? Split(Tensor sample, FeatureCells cells, int seed)
+    {
+        int d = (int)sample.shape[1];
+        using var generator = new Generator((ulong)(uint)seed);
+        long m = Math.Min(sample.shape[0], Math.Max(1, MaxValues / Math.Max(1, d)));
+        long heldOut = (long)(HeldOutFraction * m);
+        if (heldOut < 10)
+            return null;
+        Tensor rows = (m < sample.shape[0] ? sample.index_select(0, randperm(sample.shape[0], generator: generator).narrow(0, 0, m)) : sample)
+            .to(ScalarType.Float64);
+        rows = cells.Dequantized(rows, generator);
+        Tensor order = randperm(m, generator: generator);
+        return (rows.index_select(0, order.narrow(0, heldOut, m - heldOut)), rows.index_select(0, order.narrow(0, 0, heldOut)));
     }
 
     // The held-out rows' mean log-likelihood under the stage of tail c fitted to the fitting rows (already dequantised).

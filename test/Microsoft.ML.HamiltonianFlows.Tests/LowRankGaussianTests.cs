@@ -1,0 +1,166 @@
+using Microsoft.ML.HamiltonianFlows.Torch;
+using Microsoft.ML.HamiltonianFlows.Training;
+using TorchSharp;
+using Xunit;
+using Xunit.Abstractions;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.HamiltonianFlows.Tests;
+
+/// <summary>
+/// The low-rank Gaussian stage (<see cref="CovarianceKind.LowRank"/>): its whitening is the inverse square root of the
+/// covariance it reports, the rank is chosen on held-out rows of the sample (a factor model's directions are found,
+/// independent features keep the diagonal), and an untrained low-rank flow is that Gaussian.
+/// </summary>
+public sealed class LowRankGaussianTests
+{
+    private readonly ITestOutputHelper output;
+
+    public LowRankGaussianTests(ITestOutputHelper output) => this.output = output;
+
+    // n rows of d features driven by `factors` shared factors plus unit noise, each feature's loadings of norm 2 so that
+    // every feature has the same share of noise (the law probabilistic PCA assumes), in units far from standard ones.
+    private static Tensor FactorRows(int n, int d, int factors, int seed)
+    {
+        using var scope = NewDisposeScope();
+        Tensor loadings = TestFlows.Points(factors, d, 1000, ScalarType.Float64);
+        loadings = (loadings / loadings.norm(0, keepdim: true)).Times(2);
+        Tensor x = TestFlows.Points(n, factors, seed, ScalarType.Float64).matmul(loadings).Plus(TestFlows.Points(n, d, seed + 100, ScalarType.Float64));
+        Tensor units = tensor(Enumerable.Range(1, d).Select(j => (double)j).ToArray());
+        return (x * units).Plus(50).MoveToOuterDisposeScope();
+    }
+
+    [Fact]
+    public void WhiteningIsTheInverseSquareRootOfTheReportedCovarianceAndInvertsExactly()
+    {
+        const int d = 6;
+        using var scope = NewDisposeScope();
+        using var stage = new GaussianStage(d, CovarianceKind.LowRank);
+        stage.to(ScalarType.Float64);
+        // An orthonormal basis of two directions over the first five features; the sixth is constant in training.
+        Tensor raw = TestFlows.Points(5, 2, 3, ScalarType.Float64);
+        var (q, _) = linalg.qr(raw);
+        Tensor basis = cat(new[] { q, zeros(1, 2, dtype: ScalarType.Float64) }, 0);
+        var lowRank = new LowRankCorrelation(GaussianFit.ToArray(basis), new[] { 3.0, 0.5 }, 0.7);
+        stage.Set(new[] { 1.0, -2, 3, 0, 10, 4 }, new[] { 2.0, 0.5, 1, 3, 0.1, 1.5 }, null, FeatureCells.None(d),
+            new[] { false, false, false, false, false, true }, null, lowRank);
+        Assert.Equal(2, stage.Rank);
+
+        Tensor x = TestFlows.Points(50, d, 4, ScalarType.Float64).Times(2).Plus(1);
+        var (z, logJacobian) = stage.Whiten(x);
+        Assert.True(TestFlows.MaxAbs(stage.Inverse(z) - x) < 1e-10);
+
+        // log N(z; 0, I) + log |dz/dx| is the density of N(mean, covariance) with the covariance the stage reports: the
+        // whitening (from 1 / r - 1 and 1 / s) and the covariance (from r^2 - 1 and s^2) are two formulas of one law.
+        Tensor covariance = stage.CovarianceMatrix();
+        Tensor l = linalg.cholesky(covariance);
+        Tensor centred = x - stage.Mean;
+        Tensor solved = linalg.solve_triangular(l, centred.t(), upper: false);
+        Tensor exact = (solved * solved).sum(new long[] { 0 }).Plus(l.diagonal().log().sum().Times(2).item<double>() + d * Math.Log(2 * Math.PI)).Times(-0.5);
+        double gap = TestFlows.MaxAbs(StandardNormal.LogProbability(z).Plus(logJacobian) - exact);
+        Assert.True(gap < 1e-9, $"log-density differs from the covariance's by {gap}");
+        // The constant feature stays uncorrelated at its scale.
+        Assert.Equal(1.5 * 1.5, covariance[5, 5].item<double>(), 1e-12);
+        Assert.Equal(0, covariance[5, 0].item<double>(), 1e-12);
+    }
+
+    [Fact]
+    public void TheFitWithinAGivenBasisIsProbabilisticPcaOfTheStandardisedRowsRestrictedToIt()
+    {
+        // Any orthonormal basis: the fit takes the eigenpairs (lambda, Q) of B^T S B, S the rows' correlation, as the
+        // directions B Q and their variances, and the mean of what is left of the trace, (p - sum lambda) / (p - k), as s^2.
+        const int d = 10, k = 3;
+        using var scope = NewDisposeScope();
+        Tensor rows = FactorRows(500, d, 2, 8);
+        var (b, _) = linalg.qr(TestFlows.Points(d, k, 9, ScalarType.Float64));
+        using var fit = new GaussianFit(d, FeatureCells.None(d), basis: GaussianFit.ToArray(b));
+        fit.AddMoments(rows);
+        fit.EndMoments();
+        fit.AddLaterPasses(() => new[] { rows.alias() }, CovarianceKind.LowRank);
+        using var stage = new GaussianStage(d, CovarianceKind.LowRank);
+        stage.to(ScalarType.Float64);
+        fit.SetStage(stage);
+
+        // The same law computed here from the rows: population moments, the correlation, the eigenpairs within B.
+        Tensor mean = rows.mean(new long[] { 0 });
+        Tensor centred = rows - mean;
+        Tensor sd = (centred * centred).mean(new long[] { 0 }).sqrt();
+        Tensor v = (rows - mean) / sd;
+        Tensor s = v.t().matmul(v).Times(1.0 / 500);
+        var (lambda, q) = linalg.eigh(b.t().matmul(s).matmul(b));
+        double residual = (d - lambda.sum().item<double>()) / (d - k);
+        Tensor u = b.matmul(q);
+        Tensor correlation = eye(d, dtype: ScalarType.Float64).Times(residual).Plus((u * lambda.Plus(-residual)).matmul(u.t()));
+        Tensor expected = sd.unsqueeze(1) * correlation * sd.unsqueeze(0);
+        Assert.Equal(k, stage.Rank);
+        Assert.True(TestFlows.MaxAbs(stage.CovarianceMatrix() - expected) < 1e-9 * TestFlows.MaxAbs(expected));
+    }
+
+    [Fact]
+    public void TheRankChoiceFindsAFactorModelsDirectionsAndKeepsTheDiagonalForIndependentFeatures()
+    {
+        using var scope = NewDisposeScope();
+        const int d = 40;
+        Tensor factorRows = FactorRows(2000, d, 3, 1);
+        double[,] basis = RankChoice.Choose(factorRows, FeatureCells.None(d), double.PositiveInfinity, 1, FlowArchitecture.MaxRank);
+        int k = basis.GetLength(1);
+        output.WriteLine($"factor rows: rank {k}");
+        Assert.InRange(k, 8, 16);
+        Tensor u = tensor(basis);
+        Assert.True(TestFlows.MaxAbs(u.t().matmul(u) - eye(k, dtype: ScalarType.Float64)) < 1e-8);
+
+        double[,] independent = RankChoice.Choose(TestFlows.Points(2000, d, 2).Times(5).Plus(3), FeatureCells.None(d), double.PositiveInfinity, 1, FlowArchitecture.MaxRank);
+        Assert.Equal(0, independent.GetLength(1));
+        // Too few rows to hold 10 out: the diagonal.
+        Assert.Equal(0, RankChoice.Choose(factorRows.narrow(0, 0, 30), FeatureCells.None(d), double.PositiveInfinity, 1, FlowArchitecture.MaxRank).GetLength(1));
+    }
+
+    [Fact]
+    public void AFeatureConstantInTrainingIsOutsideTheBasisAndKeepsItsConventionalScale()
+    {
+        using var scope = NewDisposeScope();
+        const int d = 30;
+        Tensor rows = FactorRows(1000, d, 2, 5);
+        using (Scalar four = 4.0.ToScalar())
+            rows.select(1, 7).fill_(four);
+        var result = FlowTrainer.Train(new FlowArchitecture { Dimension = d, HiddenLayers = new[] { 4 }, Covariance = CovarianceKind.LowRank },
+            rows.to(ScalarType.Float32), new FlowTrainingOptions { MaxSteps = 0, KernelDensityCentres = 0, Seed = 1 });
+        using var flow = result.Flow;
+        Assert.True(flow.Gaussian.Rank > 0);
+        Tensor covariance = flow.Gaussian.CovarianceMatrix().to(ScalarType.Float64);
+        double scale = flow.Gaussian.Scale[7].to(ScalarType.Float64).item<double>();
+        Assert.Equal(scale * scale, covariance[7, 7].item<double>(), 1e-6 * scale * scale);
+        Assert.Equal(0, TestFlows.MaxAbs(covariance[7].narrow(0, 0, 7)), 1e-12);
+    }
+
+    [Fact]
+    public void AnUntrainedLowRankFlowIsItsFittedGaussianAndBeatsTheDiagonalOnHeldOutFactorRows()
+    {
+        const int d = 30;
+        using var scope = NewDisposeScope();
+        Tensor train = FactorRows(3000, d, 2, 1).to(ScalarType.Float32), test = FactorRows(500, d, 2, 2).to(ScalarType.Float32);
+        FlowTrainingResult Fit(CovarianceKind covariance) => FlowTrainer.Train(
+            new FlowArchitecture { Dimension = d, HiddenLayers = new[] { 8 }, Covariance = covariance }, train,
+            new FlowTrainingOptions { MaxSteps = 0, KernelDensityCentres = 0, Seed = 1 });
+        using var lowRank = Fit(CovarianceKind.LowRank).Flow;
+        using var diagonal = Fit(CovarianceKind.Diagonal).Flow;
+        Assert.InRange(lowRank.Gaussian.Rank, 8, 16);
+
+        Tensor covariance = lowRank.Gaussian.CovarianceMatrix().to(ScalarType.Float64);
+        Tensor l = linalg.cholesky(covariance);
+        Tensor solved = linalg.solve_triangular(l, (test.to(ScalarType.Float64) - lowRank.Gaussian.Mean.to(ScalarType.Float64)).t(), upper: false);
+        double[] exact = (solved * solved).sum(new long[] { 0 }).Plus(l.diagonal().log().sum().Times(2).item<double>() + d * Math.Log(2 * Math.PI)).Times(-0.5).data<double>().ToArray();
+        double[] estimate, diagonalEstimate;
+        using (no_grad())
+        using (var generator = new Generator(3))
+        {
+            estimate = lowRank.LogLikelihood(test, 64, generator).to(ScalarType.Float64).data<double>().ToArray();
+            diagonalEstimate = diagonal.LogLikelihood(test, 64, generator).to(ScalarType.Float64).data<double>().ToArray();
+        }
+        double meanGap = estimate.Zip(exact, (e, x) => e - x).Average();
+        output.WriteLine($"low rank: IW(64) {estimate.Average():F3}, exact {exact.Average():F3}; diagonal {diagonalEstimate.Average():F3} nats per row");
+        Assert.True(Math.Abs(meanGap) < 0.01 * d, $"IW(64) differs from the low-rank Gaussian's log-density by {meanGap} nats a row on average");
+        // Two factors over 30 features: the diagonal misses most of the rows' structure.
+        Assert.True(estimate.Average() > diagonalEstimate.Average() + 0.2 * d, "the low-rank stage should beat the diagonal one by far on factor rows");
+    }
+}
