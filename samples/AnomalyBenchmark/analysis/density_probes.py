@@ -11,6 +11,9 @@ training rows only unless a subcommand says otherwise. numpy and scikit-learn (D
                  turns `validate --data OUT/tails` log-likelihoods into those of the plain rows
   logit          Fashion-MNIST in the logit space of docs/experiments.md (14 x 14 and 28 x 28): bits/dim of the
                  Gaussian stage per c on 2,000 held-out of the first 12,000 training images
+  shrinkage      the five training files, three 80/20 splits, c = inf and 1: held-out log-likelihood per row of the stage
+                 with Ledoit-Wolf's correlation and with the sample correlation shrunk towards I by 0 to 0.3 (eighteenth
+                 session; up to a constant shared by each line), and Ledoit-Wolf's intensity on the fitting rows
   mixtures       held-out gain of Gaussian mixtures (full covariance, 2 to 8 components, ridge 1e-3 to 1e-1, the best
                  on the held-out rows themselves, so optimistic) over the flow's Gaussian, two 80/20 splits per set
   atoms OUT      writes OUT: the five sets with ionosphere's training file's repeated values (a value held by 3 or more
@@ -39,7 +42,7 @@ from gaussian_stage import Stage, lattice_widths
 from tabular_files import read_set
 
 parser = argparse.ArgumentParser()
-parser.add_argument('command', choices=['tails', 'tail-sets', 'logit', 'lowrank', 'mixtures', 'atoms', 'moments', 'mnist-pixels'])
+parser.add_argument('command', choices=['tails', 'tail-sets', 'logit', 'lowrank', 'shrinkage', 'mixtures', 'atoms', 'moments', 'mnist-pixels'])
 parser.add_argument('out', nargs='?')
 parser.add_argument('--data', default='samples/AnomalyBenchmark/data')
 parser.add_argument('--sets', nargs='+', help='tails: only these sets of --data (e.g. the unseen ones), no images')
@@ -226,6 +229,35 @@ elif args.command == 'lowrank':
         best = max(ranks, key=mean.get) if ranks else None
         print(f'{name:12} nats per row: diagonal {mean["diagonal"]:.2f}  full {mean["full"]:.2f}'
               + (f'  best rank {best} {mean[best]:.2f}' if best else '  (no rank below the features)'), flush=True)
+
+elif args.command == 'shrinkage':
+    def held_out(stage, held, correlation):
+        t, log_jacobian = stage.marginal(held)
+        v = (t - stage.t_mean) / stage.t_sd
+        v[:, stage.constant] = 0
+        factor = np.linalg.cholesky(correlation)
+        z = np.linalg.solve(factor, v.T).T
+        return (-0.5 * (z ** 2).sum(1) - np.log(np.diag(factor)).sum() - np.log(stage.t_sd).sum() + log_jacobian).mean()
+
+    INTENSITIES = [0, 0.001, 0.01, 0.03, 0.1, 0.3]
+    for name in SETS:
+        for c in [np.inf, 1]:
+            scores, intensity = {k: [] for k in ['LW'] + INTENSITIES}, []
+            for fit, held in splits(tabular(name, 'train')[0], 3):
+                stage = Stage(fit, c)
+                t, _ = stage.marginal(fit)
+                v = (t - stage.t_mean) / stage.t_sd
+                v[:, stage.constant] = 0
+                sample = v.T @ v / len(v)
+                lw = stage.factor @ stage.factor.T
+                off = ~np.eye(len(sample), dtype=bool)
+                intensity.append(1 - (lw[off] * sample[off]).sum() / max((sample[off] ** 2).sum(), 1e-300))
+                scores['LW'].append(held_out(stage, held, lw))
+                for k in INTENSITIES:
+                    shrunk = (1 - k) * sample + k * np.eye(len(sample)) + np.diag(stage.constant * (1 - k))
+                    scores[k].append(held_out(stage, held, shrunk))
+            print(f'{name:11} c={c:<4g} LW intensity {np.mean(intensity):.3f}  '
+                  + '  '.join(f'{k}: {np.mean(v):.2f}' for k, v in scores.items()), flush=True)
 
 elif args.command == 'mixtures':
     from sklearn.mixture import GaussianMixture
