@@ -20,6 +20,7 @@ public static partial class FlowTrainer
         // Pass 1, storage order: the finite rows are counted, and a uniform sample of them (reservoir sampling, seeded)
         // sets the gross-outlier rule.
         var reservoir = new List<float[]>();
+        var reservoirKeys = new List<ulong>();
         var random = new Random(options.Seed);
         long finiteRows = 0;
         foreach (var row in rows.Read(null))
@@ -29,28 +30,42 @@ public static partial class FlowTrainer
                 continue;
             finiteRows++;
             if (reservoir.Count < GrossOutlierRule.SampleRows)
+            {
                 reservoir.Add((float[])row.Values.Clone());
+                reservoirKeys.Add(row.Key);
+            }
             else if (random.NextInt64(finiteRows) is long slot && slot < GrossOutlierRule.SampleRows)
+            {
                 reservoir[(int)slot] = (float[])row.Values.Clone();
+                reservoirKeys[(int)slot] = row.Key;
+            }
         }
         if (finiteRows == 0)
             throw new ArgumentException("The training data has no rows with finite values.", nameof(rows));
+        // The held-out fraction, lowered so that about MaxValidationRows rows are held out of large data.
+        double validationFraction = Math.Min(options.ValidationFraction, options.MaxValidationRows / (double)finiteRows);
         GrossOutlierRule rule;
         FeatureCells cells;
         double tail;
-        double[,]? basis;
+        double[,]? basis = null;
         using (var sample = tensor(reservoir.SelectMany(r => r).ToArray(), new long[] { reservoir.Count, d }))
         {
             rule = GrossOutlierRule.FromSample(sample);
             using var kept = NotOutliers(sample, rule);
             cells = FeatureCells.Detect(kept);
             tail = options.HeavyTails ? TailChoice.Choose(kept, cells, flow.Gaussian.Covariance, options.Seed) : double.PositiveInfinity;
-            basis = LowRankBasis(flow, kept, cells, tail, options.Seed);
+            if (flow.Gaussian.Covariance == CovarianceKind.LowRank)
+            {
+                // The sample's rows that will not be held out (the in-memory trainer's LowRankBasis says why).
+                long[] training = Enumerable.Range(0, reservoir.Count)
+                    .Where(i => !ValidationSplit.Contains(reservoirKeys[i], validationFraction, options.Seed)).Select(i => (long)i).ToArray();
+                using var trainingSample = sample.index_select(0, tensor(training));
+                using var keptTraining = NotOutliers(trainingSample, rule);
+                basis = LowRankBasis(flow, keptTraining, cells, tail, options.Seed);
+            }
         }
         reservoir.Clear();
-
-        // The held-out fraction, lowered so that about MaxValidationRows rows are held out of large data.
-        double validationFraction = Math.Min(options.ValidationFraction, options.MaxValidationRows / (double)finiteRows);
+        reservoirKeys.Clear();
         bool Kept(StreamedRow row) => FiniteValues.AllFinite(row.Values) && !rule.IsOutlier(row.Values);
 
         // Passes 2 to 4: the Gaussian's moments, those of its tails (a finite tail only), then its correlation, over the

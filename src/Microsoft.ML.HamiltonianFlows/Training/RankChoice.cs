@@ -5,9 +5,10 @@ using static TorchSharp.torch;
 namespace Microsoft.ML.HamiltonianFlows.Training;
 
 /// <summary>
-/// Chooses the rank k of a <see cref="CovarianceKind.LowRank"/> stage and the basis its fit works in, on the held-out
-/// rows of the training sample that choose the tail (<see cref="TailChoice.Split"/>): the fitting rows are standardised
-/// (with the chosen tail), their leading k principal directions and variances give a probabilistic PCA for each k of
+/// Chooses the rank k of a <see cref="CovarianceKind.LowRank"/> stage and the basis its fit works in, on a sample of the
+/// rows the fit does not hold out for validation, split as the tail's sample is (<see cref="TailChoice.Split"/>): the
+/// fitting rows are standardised (with the chosen tail), their leading k principal directions and variances give a
+/// probabilistic PCA for each k of
 /// <see cref="Candidates"/> and for k = 0 (the diagonal Gaussian), and the k whose held-out rows have the best mean
 /// log-likelihood is kept, with its directions as the basis.
 /// </summary>
@@ -83,8 +84,8 @@ internal static class RankChoice
     /// <summary>
     /// The leading <paramref name="count"/> principal directions of rows v [n, d] (columns of a [d, count] matrix) and
     /// their variances (eigenvalues of v^T v / n), from whichever of v^T v and v v^T is smaller (at most 4,096 square, as
-    /// the sample holds at most 2^24 values), which costs a fraction of a singular value decomposition. Directions of
-    /// zero variance come last, as zero columns.
+    /// the sample holds at most 2^24 values), which costs a fraction of a singular value decomposition. With fewer rows
+    /// than features, directions of zero variance come last as zero columns (no candidate rank reaches them).
     /// </summary>
     private static (double[] Variance, Tensor Directions) PrincipalDirections(Tensor v, long count)
     {

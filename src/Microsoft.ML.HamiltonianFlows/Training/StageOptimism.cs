@@ -20,7 +20,8 @@ namespace Microsoft.ML.HamiltonianFlows.Training;
 /// <see cref="Folds"/> folds each refit leaves out a fifth of the measured held-out rows (held-out rows beyond those are
 /// always refitted), so it is nearly the stage of all rows. Exact for the stage alone; for a trained flow, which acts on
 /// the stage's coordinates, it is the stage's part of the optimism. The held-out rows also took part in choosing the
-/// tail, the lattice cells, a low-rank stage's basis and the gross-outlier rule, which the refits keep as they are.
+/// tail, the lattice cells and the gross-outlier rule, which the refits keep as they are; they keep a low-rank stage's
+/// basis too, which was chosen without the held-out rows (FlowTrainer).
 /// </remarks>
 internal static class StageOptimism
 {
