@@ -97,6 +97,49 @@ public sealed class LowRankGaussianTests
     }
 
     [Fact]
+    public void ABasisReachingAFeatureConstantInTheFitsRowsIsConfinedToTheVaryingOnes()
+    {
+        // A basis chosen on other rows may reach a feature that the fit's own rows hold constant; the fit confines it to
+        // the varying features (masked, orthonormalised again) and the constant one stays uncorrelated.
+        const int d = 8, k = 3, constantFeature = 5;
+        using var scope = NewDisposeScope();
+        Tensor rows = FactorRows(400, d, 2, 11);
+        using (Scalar seven = 7.0.ToScalar())
+            rows.select(1, constantFeature).fill_(seven);
+        var (b, _) = linalg.qr(TestFlows.Points(d, k, 12, ScalarType.Float64));
+        Assert.True(TestFlows.MaxAbs(b[constantFeature]) > 0.1);
+        using var fit = new GaussianFit(d, FeatureCells.None(d), basis: GaussianFit.ToArray(b));
+        fit.AddMoments(rows);
+        fit.EndMoments();
+        fit.AddLaterPasses(() => new[] { rows.alias() }, CovarianceKind.LowRank);
+        using var stage = new GaussianStage(d, CovarianceKind.LowRank);
+        stage.to(ScalarType.Float64);
+        fit.SetStage(stage);
+        Assert.Equal(k, stage.Rank);
+
+        // The reference on the seven varying features: the basis without the constant feature's row, orthonormalised, and
+        // probabilistic PCA of their correlation within it.
+        Tensor varying = tensor(Enumerable.Range(0, d).Where(j => j != constantFeature).Select(j => (long)j).ToArray());
+        Tensor x = rows.index_select(1, varying);
+        Tensor centred = x - x.mean(new long[] { 0 });
+        Tensor sd = (centred * centred).mean(new long[] { 0 }).sqrt();
+        Tensor v = centred / sd;
+        Tensor correlationSample = v.t().matmul(v).Times(1.0 / 400);
+        var (q, _) = linalg.qr(b.index_select(0, varying));
+        var (lambda, rotation) = linalg.eigh(q.t().matmul(correlationSample).matmul(q));
+        double residual = (d - 1 - lambda.sum().item<double>()) / (d - 1 - k);
+        Tensor u = q.matmul(rotation);
+        Tensor correlation = eye(d - 1, dtype: ScalarType.Float64).Times(residual).Plus((u * lambda.Plus(-residual)).matmul(u.t()));
+        Tensor expected = sd.unsqueeze(1) * correlation * sd.unsqueeze(0);
+
+        Tensor covariance = stage.CovarianceMatrix();
+        Assert.True(TestFlows.MaxAbs(covariance.index_select(0, varying).index_select(1, varying) - expected) < 1e-9 * TestFlows.MaxAbs(expected));
+        double scale = stage.Scale[constantFeature].item<double>();
+        Assert.Equal(scale * scale, covariance[constantFeature, constantFeature].item<double>(), 1e-12 * scale * scale);
+        Assert.Equal(0, TestFlows.MaxAbs(covariance[constantFeature].index_select(0, varying)), 1e-12);
+    }
+
+    [Fact]
     public void TheRankChoiceFindsAFactorModelsDirectionsAndKeepsTheDiagonalForIndependentFeatures()
     {
         using var scope = NewDisposeScope();
