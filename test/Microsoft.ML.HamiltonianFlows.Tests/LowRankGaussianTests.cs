@@ -64,6 +64,35 @@ public sealed class LowRankGaussianTests
         Assert.Equal(0, covariance[5, 0].item<double>(), 1e-12);
     }
 
+    // A float64 low-rank stage fitted by GaussianFit to rows of d continuous features within the basis b [d, k].
+    private static GaussianStage FittedWithin(Tensor rows, Tensor b)
+    {
+        int d = (int)rows.shape[1];
+        using var fit = new GaussianFit(d, FeatureCells.None(d), basis: GaussianFit.ToArray(b));
+        fit.AddMoments(rows);
+        fit.EndMoments();
+        fit.AddLaterPasses(() => new[] { rows.alias() }, CovarianceKind.LowRank);
+        var stage = new GaussianStage(d, CovarianceKind.LowRank);
+        stage.to(ScalarType.Float64);
+        fit.SetStage(stage);
+        return stage;
+    }
+
+    // The reference law computed here from rows x [n, p] and an orthonormal basis q [p, k]: population moments, the
+    // correlation S, the eigenpairs (lambda, Q) of q^T S q as directions q Q and their variances, and s^2 = (p - sum lambda) / (p - k).
+    private static Tensor ProbabilisticPcaCovariance(Tensor x, Tensor q)
+    {
+        long n = x.shape[0], p = x.shape[1], k = q.shape[1];
+        Tensor centred = x - x.mean(new long[] { 0 });
+        Tensor sd = (centred * centred).mean(new long[] { 0 }).sqrt();
+        Tensor v = centred / sd;
+        var (lambda, rotation) = linalg.eigh(q.t().matmul(v.t().matmul(v).Times(1.0 / n)).matmul(q));
+        double residual = (p - lambda.sum().item<double>()) / (p - k);
+        Tensor u = q.matmul(rotation);
+        Tensor correlation = eye(p, dtype: ScalarType.Float64).Times(residual).Plus((u * lambda.Plus(-residual)).matmul(u.t()));
+        return sd.unsqueeze(1) * correlation * sd.unsqueeze(0);
+    }
+
     [Fact]
     public void TheFitWithinAGivenBasisIsProbabilisticPcaOfTheStandardisedRowsRestrictedToIt()
     {
@@ -73,25 +102,8 @@ public sealed class LowRankGaussianTests
         using var scope = NewDisposeScope();
         Tensor rows = FactorRows(500, d, 2, 8);
         var (b, _) = linalg.qr(TestFlows.Points(d, k, 9, ScalarType.Float64));
-        using var fit = new GaussianFit(d, FeatureCells.None(d), basis: GaussianFit.ToArray(b));
-        fit.AddMoments(rows);
-        fit.EndMoments();
-        fit.AddLaterPasses(() => new[] { rows.alias() }, CovarianceKind.LowRank);
-        using var stage = new GaussianStage(d, CovarianceKind.LowRank);
-        stage.to(ScalarType.Float64);
-        fit.SetStage(stage);
-
-        // The same law computed here from the rows: population moments, the correlation, the eigenpairs within B.
-        Tensor mean = rows.mean(new long[] { 0 });
-        Tensor centred = rows - mean;
-        Tensor sd = (centred * centred).mean(new long[] { 0 }).sqrt();
-        Tensor v = (rows - mean) / sd;
-        Tensor s = v.t().matmul(v).Times(1.0 / 500);
-        var (lambda, q) = linalg.eigh(b.t().matmul(s).matmul(b));
-        double residual = (d - lambda.sum().item<double>()) / (d - k);
-        Tensor u = b.matmul(q);
-        Tensor correlation = eye(d, dtype: ScalarType.Float64).Times(residual).Plus((u * lambda.Plus(-residual)).matmul(u.t()));
-        Tensor expected = sd.unsqueeze(1) * correlation * sd.unsqueeze(0);
+        using var stage = FittedWithin(rows, b);
+        Tensor expected = ProbabilisticPcaCovariance(rows, b);
         Assert.Equal(k, stage.Rank);
         Assert.True(TestFlows.MaxAbs(stage.CovarianceMatrix() - expected) < 1e-9 * TestFlows.MaxAbs(expected));
     }
@@ -108,29 +120,13 @@ public sealed class LowRankGaussianTests
             rows.select(1, constantFeature).fill_(seven);
         var (b, _) = linalg.qr(TestFlows.Points(d, k, 12, ScalarType.Float64));
         Assert.True(TestFlows.MaxAbs(b[constantFeature]) > 0.1);
-        using var fit = new GaussianFit(d, FeatureCells.None(d), basis: GaussianFit.ToArray(b));
-        fit.AddMoments(rows);
-        fit.EndMoments();
-        fit.AddLaterPasses(() => new[] { rows.alias() }, CovarianceKind.LowRank);
-        using var stage = new GaussianStage(d, CovarianceKind.LowRank);
-        stage.to(ScalarType.Float64);
-        fit.SetStage(stage);
+        using var stage = FittedWithin(rows, b);
         Assert.Equal(k, stage.Rank);
 
-        // The reference on the seven varying features: the basis without the constant feature's row, orthonormalised, and
-        // probabilistic PCA of their correlation within it.
+        // The reference on the seven varying features: the basis without the constant feature's row, orthonormalised.
         Tensor varying = tensor(Enumerable.Range(0, d).Where(j => j != constantFeature).Select(j => (long)j).ToArray());
-        Tensor x = rows.index_select(1, varying);
-        Tensor centred = x - x.mean(new long[] { 0 });
-        Tensor sd = (centred * centred).mean(new long[] { 0 }).sqrt();
-        Tensor v = centred / sd;
-        Tensor correlationSample = v.t().matmul(v).Times(1.0 / 400);
         var (q, _) = linalg.qr(b.index_select(0, varying));
-        var (lambda, rotation) = linalg.eigh(q.t().matmul(correlationSample).matmul(q));
-        double residual = (d - 1 - lambda.sum().item<double>()) / (d - 1 - k);
-        Tensor u = q.matmul(rotation);
-        Tensor correlation = eye(d - 1, dtype: ScalarType.Float64).Times(residual).Plus((u * lambda.Plus(-residual)).matmul(u.t()));
-        Tensor expected = sd.unsqueeze(1) * correlation * sd.unsqueeze(0);
+        Tensor expected = ProbabilisticPcaCovariance(rows.index_select(1, varying), q);
 
         Tensor covariance = stage.CovarianceMatrix();
         Assert.True(TestFlows.MaxAbs(covariance.index_select(0, varying).index_select(1, varying) - expected) < 1e-9 * TestFlows.MaxAbs(expected));
