@@ -8,9 +8,8 @@ namespace Microsoft.ML.HamiltonianFlows.Training;
 /// Chooses the rank k of a <see cref="CovarianceKind.LowRank"/> stage and the basis its fit works in, on a sample of the
 /// rows the fit does not hold out for validation, split as the tail's sample is (<see cref="TailChoice.Split"/>): the
 /// fitting rows are standardised (with the chosen tail), their leading k principal directions and variances give a
-/// probabilistic PCA for each k of
-/// <see cref="Candidates"/> and for k = 0 (the diagonal Gaussian), and the k whose held-out rows have the best mean
-/// log-likelihood is kept, with its directions as the basis.
+/// probabilistic PCA for each k of <see cref="Candidates"/> and for k = 0 (the diagonal Gaussian), and the k whose held-out
+/// rows have the best mean log-likelihood is kept, with its directions as the basis.
 /// </summary>
 /// <remarks>
 /// Measured on training images only (`analysis/density_probes.py lowrank`; the plain stage, held-out rows of the same
