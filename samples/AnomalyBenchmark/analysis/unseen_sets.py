@@ -14,7 +14,10 @@ any of them was run.
 With --rtables CSVDIR, a third batch by the same rule (sixteenth session, exported by r_tables_export.R CSVDIR third,
 the predictors' rule in that script): spam and musk (kernlab), cells, churn, pdspeech and hpc (modeldata), glaucoma
 (TH.data), penguins (palmerpenguins).
-Usage: python3 samples/AnomalyBenchmark/analysis/unseen_sets.py FOLDER [--mlbench CSVDIR] [--rtables CSVDIR]
+With --mnist-tiny DIR (nineteenth session), also ML.NET's MNIST-tiny files in DIR (test/data/mlnet-mnist-tiny: 587
+training zeros; 105 zeros and 10 other digits to test) as the set mnist-tiny, with their own split (not redrawn), so
+that `tabular` scores the rows issue 12's MNIST-tiny bar is measured on, RandomizedPca beside the flow.
+Usage: python3 samples/AnomalyBenchmark/analysis/unseen_sets.py FOLDER [--mlbench CSVDIR] [--rtables CSVDIR] [--mnist-tiny DIR]
        dotnet run --project samples/AnomalyBenchmark -c Release -- tabular --data FOLDER --sets breast wine digits0 digits8 iris
 """
 import numpy as np, json, os, sys
@@ -26,7 +29,7 @@ args=sys.argv[1:]
 def option(name):
     if name not in args: return None
     i=args.index(name); value=args[i+1]; del args[i:i+2]; return value
-mlbench=option('--mlbench'); rtables=option('--rtables')
+mlbench=option('--mlbench'); rtables=option('--rtables'); mnist=option('--mnist-tiny')
 out=args[0] if args else 'out/unseen-sets'
 os.makedirs(out, exist_ok=True)
 def sets():
@@ -58,4 +61,19 @@ for name,X,normal in sets():
     au={m:roc_auc_score(y,s) for m,s in sc.items()}
     peers[name]={'train':len(tr),'test':len(te),'anomalies':len(a),'dim':X.shape[1],'auroc':au,'gauss_shrink_test_nll':0.0}
     print(name, len(tr), len(te), X.shape[1], ' '.join(f'{m} {v:.4f}' for m,v in au.items()))
+def mnist_tiny(part):
+    """An MNIST-tiny file (label, then 784 as the length, then index:value pairs) as labels (1: not a zero) and pixels."""
+    rows,labels=[],[]
+    for line in open(os.path.join(mnist,f'MNIST.{part}.txt')):
+        fields=line.split('\t'); row=np.zeros(784)
+        for pair in fields[2:]:
+            index,value=pair.split(':'); row[int(index)]=float(value)
+        rows.append(row); labels.append(float(float(fields[0])>0))
+    return np.array(labels),np.array(rows)
+if mnist:
+    (_,tr),(y,te)=mnist_tiny('Train.0-class.tiny'),mnist_tiny('Test.tiny')
+    write_set(out,'mnist-tiny','train',np.zeros(len(tr)),tr); write_set(out,'mnist-tiny','test',y,te)
+    au={m:roc_auc_score(y,s) for m,s in classic_scores(tr,te).items()}
+    peers['mnist-tiny']={'train':len(tr),'test':len(te),'anomalies':int(y.sum()),'dim':784,'auroc':au,'gauss_shrink_test_nll':0.0}
+    print('mnist-tiny', len(tr), len(te), 784, ' '.join(f'{m} {v:.4f}' for m,v in au.items()))
 json.dump(peers,open(os.path.join(out,'peers.json'),'w'),indent=1)
