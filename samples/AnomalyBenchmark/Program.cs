@@ -46,11 +46,12 @@ var evaluationInterval = new Option<int?>("--evaluation-interval") { Description
 var fitRows = new Option<int?>("--fit-rows") { Description = "Fit on this many rows drawn from the 80% (small-data behaviour); the 20% stays the held-out set." };
 var ensemble = new Option<int>("--ensemble") { Description = "Also fit this many flows in all (seeds seed + 1000 m) and score their equal mixture (an analysis).", DefaultValueFactory = _ => 1 };
 var mass = new Option<Microsoft.ML.HamiltonianFlows.Torch.MassKind?>("--mass") { Description = "Override Mass (Identity, LearnedScalar, LearnedDiagonal)." };
+var covariance = new Option<Microsoft.ML.HamiltonianFlows.Torch.CovarianceKind?>("--covariance") { Description = "Override Covariance (Automatic, Full, LowRank, Diagonal; an analysis)." };
 var dump = new Option<DirectoryInfo?>("--dump") { Description = "Also write each set's fitted rows and its held-out rows with their flow and Gaussian log-likelihoods as CSV here (an analysis)." };
 var trace = new Option<bool>("--trace") { Description = "Also print the flow's validation losses and the step whose weights it kept." };
 var validate = new Command("validate",
     "Held-out log-likelihood on the training files alone (80/20 split): the measurement that chooses the defaults, never the test files.")
-    { sets, seed, data, threads, maxSteps, learningRate, weightDecay, hidden, leapfrog, hamiltonians, batch, patience, scoringSamples, trainingSamples, heavyTails, fitRows, ensemble, evaluationInterval, trace, maxTrainingSeconds, mass, dump };
+    { sets, seed, data, threads, maxSteps, learningRate, weightDecay, hidden, leapfrog, hamiltonians, batch, patience, scoringSamples, trainingSamples, heavyTails, fitRows, ensemble, evaluationInterval, trace, maxTrainingSeconds, mass, covariance, dump };
 validate.SetAction(parse => ValidationRun.Run(TabularSet.Load(parse.GetValue(data)!.FullName, parse.GetValue(sets)!), parse.GetValue(data)!.FullName,
     parse.GetValue(seed), options =>
     {
@@ -68,6 +69,7 @@ validate.SetAction(parse => ValidationRun.Run(TabularSet.Load(parse.GetValue(dat
         if (parse.GetValue(trainingSamples) is int m) options.TrainingImportanceSamples = m;
         if (parse.GetValue(heavyTails) is bool tails) options.HeavyTails = tails;
         if (parse.GetValue(mass) is { } m2) options.Mass = m2;
+        if (parse.GetValue(covariance) is { } c2) options.Covariance = c2;
     }, Console.Out, parse.GetValue(fitRows), parse.GetValue(ensemble), parse.GetValue(trace), parse.GetValue(dump)));
 
 

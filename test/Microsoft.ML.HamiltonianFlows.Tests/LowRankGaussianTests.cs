@@ -9,8 +9,9 @@ namespace Microsoft.ML.HamiltonianFlows.Tests;
 
 /// <summary>
 /// The low-rank Gaussian stage (<see cref="CovarianceKind.LowRank"/>): its whitening is the inverse square root of the
-/// covariance it reports, the rank is chosen on held-out rows of the sample (a factor model's directions are found,
-/// independent features keep the diagonal), and an untrained low-rank flow is that Gaussian.
+/// covariance it reports, the rank and shrinkage are chosen on held-out rows of the sample (a factor model's directions are
+/// found, independent features keep the diagonal, fewer rows than the basis holds give the full Ledoit-Wolf Gaussian), and
+/// an untrained low-rank flow is that Gaussian.
 /// </summary>
 public sealed class LowRankGaussianTests
 {
@@ -28,6 +29,20 @@ public sealed class LowRankGaussianTests
         Tensor x = TestFlows.Points(n, factors, seed, ScalarType.Float64).matmul(loadings).Plus(TestFlows.Points(n, d, seed + 100, ScalarType.Float64));
         Tensor units = tensor(Enumerable.Range(1, d).Select(j => (double)j).ToArray());
         return (x * units).Plus(50).MoveToOuterDisposeScope();
+    }
+
+    // n rows of d features, each feature 0.9 times the one before plus noise (correlation 0.9^|i - j|, a spectrum with no
+    // gap), in units far from standard ones.
+    private static Tensor ChainRows(int n, int d, int seed)
+    {
+        using var scope = NewDisposeScope();
+        Tensor noise = TestFlows.Points(n, d, seed, ScalarType.Float64);
+        var columns = new Tensor[d];
+        columns[0] = noise.select(1, 0);
+        for (int j = 1; j < d; j++)
+            columns[j] = columns[j - 1].Times(0.9).Plus(noise.select(1, j).Times(Math.Sqrt(1 - 0.81)));
+        Tensor units = tensor(Enumerable.Range(1, d).Select(j => (double)j).ToArray());
+        return (stack(columns, 1) * units).Plus(50).MoveToOuterDisposeScope();
     }
 
     [Fact]
@@ -68,7 +83,7 @@ public sealed class LowRankGaussianTests
     private static GaussianStage FittedWithin(Tensor rows, Tensor b)
     {
         int d = (int)rows.shape[1];
-        using var fit = new GaussianFit(d, FeatureCells.None(d), basis: GaussianFit.ToArray(b));
+        using var fit = new GaussianFit(d, FeatureCells.None(d), basis: new LowRankBasis(GaussianFit.ToArray(b), 0));
         fit.AddMoments(rows);
         fit.EndMoments();
         fit.AddLaterPasses(() => new[] { rows.alias() }, CovarianceKind.LowRank);
@@ -136,22 +151,53 @@ public sealed class LowRankGaussianTests
     }
 
     [Fact]
-    public void TheRankChoiceFindsAFactorModelsDirectionsAndKeepsTheDiagonalForIndependentFeatures()
+    public void TheRankChoiceFindsAFactorModelsDirectionsKeepsTheDiagonalForIndependentFeaturesAndShrinksFewRows()
     {
         using var scope = NewDisposeScope();
         const int d = 40;
         Tensor factorRows = FactorRows(2000, d, 3, 1);
-        double[,] basis = RankChoice.Choose(factorRows, FeatureCells.None(d), double.PositiveInfinity, 1, FlowArchitecture.MaxRank);
-        int k = basis.GetLength(1);
+        LowRankBasis basis = RankChoice.Choose(factorRows, FeatureCells.None(d), double.PositiveInfinity, 1, FlowArchitecture.MaxRank);
+        int k = basis.Rank;
         output.WriteLine($"factor rows: rank {k}");
         Assert.InRange(k, 8, 16);
-        Tensor u = tensor(basis);
+        Tensor u = tensor(basis.Directions);
         Assert.True(TestFlows.MaxAbs(u.t().matmul(u) - eye(k, dtype: ScalarType.Float64)) < 1e-8);
 
-        double[,] independent = RankChoice.Choose(TestFlows.Points(2000, d, 2).Times(5).Plus(3), FeatureCells.None(d), double.PositiveInfinity, 1, FlowArchitecture.MaxRank);
-        Assert.Equal(0, independent.GetLength(1));
-        // Too few rows to hold 10 out: the diagonal.
-        Assert.Equal(0, RankChoice.Choose(factorRows.narrow(0, 0, 30), FeatureCells.None(d), double.PositiveInfinity, 1, FlowArchitecture.MaxRank).GetLength(1));
+        LowRankBasis independent = RankChoice.Choose(TestFlows.Points(2000, d, 2).Times(5).Plus(3), FeatureCells.None(d), double.PositiveInfinity, 1, FlowArchitecture.MaxRank);
+        Assert.Equal(0, independent.Rank);
+        // Too few rows to hold 10 out: no choice, the full stage's estimate (all 29 directions 30 rows span, shrunk by
+        // Ledoit and Wolf's intensity).
+        LowRankBasis few = RankChoice.Choose(factorRows.narrow(0, 0, 30), FeatureCells.None(d), double.PositiveInfinity, 1, FlowArchitecture.MaxRank);
+        Assert.Equal(29, few.Rank);
+        Assert.InRange(few.Shrinkage, 0.01, 0.99);
+    }
+
+    [Fact]
+    public void WithFewerRowsThanTheBasisHoldsTheLowRankStageIsTheFullLedoitWolfGaussian()
+    {
+        // 120 rows of 300 features whose correlation decays along the features (no few factors carry it): the rows'
+        // correlation has rank 119, inside the basis's 256 columns, and no variance outside the rows' span; held-out rows
+        // prefer Ledoit and Wolf's shrinkage to probabilistic PCA here, and the low-rank stage so shrunk within that span
+        // is the full stage's estimate without its d x d matrix.
+        const int d = 300;
+        using var scope = NewDisposeScope();
+        Tensor train = ChainRows(120, d, 3).to(ScalarType.Float32), test = ChainRows(200, d, 4).to(ScalarType.Float32);
+        FlowTrainingResult Fit(CovarianceKind covariance) => FlowTrainer.Train(
+            new FlowArchitecture { Dimension = d, HiddenLayers = new[] { 4 }, Covariance = covariance }, train,
+            new FlowTrainingOptions { MaxSteps = 0, KernelDensityCentres = 0, HeavyTails = false, ValidationFraction = 0, Seed = 1 });
+        using var lowRank = Fit(CovarianceKind.LowRank).Flow;
+        using var full = Fit(CovarianceKind.Full).Flow;
+        Assert.Equal(119, lowRank.Gaussian.Rank);
+
+        Tensor expected = full.Gaussian.CovarianceMatrix().to(ScalarType.Float64);
+        double gap = TestFlows.MaxAbs(lowRank.Gaussian.CovarianceMatrix().to(ScalarType.Float64) - expected) / TestFlows.MaxAbs(expected);
+        using var noGrad = no_grad();
+        var (zLow, jacobianLow) = lowRank.Gaussian.Whiten(test);
+        var (zFull, jacobianFull) = full.Gaussian.Whiten(test);
+        double densityGap = TestFlows.MaxAbs(StandardNormal.LogProbability(zLow).Plus(jacobianLow) - StandardNormal.LogProbability(zFull).Plus(jacobianFull));
+        output.WriteLine($"covariance gap {gap:E2} (relative), log-density gap {densityGap:E2} nats");
+        Assert.True(gap < 1e-4, $"the covariances differ by {gap} of the largest entry");
+        Assert.True(densityGap < 0.05, $"the log-densities of new rows differ by up to {densityGap} nats");
     }
 
     [Fact]

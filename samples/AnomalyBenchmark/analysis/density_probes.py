@@ -11,6 +11,9 @@ training rows only unless a subcommand says otherwise. numpy and scikit-learn (D
                  turns `validate --data OUT/tails` log-likelihoods into those of the plain rows
   logit          Fashion-MNIST in the logit space of docs/experiments.md (14 x 14 and 28 x 28): bits/dim of the
                  Gaussian stage per c on 2,000 held-out of the first 12,000 training images
+  lowrank-sets   the same held-out log-likelihoods (diagonal, probabilistic PCA of rank 4 to 256 below the rows and
+                 features, full Ledoit-Wolf; three 80/20 splits, nats per row) for the training files of --sets in --data,
+                 e.g. the unseen tables with fewer rows than features (nineteenth session)
   shrinkage      the five training files, three 80/20 splits, c = inf and 1: held-out log-likelihood per row of the stage
                  with Ledoit-Wolf's correlation and with the sample correlation shrunk towards I by 0 to 0.3 (eighteenth
                  session; up to a constant shared by each line), and Ledoit-Wolf's intensity on the fitting rows
@@ -42,7 +45,7 @@ from gaussian_stage import Stage, lattice_widths
 from tabular_files import read_set
 
 parser = argparse.ArgumentParser()
-parser.add_argument('command', choices=['tails', 'tail-sets', 'logit', 'lowrank', 'shrinkage', 'mixtures', 'atoms', 'moments', 'mnist-pixels'])
+parser.add_argument('command', choices=['tails', 'tail-sets', 'logit', 'lowrank', 'lowrank-sets', 'shrinkage', 'mixtures', 'atoms', 'moments', 'mnist-pixels'])
 parser.add_argument('out', nargs='?')
 parser.add_argument('--data', default='samples/AnomalyBenchmark/data')
 parser.add_argument('--sets', nargs='+', help='tails: only these sets of --data (e.g. the unseen ones), no images')
@@ -116,6 +119,35 @@ def report(name, scores):
     print(f'{name:12}', '  '.join(f'c={c:g} {s:9.2f}' for c, s in scores.items()), f'  best c={best_tail(scores):g}', flush=True)
 
 
+
+RANKS = [4, 8, 16, 32, 64, 128, 256]
+
+def by_correlation(fit, held):
+    """Held-out log-likelihood per row: diagonal, low rank k for each of RANKS, and full (the stage's Ledoit-Wolf)."""
+    stage = Stage(fit, np.inf)
+    keep = ~stage.constant
+    standardise = lambda x: ((x - stage.mean) / stage.sd)[:, keep]
+    v, w = standardise(fit), standardise(held)
+    p = v.shape[1]
+    jacobian = -np.log(stage.sd).sum()
+    # The constant features (scale 1 in this copy, value the mean) add -log(2 pi) / 2 each, as in the full stage.
+    constant_part = -0.5 * (~keep).sum() * np.log(2 * np.pi) - 0.5 * (((held - stage.mean) / stage.sd)[:, ~keep] ** 2).sum(1)
+    scores = {'diagonal': (-0.5 * (w ** 2).sum(1) - 0.5 * p * np.log(2 * np.pi) + jacobian + constant_part).mean()}
+    eigenvalues, vectors = np.linalg.eigh(v.T @ v / len(v))
+    eigenvalues, vectors = eigenvalues[::-1], vectors[:, ::-1]
+    for k in RANKS:
+        if k >= min(p, len(v)):
+            continue
+        lam, basis = eigenvalues[:k], vectors[:, :k]
+        noise = (p - lam.sum()) / (p - k)
+        projected = w @ basis
+        quadratic = (projected ** 2 / lam).sum(1) + ((w ** 2).sum(1) - (projected ** 2).sum(1)) / noise
+        log_det = np.log(lam).sum() + (p - k) * np.log(noise)
+        scores[f'k={k}'] = (-0.5 * (quadratic + log_det + p * np.log(2 * np.pi)) + jacobian + constant_part).mean()
+    scores['full'] = stage.log_likelihood(held).mean()
+    return scores
+
+
 if args.command == 'tails':
     for name in args.sets or SETS:
         report(name, held_out_by_tail(tabular(name, 'train')[0]))
@@ -182,33 +214,6 @@ elif args.command == 'logit':
         print(f'{side} x {side} bits/dim:', '  '.join(line), flush=True)
 
 elif args.command == 'lowrank':
-    RANKS = [8, 16, 32, 64, 128, 256]
-
-    def by_correlation(fit, held):
-        """Held-out log-likelihood per row: diagonal, low rank k for each of RANKS, and full (the stage's Ledoit-Wolf)."""
-        stage = Stage(fit, np.inf)
-        keep = ~stage.constant
-        standardise = lambda x: ((x - stage.mean) / stage.sd)[:, keep]
-        v, w = standardise(fit), standardise(held)
-        p = v.shape[1]
-        jacobian = -np.log(stage.sd).sum()
-        # The constant features (scale 1 in this copy, value the mean) add -log(2 pi) / 2 each, as in the full stage.
-        constant_part = -0.5 * (~keep).sum() * np.log(2 * np.pi) - 0.5 * (((held - stage.mean) / stage.sd)[:, ~keep] ** 2).sum(1)
-        scores = {'diagonal': (-0.5 * (w ** 2).sum(1) - 0.5 * p * np.log(2 * np.pi) + jacobian + constant_part).mean()}
-        eigenvalues, vectors = np.linalg.eigh(v.T @ v / len(v))
-        eigenvalues, vectors = eigenvalues[::-1], vectors[:, ::-1]
-        for k in RANKS:
-            if k >= p:
-                continue
-            lam, basis = eigenvalues[:k], vectors[:, :k]
-            noise = (p - lam.sum()) / (p - k)
-            projected = w @ basis
-            quadratic = (projected ** 2 / lam).sum(1) + ((w ** 2).sum(1) - (projected ** 2).sum(1)) / noise
-            log_det = np.log(lam).sum() + (p - k) * np.log(noise)
-            scores[f'k={k}'] = (-0.5 * (quadratic + log_det + p * np.log(2 * np.pi)) + jacobian + constant_part).mean()
-        scores['full'] = stage.log_likelihood(held).mean()
-        return scores
-
     lam = 1e-6
     pixels = fashion_images('train', 28)[:12000]
     y = (pixels + np.random.default_rng(1).random(pixels.shape)) / 256
@@ -229,6 +234,13 @@ elif args.command == 'lowrank':
         best = max(ranks, key=mean.get) if ranks else None
         print(f'{name:12} nats per row: diagonal {mean["diagonal"]:.2f}  full {mean["full"]:.2f}'
               + (f'  best rank {best} {mean[best]:.2f}' if best else '  (no rank below the features)'), flush=True)
+
+elif args.command == 'lowrank-sets':
+    for name in args.sets:
+        x = tabular(name, 'train')[0]
+        per_split = [by_correlation(fit, held) for fit, held in splits(x, 3)]
+        mean = {k: np.mean([s[k] for s in per_split]) for k in per_split[0]}
+        print(f'{name:12} {x.shape[0]} x {x.shape[1]}, nats per row:', '  '.join(f'{k} {v:.1f}' for k, v in mean.items()), flush=True)
 
 elif args.command == 'shrinkage':
     def held_out(stage, held, correlation):

@@ -18,8 +18,10 @@ public enum CovarianceKind
 
     /// <summary>
     /// Per-feature scales and a correlation of low rank plus a constant (probabilistic PCA of the standardised features:
-    /// the leading k directions keep their own variances, the others share their mean), k chosen on held-out rows of the
-    /// training sample, at most <see cref="FlowArchitecture.MaxRank"/>; k = 0 is the diagonal Gaussian.
+    /// the leading k directions keep their own variances, the others share their mean, all of them shrunk towards 1 by
+    /// Ledoit and Wolf's intensity where held-out rows prefer it), k and the shrinkage chosen on held-out rows of the
+    /// training sample, k at most <see cref="FlowArchitecture.MaxRank"/>; k = 0 is the diagonal Gaussian. With fewer rows
+    /// than that, k may be all the directions the rows span, and the shrunk correlation is then <see cref="Full"/>'s.
     /// </summary>
     LowRank,
 }

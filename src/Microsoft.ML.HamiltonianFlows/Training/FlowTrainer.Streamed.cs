@@ -47,7 +47,7 @@ public static partial class FlowTrainer
         GrossOutlierRule rule;
         FeatureCells cells;
         double tail;
-        double[,]? basis = null;
+        LowRankBasis? basis = null;
         using (var sample = tensor(reservoir.SelectMany(r => r).ToArray(), new long[] { reservoir.Count, d }))
         {
             rule = GrossOutlierRule.FromSample(sample);
@@ -56,12 +56,12 @@ public static partial class FlowTrainer
             tail = options.HeavyTails ? TailChoice.Choose(kept, cells, flow.Gaussian.Covariance, options.Seed) : double.PositiveInfinity;
             if (flow.Gaussian.Covariance == CovarianceKind.LowRank)
             {
-                // The sample's rows that will not be held out (the in-memory trainer's LowRankBasis says why).
+                // The sample's rows that will not be held out (the in-memory trainer's ChooseBasis says why).
                 long[] training = Enumerable.Range(0, reservoir.Count)
                     .Where(i => !ValidationSplit.Contains(reservoirKeys[i], validationFraction, options.Seed)).Select(i => (long)i).ToArray();
                 using var trainingSample = sample.index_select(0, tensor(training));
                 using var keptTraining = NotOutliers(trainingSample, rule);
-                basis = LowRankBasis(flow, keptTraining, cells, tail, options.Seed);
+                basis = ChooseBasis(flow, keptTraining, cells, tail, options.Seed);
             }
         }
         reservoir.Clear();

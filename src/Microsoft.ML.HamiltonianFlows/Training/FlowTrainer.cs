@@ -115,8 +115,8 @@ public static partial class FlowTrainer
         // directions are chosen on rows that are not held out.
         long validationRows = ValidationSplit.Rows(rows, options);
         Tensor order = randperm(rows, generator: generator, device: flow.Device);
-        double[,]? basis = flow.Gaussian.Covariance == CovarianceKind.LowRank
-            ? LowRankBasis(flow, TrainingRowsSample(kept, order.narrow(0, validationRows, rows - validationRows), options.Seed), cells, tail, options.Seed)
+        LowRankBasis? basis = flow.Gaussian.Covariance == CovarianceKind.LowRank
+            ? ChooseBasis(flow, TrainingRowsSample(kept, order.narrow(0, validationRows, rows - validationRows), options.Seed), cells, tail, options.Seed)
             : null;
         using var gaussian = new GaussianFit(flow.Dimension, cells, tail, options.Seed, basis);
         foreach (Tensor block in Blocks(kept))
@@ -144,7 +144,7 @@ public static partial class FlowTrainer
     // too, its directions would fit them as the refits that measure the stage's optimism (StageOptimism, which keep the
     // basis) cannot see: with 150 rows of 1,100 features an anomaly threshold at Contamination 0.1 flagged 57% of new
     // normal rows.
-    private static double[,] LowRankBasis(HamiltonianFlow flow, Tensor trainingSample, FeatureCells cells, double tail, int seed) =>
+    private static LowRankBasis ChooseBasis(HamiltonianFlow flow, Tensor trainingSample, FeatureCells cells, double tail, int seed) =>
         RankChoice.Choose(trainingSample, cells, tail, seed, GaussianStage.BasisColumns(flow.Dimension));
 
     // At most GrossOutlierRule.SampleRows of the rows at these indices of `rows`, in storage order (a uniform choice, from a

@@ -32,7 +32,7 @@ internal sealed class GaussianFit : IDisposable
     private Tensor? cross;                  // last pass: sum of v v^T, [d, d] (of w w^T, w = B^T v, [k, k] for a low rank)
     private double fourthMoment;            // last pass: sum of |v|^4
     private double squaredNorms;            // last pass: sum of |v|^2
-    private readonly double[,]? basis;      // a low rank's basis B [d, k]
+    private readonly LowRankBasis? basis;   // a low rank's basis B [d, k] and shrinkage
     private Tensor? basisTensor;            // B on this fit's varying features, orthonormal, float64 (the last pass's)
     private double[]? finalMean, finalScale, finalTailMean, finalTailScale;
     private bool[]? constant;
@@ -44,15 +44,15 @@ internal sealed class GaussianFit : IDisposable
     /// <summary>
     /// A fit of rows of <paramref name="dimension"/> features, whose lattice features are dequantised over
     /// <paramref name="cells"/>, with marginals of tail <paramref name="tail"/> (+infinity: the plain Gaussian);
-    /// <paramref name="seed"/> seeds the dequantisation draws of a finite tail; <paramref name="basis"/> [d, k] is the
-    /// basis of a low-rank correlation (<see cref="RankChoice"/>; needed for <see cref="CovarianceKind.LowRank"/> only).
+    /// <paramref name="seed"/> seeds the dequantisation draws of a finite tail; <paramref name="basis"/> is the basis of a
+    /// low-rank correlation and its shrinkage (<see cref="RankChoice"/>; needed for <see cref="CovarianceKind.LowRank"/> only).
     /// </summary>
-    public GaussianFit(int dimension, FeatureCells cells, double tail = double.PositiveInfinity, int seed = 0, double[,]? basis = null)
+    public GaussianFit(int dimension, FeatureCells cells, double tail = double.PositiveInfinity, int seed = 0, LowRankBasis? basis = null)
     {
         if (!(tail > 0))
             throw new ArgumentOutOfRangeException(nameof(tail), tail, "The tail parameter must be positive (or +infinity).");
-        if (basis is not null && basis.GetLength(0) != dimension)
-            throw new ArgumentException($"The basis has {basis.GetLength(0)} rows; the fit has {dimension} features.", nameof(basis));
+        if (basis is not null && basis.Directions.GetLength(0) != dimension)
+            throw new ArgumentException($"The basis has {basis.Directions.GetLength(0)} rows; the fit has {dimension} features.", nameof(basis));
         this.basis = basis;
         this.dimension = dimension;
         this.cells = cells;
@@ -145,7 +145,7 @@ internal sealed class GaussianFit : IDisposable
     }
 
     // The rank of a low-rank fit's basis (0 without one: a diagonal Gaussian).
-    private int Rank => basis?.GetLength(1) ?? 0;
+    private int Rank => basis?.Rank ?? 0;
 
     // One pass: each shared block to every fit, then each fit's own rows to it.
     private static void Pass(IReadOnlyList<GaussianFit> fits, Func<IEnumerable<Tensor>> sharedBlocks, Func<int, Tensor>? ownRows, Action<GaussianFit, Tensor> add)
@@ -188,7 +188,7 @@ internal sealed class GaussianFit : IDisposable
         Tensor u = HasTailPass
             ? StandardizeTails(Tails(Standardize(Dequantized(block.to(ScalarType.Float64)))))
             : Standardize(block.to(ScalarType.Float64));
-        basisTensor ??= basis is null ? null : OnVaryingFeatures(tensor(basis)).MoveToOuterDisposeScope();
+        basisTensor ??= basis is null ? null : OnVaryingFeatures(tensor(basis.Directions)).MoveToOuterDisposeScope();
         Tensor projected = basisTensor is null ? u : u.matmul(basisTensor);
         Tensor blockCross = projected.t().matmul(projected);
         Tensor rowNorms = (u * u).sum(1);
@@ -238,7 +238,7 @@ internal sealed class GaussianFit : IDisposable
         if (covariance == CovarianceKind.LowRank)
             return (finalMean, finalScale, null, tails, LowRankWithinBasis(n, offsetVariance, varying));
         Tensor s = cross.Times(1.0 / n).Plus(offsetVariance.diag());
-        double shrinkage = varying == 0 ? 1 : LedoitWolfShrinkage(s, n, varying);
+        double shrinkage = varying == 0 ? 1 : LedoitWolfIntensity(s.trace().item<double>(), (s * s).sum().item<double>(), fourthMoment / n, n, varying);
         Tensor identity = eye(dimension, dtype: ScalarType.Float64);
         Tensor correlation = s.Times(1 - shrinkage).Plus(identity.Times(shrinkage));
         // Constant features: unit variance, uncorrelated (their rows and columns of s are zero).
@@ -252,7 +252,8 @@ internal sealed class GaussianFit : IDisposable
     /// The low-rank correlation within the basis B: the eigenpairs (lambda, Q) of B^T S B, S the rows' correlation, give
     /// the directions B Q and their variances; the other directions of the varying features share what is left of S's
     /// trace (their number, each of unit variance), s^2 = (p - sum lambda) / (p - k). Floors keep a direction the rows
-    /// leave flat (or a basis as wide as the rows' span) from a zero scale.
+    /// leave flat (or a basis as wide as the rows' span) from a zero scale. The basis's shrinkage then moves lambda and s^2
+    /// towards 1, as a full correlation is shrunk towards the identity.
     /// </summary>
     private LowRankCorrelation? LowRankWithinBasis(double n, Tensor offsetVariance, int varying)
     {
@@ -267,6 +268,10 @@ internal sealed class GaussianFit : IDisposable
         Tensor directions = b.matmul(vectors.flip(1));
         double trace = squaredNorms / n + offsetVariance.sum().item<double>();
         double residual = Math.Max((trace - values.sum().item<double>()) / Math.Max(1, varying - k), MinimumVariance);
+        // Shrunk towards the identity as a full correlation is: with a basis spanning the rows, this is Ledoit and Wolf's.
+        double shrinkage = basis!.Shrinkage;
+        values = values.Times(1 - shrinkage).Plus(shrinkage);
+        residual = (1 - shrinkage) * residual + shrinkage;
         double[] ratio = values.Times(1 / residual).sqrt().data<double>().ToArray();
         cross!.Dispose();
         basisTensor!.Dispose();
@@ -295,17 +300,16 @@ internal sealed class GaussianFit : IDisposable
     private const double MinimumVariance = 1e-6;
 
     /// <summary>
-    /// Ledoit and Wolf's optimal intensity for shrinking the sample correlation s (over <paramref name="varying"/>
-    /// non-constant features, of unit variance) towards the identity: min(beta, delta) / delta with
-    /// delta = |s - I|_F^2 / p and beta = (sum_i |u_i|^4 / n - |s|_F^2) / (p n).
+    /// Ledoit and Wolf's optimal intensity for shrinking a sample correlation s (over <paramref name="varying"/> non-constant
+    /// features, of unit variance, from <paramref name="n"/> rows u) towards the identity, from its trace, its squared
+    /// Frobenius norm |s|_F^2 and the rows' mean |u|^4: min(beta, delta) / delta with delta = |s - mu I|_F^2 / p,
+    /// mu = trace / p, and beta = (mean |u|^4 - |s|_F^2) / (p n).
     /// </summary>
-    private double LedoitWolfShrinkage(Tensor s, double n, int varying)
+    internal static double LedoitWolfIntensity(double trace, double frobenius, double meanFourthMoment, double n, int varying)
     {
-        double trace = s.trace().item<double>();
         double mu = trace / varying;
-        double frobenius = (s * s).sum().item<double>();
         double delta = (frobenius - 2 * mu * trace + varying * mu * mu) / varying;
-        double beta = (fourthMoment / n - frobenius) / (varying * n);
+        double beta = (meanFourthMoment - frobenius) / (varying * n);
         if (!(delta > 0))
             return 0;
         return Math.Clamp(Math.Min(beta, delta) / delta, 0, 1);

@@ -36,7 +36,7 @@ internal static class StageOptimism
     /// </summary>
     public static double[] Measure(
         GaussianStage stage, Tensor heldOut, long count, Func<IEnumerable<Tensor>> fittingBlocks, Device blockDevice, FeatureCells cells, double tail,
-        double[,]? basis, int seed)
+        LowRankBasis? basis, int seed)
     {
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
