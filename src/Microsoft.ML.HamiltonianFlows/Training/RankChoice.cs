@@ -94,7 +94,7 @@ internal static class RankChoice
 
     // Directions [d, k] zeroed on the features constant in the standardised rows v (zero columns there).
     private static Tensor OnVarying(Tensor directions, Tensor v) =>
-        directions * (v.abs().sum(new long[] { 0 }) > 0).to(ScalarType.Float64).unsqueeze(1);
+        directions * v.abs().sum(new long[] { 0 }).Above(0).to(ScalarType.Float64).unsqueeze(1);
 
     // The leading `rank` directions of the rows (all they span, up to maxRank, for null) as the basis, and Ledoit and Wolf's
     // intensity for them where `shrunk` (0 otherwise); rank 0, or rows that vary in no feature, give the diagonal Gaussian.
