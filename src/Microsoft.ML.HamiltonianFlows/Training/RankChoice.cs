@@ -33,11 +33,10 @@ internal static class RankChoice
     public static readonly int[] Candidates = { 8, 16, 32, 64, 128, 256 };
 
     /// <summary>
-    /// The basis [d, k] and shrinkage (k = 0 where the diagonal Gaussian wins; where fewer than 10 rows would be held out,
-    /// the rows' span with Ledoit and Wolf's shrinkage, the full stage's estimate) for
-    /// a stage fitted to <paramref name="sample"/> ([m, d], finite rows without gross outliers) with
-    /// <paramref name="cells"/> and <paramref name="tail"/>, k at most <paramref name="maxRank"/>; zero on features constant
-    /// in the fitting rows.
+    /// The basis [d, k] and shrinkage for a stage fitted to <paramref name="sample"/> ([m, d], finite rows without gross
+    /// outliers) with <paramref name="cells"/> and <paramref name="tail"/>, k at most <paramref name="maxRank"/>, zero on
+    /// features constant in the fitting rows: k = 0 where the diagonal Gaussian wins, and where fewer than 10 rows would be
+    /// held out, the rows' span with Ledoit and Wolf's shrinkage (the full stage's estimate).
     /// </summary>
     public static LowRankBasis Choose(Tensor sample, FeatureCells cells, double tail, int seed, int maxRank)
     {
