@@ -83,8 +83,8 @@ public class StreamingTrainingTests
             Assert.All(result.History, p => Assert.True(p.ValidationLoss is double v && double.IsFinite(v)));
             // About 400 of the 500 finite rows train (the split is by a hash of each row's key): 8 or 9 batches of 50 an
             // epoch, so 20 steps read the rows 3 times, after a pass to count them, two to fit the Gaussian and two more to
-            // fit it again without each of the five folds of the held-out rows, all five in the same passes (what it gains
-            // on them, for the anomaly threshold: StageOptimism; two passes per fold before).
+            // fit it again without each of the five folds of the held-out rows, all five in the same passes (to score them as
+            // new rows for the anomaly threshold: StageRefits; two passes per fold before).
             Assert.InRange(result.TrainingRows, 350, 450);
             Assert.Equal(0, result.ExcludedRows);
             Assert.Equal(8, source.Passes);

@@ -75,9 +75,9 @@ public sealed class HamiltonianFlowAnomalyTrainer : ITrainerEstimator<Hamiltonia
 
     // The flow fits its training rows more closely than new rows of their law, so their scores would put the threshold
     // too low: on the one-class benchmark's tabular sets it flagged 24% to 39% of the normal test rows, not 5%
-    // (docs/anomaly-benchmark.md). The held-out rows only chose the flow's step, shares and kernel width, and their scores
-    // leave out what the Gaussian stage gains on them from having been fitted to them too (StageOptimism), so they are a
-    // sample of new rows' scores. Of n of them the threshold is the ceil((1 - c)(n + 1))-th smallest (the largest
+    // (docs/anomaly-benchmark.md). The held-out rows only chose the flow's step, shares and kernel width, and they are scored
+    // with the Gaussian stage refitted without them in place of the stage that was fitted to them too (StageRefits), so
+    // they are a sample of new rows' scores. Of n of them the threshold is the ceil((1 - c)(n + 1))-th smallest (the largest
     // where n is too small for that): a new row exchangeable with them lies above it with probability at most c, the
     // split-conformal quantile (Vovk, Gammerman and Shafer, Algorithmic Learning in a Random World, 2005).
     private float HeldOutThreshold(List<double> scores)

@@ -339,8 +339,14 @@ public sealed class HamiltonianFlow : nn.Module
     /// Importance-weighted log-likelihood per row, log (1/K) sum_k w_k, [n]. It equals the ELBO for K = 1, never
     /// decreases in expectation as K grows, and tends to log p(x).
     /// </summary>
-    public Tensor LogLikelihood(Tensor x, int samples, Generator? generator = null) =>
-        LogImportanceWeights(x, samples, generator).logsumexp(0).Plus(-Math.Log(samples));
+    public Tensor LogLikelihood(Tensor x, int samples, Generator? generator = null) => LogLikelihood(x, samples, generator, kernels);
+
+    // The same with another kernel density in place of the flow's (null: none), its share and width its own.
+    internal Tensor LogLikelihood(Tensor x, int samples, Generator? generator, KernelDensity? kernelDensity)
+    {
+        var (rows, w, proposal, moving) = Proposals(x, samples, generator);
+        return LogImportanceWeights(rows, w, samples, proposal, moving, GaussianWeight, kernelDensity).logsumexp(0).Plus(-Math.Log(samples));
+    }
 
     /// <summary>
     /// <see cref="LogLikelihood(Tensor, int, Generator?)"/> with the encoder's standard-normal draws given as

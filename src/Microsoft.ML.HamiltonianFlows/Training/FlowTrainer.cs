@@ -134,14 +134,14 @@ public static partial class FlowTrainer
 
         // The kernel density's candidate centres: the first rows of the training part, a uniform sample since its order is drawn.
         Tensor? centres = options.KernelDensityCentres > 0 ? train.narrow(0, 0, Math.Min(options.KernelDensityCentres, trainRows)) : null;
-        double[]? optimism = validation is null || !options.MeasuresHeldOutScores ? null
-            : StageOptimism.Measure(flow.Gaussian, validation, Math.Min(validationRows, ScoringBudget.MaxRows), () => Blocks(train), flow.Device, cells, tail, basis, options.Seed);
+        using StageRefits? refits = validation is null || !options.MeasuresHeldOutScores ? null
+            : StageRefits.Fit(flow.Gaussian, validation, Math.Min(validationRows, ScoringBudget.MaxRows), () => Blocks(train), flow.Device, cells, tail, basis, options.Seed);
         return Loop(flow, options, budget, _ => Shuffled(train, batchSize, generator, flow.Device),
-            validation, centres, generator, progress, cancellationToken, trainRows, finiteRows - rows, gaussian.ConstantFeatures, optimism);
+            validation, centres, generator, progress, cancellationToken, trainRows, finiteRows - rows, gaussian.ConstantFeatures, refits);
     }
 
     // A low-rank stage's basis, chosen on a sample of the rows that are not held out (RankChoice). Chosen on held-out rows
-    // too, its directions would fit them as the refits that measure the stage's optimism (StageOptimism, which keep the
+    // too, its directions would fit them as the refits that score the held-out rows (StageRefits, which keep the
     // basis) cannot see: with 150 rows of 1,100 features an anomaly threshold at Contamination 0.1 flagged 57% of new
     // normal rows.
     private static LowRankBasis ChooseBasis(HamiltonianFlow flow, Tensor trainingSample, FeatureCells cells, double tail, int seed) =>
@@ -218,7 +218,7 @@ public static partial class FlowTrainer
     private static FlowTrainingResult Loop(
         HamiltonianFlow flow, FlowTrainingOptions options, long budget, Func<int, IEnumerable<Tensor>> epochBatches,
         Tensor? validation, Tensor? centres, Generator generator, Action<FlowTrainingProgress>? progress, CancellationToken cancellationToken,
-        long trainRows, long excludedRows, IReadOnlyList<int> constantFeatures, double[]? stageOptimism)
+        long trainRows, long excludedRows, IReadOnlyList<int> constantFeatures, StageRefits? refits)
     {
         using var optimizer = new GuardedAdam(
             flow.parameters(), options.LearningRate ?? FlowDefaults.LearningRateFor(flow.Dimension - constantFeatures.Count), options.WeightDecay, options.Schedule, options.GradientClipNorm,
@@ -322,15 +322,15 @@ public static partial class FlowTrainer
         if (validation is null)
             return result;
         // The loss early stopping compared, of the weights kept; then the Gaussian's share, the kernel density (centres from
-        // the training rows) and the scoring K, measured on the same held-out rows; their scores, less what the stage gains
-        // on them from having been fitted to them too, stand for new rows'.
+        // the training rows) and the scoring K, measured on the same held-out rows; their scores with the stage refitted
+        // without them stand for new rows'.
         double validationLoss = RowLosses(flow, validation, options).Average();
         var measured = ScoringBudget.Measure(flow, validation, options.Seed, centres);
         return result with
         {
             ValidationLoss = validationLoss, ScoringSamples = measured.Samples, DensityValidationLoss = -measured.LogLikelihood,
             GaussianValidationLoss = -measured.GaussianLogLikelihood,
-            HeldOutLogLikelihoods = stageOptimism is null ? null : measured.RowLogLikelihoods.Select((l, i) => l - stageOptimism[i]).ToArray(),
+            HeldOutLogLikelihoods = refits?.HeldOutLogLikelihoods(flow, validation, measured.Samples, centres, options.Seed),
         };
     }
 

@@ -108,7 +108,7 @@ public sealed record FlowTrainingOptions
 
     /// <summary>
     /// Whether <see cref="FlowTrainingResult.HeldOutLogLikelihoods"/> are measured: they cost five refits of the Gaussian
-    /// stage (<see cref="StageOptimism"/>; a density fit of 48,000 x 784 rows and 10 steps took 84 to 86 s with them, 61 to
+    /// stage and a scoring of the held-out rows (<see cref="StageRefits"/>; a density fit of 48,000 x 784 rows and 10 steps took 84 to 86 s with them, 61 to
     /// 66 s without). The density transformer, which has no threshold to set from them, turns them off. Default true.
     /// </summary>
     internal bool MeasuresHeldOutScores { get; init; } = true;

@@ -78,10 +78,10 @@ public sealed record FlowTrainingResult
     /// <summary>
     /// What new rows of the training data's law score, for an anomaly threshold (a quantile of these,
     /// <see cref="HamiltonianFlowAnomalyTrainer"/>): for each row <see cref="DensityValidationLoss"/> was measured on, its
-    /// log-likelihood (nats) under the density returned, estimated with <see cref="ScoringSamples"/> importance samples as
-    /// scoring estimates it, less what the Gaussian stage gains on it from having been fitted to all the rows, this one
-    /// included (its log-density under the stage minus under the stage refitted without a fifth of the held-out rows that
-    /// holds it). The flow was not trained on these rows, which only chose its step, shares and kernel width; the
+    /// log-likelihood (nats) under the density returned with its Gaussian stage, which is fitted to all the rows, replaced
+    /// by the stage refitted without a fifth of the held-out rows that holds this one (and the kernel centres whitened by
+    /// that refit; <see cref="StageRefits"/>), estimated with <see cref="ScoringSamples"/> importance samples as scoring
+    /// estimates it. The flow was not trained on these rows, which only chose its step, shares and kernel width; the
     /// training rows themselves score higher than new rows. Null when no rows were held out.
     /// </summary>
     public IReadOnlyList<double>? HeldOutLogLikelihoods { get; init; }

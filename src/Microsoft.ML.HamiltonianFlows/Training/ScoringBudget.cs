@@ -29,11 +29,7 @@ internal static class ScoringBudget
     /// <param name="Samples">The K to score the flow with.</param>
     /// <param name="LogLikelihood">The mean log-likelihood of the density the flow now has (the mixture), with <see cref="Reference"/> samples.</param>
     /// <param name="GaussianLogLikelihood">The same of the Gaussian alone (exact but for the dequantisation draws of lattice features).</param>
-    /// <param name="RowLogLikelihoods">
-    /// Each measured row's log-likelihood under the density the flow now has, estimated with <paramref name="Samples"/>
-    /// samples as scoring estimates it; the trainer takes out what the Gaussian stage gains on each (<see cref="StageOptimism"/>).
-    /// </param>
-    public sealed record Measurement(int Samples, double LogLikelihood, double GaussianLogLikelihood, double[] RowLogLikelihoods);
+    public sealed record Measurement(int Samples, double LogLikelihood, double GaussianLogLikelihood);
 
     /// <summary>
     /// Sets the flow's Gaussian share from <paramref name="heldOut"/> rows (at most 1,024 of them), and its kernel density
@@ -100,13 +96,20 @@ internal static class ScoringBudget
         }
         double logLikelihood = Estimate(mixed, Reference).mean().item<double>();
         int samples = Samples(mixed, flow.Dimension, logLikelihood);
-        return new Measurement(samples, logLikelihood, gaussian.mean().item<double>(), Estimate(mixed, samples).cpu().data<double>().ToArray());
+        return new Measurement(samples, logLikelihood, gaussian.mean().item<double>());
     }
 
-    // The candidate kernel density on the centre rows, whitened by the flow's Gaussian stage and spread once over their
-    // lattice cells, with a placeholder width and no share: the widths are tried by KernelShare. The spread draws from a
-    // generator of its own, so that the held-out rows' draws are those of a fit without centres.
-    private static KernelDensity Candidates(HamiltonianFlow flow, Tensor centreRows, int seed)
+    // The candidate kernel density on the centre rows, with a placeholder width and no share: the widths are tried by KernelShare.
+    private static KernelDensity Candidates(HamiltonianFlow flow, Tensor centreRows, int seed) =>
+        Candidates(flow, centreRows, seed, KernelShare.Widths[0], 0);
+
+    /// <summary>
+    /// A kernel density of the given width and share on the centre rows (data units), whitened by the flow's Gaussian stage
+    /// as it now is and spread once over their lattice cells. The spread draws from a generator of its own, so that the
+    /// held-out rows' draws are those of a fit without centres, and so that the centres whitened by a refitted stage
+    /// (<see cref="StageRefits"/>) are spread as the flow's were.
+    /// </summary>
+    internal static KernelDensity Candidates(HamiltonianFlow flow, Tensor centreRows, int seed, double width, double weight)
     {
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
@@ -114,7 +117,7 @@ internal static class ScoringBudget
         Tensor rows = flow.Prepare(centreRows);
         if (flow.Gaussian.HasCells)
             rows = flow.Gaussian.Dequantize(rows, rand(rows.shape, dtype: rows.dtype, device: flow.Device, generator: generator));
-        return new KernelDensity(flow.Gaussian.Whiten(rows).Z, flow.Gaussian.Varying, KernelShare.Widths[0], 0);
+        return new KernelDensity(flow.Gaussian.Whiten(rows).Z, flow.Gaussian.Varying, width, weight);
     }
 
     /// <summary>The K rule on [<see cref="Reference"/>, n] log-weights of rows of <paramref name="dimension"/> features.</summary>
