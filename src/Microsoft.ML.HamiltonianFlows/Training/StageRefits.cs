@@ -123,8 +123,9 @@ internal sealed class StageRefits : IDisposable
             {
                 using var foldScope = NewDisposeScope();
                 CopyBuffers(stages[fold], flow.Gaussian);
-                KernelDensity? refitKernels = kernels is null || centreRows is null ? null
-                    : ScoringBudget.Candidates(flow, centreRows, seed, kernels.Width, kernels.Weight);
+                // A kernel density is only ever set from the centre rows (ScoringBudget), so they are here whenever it is.
+                KernelDensity? refitKernels = kernels is null ? null
+                    : ScoringBudget.Candidates(flow, centreRows ?? throw new InvalidOperationException("The flow has a kernel density but no centre rows were given."), seed, kernels.Width, kernels.Weight);
                 try
                 {
                     long[] part = rows[fold];
