@@ -112,8 +112,8 @@ public static partial class FlowTrainer
         bool Trains(StreamedRow row) => Kept(row) && !ValidationSplit.Contains(row.Key, validationFraction, options.Seed);
         // With held-out rows, the stage again without each fold of them, to score them as new rows (StageRefits: one to
         // three passes for all the folds together, as for the stage itself).
-        using StageRefits? refits = validation is null || !options.MeasuresHeldOutScores ? null
-            : StageRefits.Fit(flow.Gaussian, validation, Math.Min(validationRows, ScoringBudget.MaxRows), () => Blocks(rows, Trains, d, null), CPU, cells, tail, basis, options.Seed);
+        Func<StageRefits>? refits = validation is null || !options.MeasuresHeldOutScores ? null
+            : () => StageRefits.Fit(flow.Gaussian, validation, Math.Min(validationRows, ScoringBudget.MaxRows), () => Blocks(rows, Trains, d, null), CPU, cells, tail, basis, options.Seed);
         return Loop(flow, options, options.MaxSteps ?? FlowDefaults.MaxStepsFor(trainRows),
             epoch => Streamed(flow, rows, Trains, batchSize, options.Seed, epoch),
             validation, centres, generator, progress, cancellationToken, trainRows, finiteRows - keptRows, gaussian.ConstantFeatures, refits);

@@ -134,8 +134,8 @@ public static partial class FlowTrainer
 
         // The kernel density's candidate centres: the first rows of the training part, a uniform sample since its order is drawn.
         Tensor? centres = options.KernelDensityCentres > 0 ? train.narrow(0, 0, Math.Min(options.KernelDensityCentres, trainRows)) : null;
-        using StageRefits? refits = validation is null || !options.MeasuresHeldOutScores ? null
-            : StageRefits.Fit(flow.Gaussian, validation, Math.Min(validationRows, ScoringBudget.MaxRows), () => Blocks(train), flow.Device, cells, tail, basis, options.Seed);
+        Func<StageRefits>? refits = validation is null || !options.MeasuresHeldOutScores ? null
+            : () => StageRefits.Fit(flow.Gaussian, validation, Math.Min(validationRows, ScoringBudget.MaxRows), () => Blocks(train), flow.Device, cells, tail, basis, options.Seed);
         return Loop(flow, options, budget, _ => Shuffled(train, batchSize, generator, flow.Device),
             validation, centres, generator, progress, cancellationToken, trainRows, finiteRows - rows, gaussian.ConstantFeatures, refits);
     }
@@ -218,7 +218,7 @@ public static partial class FlowTrainer
     private static FlowTrainingResult Loop(
         HamiltonianFlow flow, FlowTrainingOptions options, long budget, Func<int, IEnumerable<Tensor>> epochBatches,
         Tensor? validation, Tensor? centres, Generator generator, Action<FlowTrainingProgress>? progress, CancellationToken cancellationToken,
-        long trainRows, long excludedRows, IReadOnlyList<int> constantFeatures, StageRefits? refits)
+        long trainRows, long excludedRows, IReadOnlyList<int> constantFeatures, Func<StageRefits>? fitRefits)
     {
         using var optimizer = new GuardedAdam(
             flow.parameters(), options.LearningRate ?? FlowDefaults.LearningRateFor(flow.Dimension - constantFeatures.Count), options.WeightDecay, options.Schedule, options.GradientClipNorm,
@@ -326,6 +326,8 @@ public static partial class FlowTrainer
         // without them stand for new rows'.
         double validationLoss = RowLosses(flow, validation, options).Average();
         var measured = ScoringBudget.Measure(flow, validation, options.Seed, centres);
+        // The refits are fitted now, not before training: the stage is not trained, and they hold up to five more of it.
+        using StageRefits? refits = fitRefits?.Invoke();
         return result with
         {
             ValidationLoss = validationLoss, ScoringSamples = measured.Samples, DensityValidationLoss = -measured.LogLikelihood,

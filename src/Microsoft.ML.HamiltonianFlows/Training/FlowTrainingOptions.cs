@@ -108,8 +108,9 @@ public sealed record FlowTrainingOptions
 
     /// <summary>
     /// Whether <see cref="FlowTrainingResult.HeldOutLogLikelihoods"/> are measured: they cost five refits of the Gaussian
-    /// stage and a scoring of the held-out rows (<see cref="StageRefits"/>; a density fit of 48,000 x 784 rows and 10 steps took 84 to 86 s with them, 61 to
-    /// 66 s without). The density transformer, which has no threshold to set from them, turns them off. Default true.
+    /// stage and a scoring of the held-out rows (<see cref="StageRefits"/>; with the refits alone, before the scoring, a
+    /// density fit of 48,000 x 784 rows and 10 steps took 84 to 86 s with them, 61 to 66 s without). The density
+    /// transformer, which has no threshold to set from them, turns them off. Default true.
     /// </summary>
     internal bool MeasuresHeldOutScores { get; init; } = true;
 
