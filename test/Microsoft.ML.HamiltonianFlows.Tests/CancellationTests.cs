@@ -15,8 +15,6 @@ public sealed class CancellationTests
 {
     private static readonly FlowArchitecture Architecture = new() { Dimension = 4, HiddenLayers = new[] { 32, 32 }, LeapfrogSteps = 4 };
 
-    private const int TimedSteps = 16;
-
     private readonly ITestOutputHelper output;
 
     public CancellationTests(ITestOutputHelper output) => this.output = output;

@@ -13,10 +13,8 @@ public sealed class ConcurrencyTests
 {
     private const int Threads = 8;
 
-    private static string[] Bits(IEnumerable<float> values) => values.Select(v => BitConverter.SingleToUInt32Bits(v).ToString("X8")).ToArray();
-
     private static string[] SampleBits(HamiltonianFlowTransformer model, int seed) =>
-        Bits(model.Sample(50, seed).GetColumn<float[]>("Features").SelectMany(row => row));
+        FloatBits.Of(model.Sample(50, seed).GetColumn<float[]>("Features").SelectMany(row => row));
 
     [Fact]
     public void EightThreadsScoringAndSamplingAtOnceGetTheSerialResults()
@@ -28,15 +26,15 @@ public sealed class ConcurrencyTests
             .Select(t => Clusters(110, 10 + t).Concat(Clusters(10, 99)).Append(new Point { Features = new[] { float.NaN, 1f } }).ToArray())
             .ToArray();
 
-        var serialTransform = rows.Select(r => Bits(model.Transform(ml.Data.LoadFromEnumerable(r)).GetColumn<float>("LogLikelihood"))).ToArray();
+        var serialTransform = rows.Select(r => FloatBits.Of(model.Transform(ml.Data.LoadFromEnumerable(r)).GetColumn<float>("LogLikelihood"))).ToArray();
         var serialSamples = Enumerable.Range(0, Threads).Select(t => SampleBits(model, t)).ToArray();
         // A PredictionEngine scores one row at a time: against a serial engine, as the block's products differ in shape.
         var serialEngine = ml.Model.CreatePredictionEngine<Point, Scored>(model);
-        var serialPredicted = rows.Select(r => Bits(r.Select(p => serialEngine.Predict(p).LogLikelihood).ToArray())).ToArray();
-        var serialPotential = rows.Select(r => Bits(model.Potential(r.SelectMany(p => p.Features).Where(float.IsFinite).Take(100).ToArray()))).ToArray();
+        var serialPredicted = rows.Select(r => FloatBits.Of(r.Select(p => serialEngine.Predict(p).LogLikelihood).ToArray())).ToArray();
+        var serialPotential = rows.Select(r => FloatBits.Of(model.Potential(r.SelectMany(p => p.Features).Where(float.IsFinite).Take(100).ToArray()))).ToArray();
         // One scored view that all threads read through cursors of their own.
         var shared = model.Transform(ml.Data.LoadFromEnumerable(Clusters(600, 3)));
-        var serialShared = Bits(shared.GetColumn<float>("LogLikelihood"));
+        var serialShared = FloatBits.Of(shared.GetColumn<float>("LogLikelihood"));
 
         var transform = new string[Threads][];
         var predicted = new string[Threads][];
@@ -50,15 +48,15 @@ public sealed class ConcurrencyTests
             // Every thread does everything, in an order of its own, so that different calls overlap.
             var work = new Action[]
             {
-                () => transform[t] = Bits(model.Transform(ml.Data.LoadFromEnumerable(rows[t])).GetColumn<float>("LogLikelihood")),
+                () => transform[t] = FloatBits.Of(model.Transform(ml.Data.LoadFromEnumerable(rows[t])).GetColumn<float>("LogLikelihood")),
                 () =>
                 {
                     var engine = ml.Model.CreatePredictionEngine<Point, Scored>(model);
-                    predicted[t] = Bits(rows[t].Select(p => engine.Predict(p).LogLikelihood).ToArray());
+                    predicted[t] = FloatBits.Of(rows[t].Select(p => engine.Predict(p).LogLikelihood).ToArray());
                 },
                 () => samples[t] = SampleBits(model, t),
-                () => potential[t] = Bits(model.Potential(rows[t].SelectMany(p => p.Features).Where(float.IsFinite).Take(100).ToArray())),
-                () => cursors[t] = Bits(shared.GetColumn<float>("LogLikelihood")),
+                () => potential[t] = FloatBits.Of(model.Potential(rows[t].SelectMany(p => p.Features).Where(float.IsFinite).Take(100).ToArray())),
+                () => cursors[t] = FloatBits.Of(shared.GetColumn<float>("LogLikelihood")),
             };
             start.SignalAndWait();
             try

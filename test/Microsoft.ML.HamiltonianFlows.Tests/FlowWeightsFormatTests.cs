@@ -251,25 +251,18 @@ public class FlowWeightsFormatTests
     public void SavingToAPathReplacesTheFileWholeAndLoadingNamesTheFile()
     {
         using var flow = Trained(new FlowArchitecture { Dimension = 2, HiddenLayers = new[] { 8 } });
-        var folder = Directory.CreateTempSubdirectory("nhf-weights-");
-        try
-        {
-            string path = Path.Combine(folder.FullName, "flow.nhfw");
-            File.WriteAllText(path, "an older file");
-            FlowWeightsFormat.Save(flow, path);
-            Assert.Equal(Saved(flow), File.ReadAllBytes(path));
-            Assert.Single(folder.GetFiles());
-            using (var loaded = FlowWeightsFormat.Load(path))
-                Assert.Equal(TestFlows.Weights(flow)["gaussian.factor"], TestFlows.Weights(loaded)["gaussian.factor"]);
+        using var folder = new TemporaryFolder("nhf-weights-");
+        string path = Path.Combine(folder.FullName, "flow.nhfw");
+        File.WriteAllText(path, "an older file");
+        FlowWeightsFormat.Save(flow, path);
+        Assert.Equal(Saved(flow), File.ReadAllBytes(path));
+        Assert.Single(Directory.GetFiles(folder.FullName));
+        using (var loaded = FlowWeightsFormat.Load(path))
+            Assert.Equal(TestFlows.Weights(flow)["gaussian.factor"], TestFlows.Weights(loaded)["gaussian.factor"]);
 
-            File.WriteAllBytes(path, Saved(flow)[..100]);
-            var e = Assert.Throws<InvalidDataException>(() => FlowWeightsFormat.Load(path));
-            Assert.Contains(path, e.Message);
-            Assert.Contains("truncated", e.Message);
-        }
-        finally
-        {
-            folder.Delete(recursive: true);
-        }
+        File.WriteAllBytes(path, Saved(flow)[..100]);
+        var e = Assert.Throws<InvalidDataException>(() => FlowWeightsFormat.Load(path));
+        Assert.Contains(path, e.Message);
+        Assert.Contains("truncated", e.Message);
     }
 }

@@ -17,15 +17,6 @@ public sealed class GrossOutlierTests
 
     private static FlowTrainingResult FitGaussian(Tensor data) => FlowTrainer.Train(Architecture, data, new FlowTrainingOptions { MaxSteps = 0, Seed = 1 });
 
-    private static double[] Values(Tensor t) => t.to(ScalarType.Float64).data<double>().ToArray();
-
-    private static void AssertRelativelyEqual(double[] expected, double[] actual, double tolerance)
-    {
-        Assert.Equal(expected.Length, actual.Length);
-        for (int i = 0; i < expected.Length; i++)
-            Assert.True(Math.Abs(expected[i] - actual[i]) <= tolerance * Math.Abs(expected[i]) + 1e-12, $"{expected[i]} vs {actual[i]} at {i}");
-    }
-
     [Fact]
     public void ARowAMillionStandardDeviationsOutIsExcludedAndTheGaussianIsTheOneOfTheOtherRows()
     {
@@ -42,9 +33,9 @@ public sealed class GrossOutlierTests
 
         Assert.Equal(0, alone.ExcludedRows);
         Assert.Equal(1, withOutlier.ExcludedRows);
-        AssertRelativelyEqual(Values(aloneFlow.Gaussian.Scale), Values(flow.Gaussian.Scale), 1e-6);
-        AssertRelativelyEqual(Values(aloneFlow.Gaussian.Mean), Values(flow.Gaussian.Mean), 1e-6);
-        AssertRelativelyEqual(Values(aloneFlow.Gaussian.CovarianceMatrix()), Values(flow.Gaussian.CovarianceMatrix()), 1e-5);
+        FloatTolerance.Close(TestFlows.Values(aloneFlow.Gaussian.Scale), TestFlows.Values(flow.Gaussian.Scale), "scale", 1e-6);
+        FloatTolerance.Close(TestFlows.Values(aloneFlow.Gaussian.Mean), TestFlows.Values(flow.Gaussian.Mean), "mean", 1e-6);
+        FloatTolerance.Close(TestFlows.Values(aloneFlow.Gaussian.CovarianceMatrix()), TestFlows.Values(flow.Gaussian.CovarianceMatrix()), "covariance");
 
         // Left out of the fit, scored as usual: as extremely unlikely, not as NaN.
         using var noGrad = no_grad();
@@ -68,7 +59,7 @@ public sealed class GrossOutlierTests
 
         Assert.Equal(0, result.ExcludedRows);
         // The tails are in the fit: column 2's standard deviation is well above the others'.
-        double[] scale = Values(flow.Gaussian.Scale);
+        double[] scale = TestFlows.Values(flow.Gaussian.Scale);
         Assert.True(scale[2] > 3 * scale[0], $"scales {string.Join(", ", scale)}");
     }
 

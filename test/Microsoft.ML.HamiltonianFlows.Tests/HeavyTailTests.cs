@@ -170,8 +170,8 @@ public sealed class HeavyTailTests
         // Samples follow the stage's law in data units: feature j's p-quantile is mean + D c sinh((s_t Phi^-1(p) + m_t) / c).
         var (q, _) = flow.Sample(20_000, new Generator(2));
         var state = flow.state_dict();
-        double[] mean = Values(flow.Gaussian.Mean), scale = Values(flow.Gaussian.Scale);
-        double[] tailMean = Values(state["gaussian.tailMean"]), tailScale = Values(state["gaussian.tailScale"]);
+        double[] mean = TestFlows.Values(flow.Gaussian.Mean), scale = TestFlows.Values(flow.Gaussian.Scale);
+        double[] tailMean = TestFlows.Values(state["gaussian.tailMean"]), tailScale = TestFlows.Values(state["gaussian.tailScale"]);
         double c = flow.Gaussian.Tail;
         foreach (var (p, normalQuantile) in new[] { (0.01, -2.3263478740), (0.5, 0.0), (0.99, 2.3263478740) })
             for (int j = 0; j < 3; j++)
@@ -229,8 +229,6 @@ public sealed class HeavyTailTests
             Assert.True(factor.matmul(factor.t()).diagonal().Plus(-1).abs().max().item<double>() < 1e-5, "diagonal of L L^T: " + string.Join(" ", factor.matmul(factor.t()).diagonal().data<double>().ToArray()));
         }
     }
-
-    private static double[] Values(Tensor t) => t.to(ScalarType.Float64).data<double>().ToArray();
 
     private static double Determinant3(double[,] m) =>
         m[0, 0] * (m[1, 1] * m[2, 2] - m[1, 2] * m[2, 1]) - m[0, 1] * (m[1, 0] * m[2, 2] - m[1, 2] * m[2, 0]) +

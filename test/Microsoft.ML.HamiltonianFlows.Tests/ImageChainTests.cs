@@ -36,7 +36,7 @@ public class ImageChainTests
                     Pattern.TopBright => y < Side / 2,
                     _ => (x / 2 + y / 2) % 2 == 0,
                 };
-                double noise = 12 * Math.Sqrt(-2 * Math.Log(1 - random.NextDouble())) * Math.Cos(2 * Math.PI * random.NextDouble());
+                double noise = 12 * random.Gaussian();
                 byte v = (byte)Math.Clamp(Math.Round((bright ? 200 : 50) + noise), 0, 255);
                 int i = 4 * (y * Side + x);
                 bgra[i] = bgra[i + 1] = bgra[i + 2] = v;
@@ -68,8 +68,7 @@ public class ImageChainTests
                 MaxSteps = 90, HiddenLayers = new[] { 32, 32 }, LeapfrogSteps = 2, BatchSize = 16, Seed = 5, ScoringImportanceSamples = 4,
             }));
 
-    private static string[] Bits(IDataView scored) =>
-        scored.GetColumn<float>("LogLikelihood").Select(v => BitConverter.SingleToUInt32Bits(v).ToString("X8")).ToArray();
+    private static string[] Bits(IDataView scored) => FloatBits.Of(scored.GetColumn<float>("LogLikelihood"));
 
     [Fact]
     public void ImageChainScoresTrainedPatternAboveOthersAndReloadsBitForBit()

@@ -82,12 +82,9 @@ public class KernelDensityTests
         var values = new float[n * 4];
         for (int i = 0; i < n; i++)
             for (int j = 0; j < 4; j++)
-                values[4 * i + j] = (float)(centres[i % 3][j] + 0.1 * Normal(random));
+                values[4 * i + j] = (float)(centres[i % 3][j] + 0.1 * random.Gaussian());
         return tensor(values, new long[] { n, 4 });
     }
-
-    private static double Normal(Random random) =>
-        Math.Sqrt(-2 * Math.Log(1 - random.NextDouble())) * Math.Cos(2 * Math.PI * random.NextDouble());
 
     private static FlowTrainingOptions Brief(int centres) => new() { MaxSteps = 100, Seed = 2, KernelDensityCentres = centres };
 

@@ -57,58 +57,51 @@ public sealed class ModelFileFuzzTests
         using var stream = new MemoryStream();
         ml.Model.Save(model, schema, stream);
         byte[] zip = stream.ToArray();
-        var folder = Directory.CreateTempSubdirectory("nhf-fuzz-");
+        using var folder = new TemporaryFolder("nhf-fuzz-");
         var outcomes = new Dictionary<string, int>();
         int plainDifferent = 0;
         var watch = Stopwatch.StartNew();
-        try
+        for (int i = 0; i < Variants; i++)
         {
-            for (int i = 0; i < Variants; i++)
+            var damage = (Damage)(i % 4);
+            byte[] variant = Damaged(zip, damage, new Random(i));
+            string path = Path.Combine(folder.FullName, $"variant-{i}.zip");
+            File.WriteAllBytes(path, variant);
+            string outcome;
+            try
             {
-                var damage = (Damage)(i % 4);
-                byte[] variant = Damaged(zip, damage, new Random(i));
-                string path = Path.Combine(folder.FullName, $"variant-{i}.zip");
-                File.WriteAllBytes(path, variant);
-                string outcome;
-                try
-                {
-                    var loaded = ml.Model.LoadVerified(path, out _);
-                    Assert.True(expected.SequenceEqual(ModelFileTests.Scores(loaded, test)), $"variant {i} ({damage}) loaded as a different model");
-                    outcome = "loaded unchanged";
-                }
-                catch (InvalidDataException e)
-                {
-                    Assert.Contains(path, e.Message);
-                    outcome = "rejected";
-                }
-                outcomes[$"{damage}: {outcome}"] = outcomes.GetValueOrDefault($"{damage}: {outcome}") + 1;
-
-                // ML.NET's own Load: the weights' checksum must catch what the zip cannot.
-                try
-                {
-                    if (!expected.SequenceEqual(ModelFileTests.Scores(ml.Model.Load(new MemoryStream(variant), out _), test)))
-                        plainDifferent++;
-                    Assert.NotEqual(Damage.FlippedWeightsBit, damage);
-                }
-                catch (Exception e) when (e is not Xunit.Sdk.XunitException)
-                {
-                    // The checksum, or for a flip in the first 16 bytes the magic, version or length, rejects it, as a
-                    // FormatException inside ML.NET's wrappers (the type of ML.NET's own decoding errors).
-                    if (damage == Damage.FlippedWeightsBit)
-                    {
-                        Assert.Contains("Hamiltonian flow weights", SaveLoadTests.AllMessages(e));
-                        Exception inner = e;
-                        while (inner.InnerException is { } next && inner is not FormatException)
-                            inner = next;
-                        Assert.IsType<FormatException>(inner);
-                    }
-                }
-                File.Delete(path);
+                var loaded = ml.Model.LoadVerified(path, out _);
+                Assert.True(expected.SequenceEqual(ModelFileTests.Scores(loaded, test)), $"variant {i} ({damage}) loaded as a different model");
+                outcome = "loaded unchanged";
             }
-        }
-        finally
-        {
-            folder.Delete(recursive: true);
+            catch (InvalidDataException e)
+            {
+                Assert.Contains(path, e.Message);
+                outcome = "rejected";
+            }
+            outcomes[$"{damage}: {outcome}"] = outcomes.GetValueOrDefault($"{damage}: {outcome}") + 1;
+
+            // ML.NET's own Load: the weights' checksum must catch what the zip cannot.
+            try
+            {
+                if (!expected.SequenceEqual(ModelFileTests.Scores(ml.Model.Load(new MemoryStream(variant), out _), test)))
+                    plainDifferent++;
+                Assert.NotEqual(Damage.FlippedWeightsBit, damage);
+            }
+            catch (Exception e) when (e is not Xunit.Sdk.XunitException)
+            {
+                // The checksum, or for a flip in the first 16 bytes the magic, version or length, rejects it, as a
+                // FormatException inside ML.NET's wrappers (the type of ML.NET's own decoding errors).
+                if (damage == Damage.FlippedWeightsBit)
+                {
+                    Assert.Contains("Hamiltonian flow weights", SaveLoadTests.AllMessages(e));
+                    Exception inner = e;
+                    while (inner.InnerException is { } next && inner is not FormatException)
+                        inner = next;
+                    Assert.IsType<FormatException>(inner);
+                }
+            }
+            File.Delete(path);
         }
         foreach (var (key, count) in outcomes.OrderBy(o => o.Key))
             output.WriteLine($"{count,4}  {key}");

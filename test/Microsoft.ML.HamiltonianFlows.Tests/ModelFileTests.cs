@@ -7,9 +7,9 @@ namespace Microsoft.ML.HamiltonianFlows.Tests;
 [Collection(TorchGlobalGeneratorCollection.Name)]
 public sealed class ModelFileTests : IDisposable
 {
-    private readonly DirectoryInfo folder = Directory.CreateTempSubdirectory("nhf-modelfile-");
+    private readonly TemporaryFolder folder = new("nhf-modelfile-");
 
-    public void Dispose() => folder.Delete(recursive: true);
+    public void Dispose() => folder.Dispose();
 
     /// <summary>A small fitted density chain (ML.NET's normaliser, then the flow), its training schema and a few test rows.</summary>
     internal static (MLContext Ml, ITransformer Model, DataViewSchema Schema, IDataView Test) SmallModel()
@@ -38,7 +38,7 @@ public sealed class ModelFileTests : IDisposable
         void ICanSaveModel.Save(ModelSaveContext ctx) => throw new IOException("No space left on device (simulated).");
     }
 
-    private string[] FolderFiles() => folder.GetFiles().Select(f => f.Name).OrderBy(n => n).ToArray();
+    private string[] FolderFiles() => Directory.GetFiles(folder.FullName).Select(f => Path.GetFileName(f)).OrderBy(n => n).ToArray();
 
     [Fact]
     public void SaveAtomicallyLeavesTheEarlierFileIntactWhenSavingFails()

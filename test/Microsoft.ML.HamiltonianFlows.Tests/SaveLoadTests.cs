@@ -23,7 +23,7 @@ public class SaveLoadTests
     {
         var values = columns.Select(c => scored.Schema[c].Type == BooleanDataViewType.Instance
             ? scored.GetColumn<bool>(c).Select(b => b ? "1" : "0").ToArray()
-            : scored.GetColumn<float>(c).Select(v => BitConverter.SingleToUInt32Bits(v).ToString("X8")).ToArray()).ToArray();
+            : FloatBits.Of(scored.GetColumn<float>(c))).ToArray();
         return Enumerable.Range(0, values[0].Length).Select(i => string.Join('\t', values.Select(v => v[i]))).ToArray();
     }
 

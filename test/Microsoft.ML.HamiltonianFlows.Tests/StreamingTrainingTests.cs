@@ -107,9 +107,9 @@ public class StreamingTrainingTests
         using var inMemory = FlowTrainer.Train(Small, correlated, options).Flow;
 
         // Both fit all the finite rows, held-out ones included, in float64 blocks: equal to float rounding at least.
-        AssertClose(inMemory.Gaussian.Mean.data<float>().ToArray(), streamed.Gaussian.Mean.data<float>().ToArray());
-        AssertClose(inMemory.Gaussian.Scale.data<float>().ToArray(), streamed.Gaussian.Scale.data<float>().ToArray());
-        AssertClose(inMemory.Gaussian.CovarianceMatrix().data<float>().ToArray(), streamed.Gaussian.CovarianceMatrix().data<float>().ToArray());
+        FloatTolerance.Close(TestFlows.Values(inMemory.Gaussian.Mean), TestFlows.Values(streamed.Gaussian.Mean), "mean");
+        FloatTolerance.Close(TestFlows.Values(inMemory.Gaussian.Scale), TestFlows.Values(streamed.Gaussian.Scale), "scale");
+        FloatTolerance.Close(TestFlows.Values(inMemory.Gaussian.CovarianceMatrix()), TestFlows.Values(streamed.Gaussian.CovarianceMatrix()), "covariance");
     }
 
     [Fact]
@@ -129,14 +129,7 @@ public class StreamingTrainingTests
 
         Assert.True(inMemory.Gaussian.Rank > 0);
         Assert.Equal(inMemory.Gaussian.Rank, streamed.Gaussian.Rank);
-        AssertClose(inMemory.Gaussian.CovarianceMatrix().data<float>().ToArray(), streamed.Gaussian.CovarianceMatrix().data<float>().ToArray());
-    }
-
-    private static void AssertClose(float[] expected, float[] actual)
-    {
-        Assert.Equal(expected.Length, actual.Length);
-        for (int i = 0; i < expected.Length; i++)
-            Assert.True(Math.Abs(expected[i] - actual[i]) <= 1e-5 * Math.Abs(expected[i]) + 1e-6, $"{expected[i]} vs {actual[i]} at {i}");
+        FloatTolerance.Close(TestFlows.Values(inMemory.Gaussian.CovarianceMatrix()), TestFlows.Values(streamed.Gaussian.CovarianceMatrix()), "covariance");
     }
 
     private static float[] Fit(Func<MLContext, IDataView> load, double budget, IEnumerable<Point> test)

@@ -35,6 +35,9 @@ internal static class TestFlows
         return randn(new[] { n, d }, dtype: dtype, generator: generator);
     }
 
+    /// <summary>A tensor's values, as float64, in row-major order.</summary>
+    public static double[] Values(Tensor t) => t.to(ScalarType.Float64).data<double>().ToArray();
+
     public static double MaxAbs(Tensor t) => t.abs().max().to(ScalarType.Float64).item<double>();
 
     /// <summary>Copies of all parameters and buffers, to compare models bit for bit.</summary>

@@ -53,15 +53,14 @@ public sealed class WideInputCovarianceTests
     private static WideRow[] WideRows(int n, bool factor, int seed)
     {
         var random = new Random(seed);
-        double Normal() => Math.Sqrt(-2 * Math.Log(1 - random.NextDouble())) * Math.Cos(2 * Math.PI * random.NextDouble());
         return Enumerable.Range(0, n).Select(_ =>
         {
-            double a = Normal(), b = Normal();
+            double a = random.Gaussian(), b = random.Gaussian();
             return new WideRow
             {
                 Features = Enumerable.Range(0, 1100).Select(j => (float)(factor
-                    ? (j % 2 == 0 ? 2 * a : 2 * b) + Normal()
-                    : Math.Sqrt(5) * Normal())).ToArray(),
+                    ? (j % 2 == 0 ? 2 * a : 2 * b) + random.Gaussian()
+                    : Math.Sqrt(5) * random.Gaussian())).ToArray(),
             };
         }).ToArray();
     }
