@@ -45,19 +45,24 @@ public class GaussianMixture2DSampleTests
         foreach (string variant in new[] { "fixedKinetic", "neuralKinetic" })
         {
             double nll = root.GetProperty(variant).GetProperty("testNll").GetDouble();
-            Assert.True(double.IsFinite(nll) && nll > entropy - 0.5, $"{variant} NLL {nll}");
+            // --quick trains for seconds: no better than the target's entropy less a margin for the test rows' noise, and
+            // no worse than a broad Gaussian's (4.9 nats measured), which a diverged fit would exceed.
+            Assert.True(double.IsFinite(nll) && nll > entropy - 0.5 && nll < entropy + 2, $"{variant} NLL {nll}");
         }
         Assert.True(root.GetProperty("fixedKinetic").GetProperty("parameters").GetInt64()
                     < root.GetProperty("neuralKinetic").GetProperty("parameters").GetInt64());
         foreach (string variant in new[] { "fixedKinetic", "neuralKinetic" })
         {
+            // Written as numbers; --quick trains too little to read V as -log p (the full run's correlation is 0.92, README).
             JsonElement match = root.GetProperty(variant).GetProperty("potentialVsNegativeLogDensity");
-            Assert.InRange(match.GetProperty("correlation").GetDouble(), -1, 1);
-            Assert.True(match.GetProperty("rmsAfterConstant").GetDouble() >= 0, variant);
+            Assert.True(double.IsFinite(match.GetProperty("correlation").GetDouble()), variant);
+            Assert.True(double.IsFinite(match.GetProperty("rmsAfterConstant").GetDouble()), variant);
         }
         // Only the neural variant has a learned kinetic energy to compare with p^2/2.
         Assert.Equal(JsonValueKind.Null, root.GetProperty("fixedKinetic").GetProperty("kineticVsQuadratic").ValueKind);
-        Assert.InRange(root.GetProperty("neuralKinetic").GetProperty("kineticVsQuadratic").GetProperty("correlation").GetDouble(), -1, 1);
+        // The learned kinetic energy against p^2 / 2: 0.97 measured after --quick's brief fit, so the bound is a wide margin
+        // that a kinetic energy unrelated to p^2 / 2 (a broken network or comparison) would still miss.
+        Assert.InRange(root.GetProperty("neuralKinetic").GetProperty("kineticVsQuadratic").GetProperty("correlation").GetDouble(), 0.5, 1);
         foreach (string plot in new[] { "samples.png", "potential.png", "density.png", "training.png", "kinetic.png" })
         {
             byte[] png = File.ReadAllBytes(Path.Combine(folder.FullName, plot));

@@ -55,6 +55,30 @@ public class HamiltonianFlowAnomalyDetectionTests
         Assert.Equal(1.0, nhf.DetectionRateAtFalsePositiveCount);
     }
 
+    // The one real data set in the suite, at default options: not yet RandomizedPca's AUC (the skipped test above), so this
+    // keeps what the detector reaches from sliding back unseen. Measured 0.9457 (AMD EPYC, AVX-512) and 0.9438 to 0.9467
+    // over seeds 1 to 5 of the benchmark's split of the same digits. The floor leaves room for other CPUs' rounding, so it
+    // catches a broken detector, not a fall-back to the fitted Gaussian (0.942). The threshold flagged 8 of the 105 normal
+    // test rows at the default contamination of 0.05; one taken from the training rows' own scores flagged 24% to 39% of
+    // the normal test rows of four tabular sets (docs/anomaly-benchmark.md, sixteenth session).
+    [Fact]
+    public void DefaultDetectorOnMnistTinyKeepsItsAucAndFlagsFewNormalDigits()
+    {
+        var ml = new MLContext(seed: 1);
+        var (train, test) = LoadMnist(ml);
+
+        var scored = ml.AnomalyDetection.Trainers.HamiltonianFlow().Fit(train).Transform(test);
+        double auc = ml.AnomalyDetection.Evaluate(scored).AreaUnderRocCurve;
+        var labels = scored.GetColumn<float>("Label").ToArray();
+        var flags = scored.GetColumn<bool>("PredictedLabel").ToArray();
+        int normal = labels.Count(l => l == 0);
+        int flaggedNormal = labels.Zip(flags).Count(p => p.First == 0 && p.Second);
+        output.WriteLine($"AUC {auc:F5}; {flaggedNormal} of {normal} normal test rows flagged");
+
+        Assert.True(auc > 0.93, $"AUC {auc}");
+        Assert.True(flaggedNormal <= 0.15 * normal, $"{flaggedNormal} of {normal} normal test rows flagged at contamination 0.05");
+    }
+
     [Fact]
     public void WithoutHeldOutRowsTheThresholdIsTheTrainingQuantileAndChangeModelThresholdMovesPredictions()
     {
@@ -146,8 +170,8 @@ public class HamiltonianFlowAnomalyDetectionTests
         var random = new Random(4);
         WideRow Row()
         {
-            double factor = Gaussian(random);
-            return new WideRow { Features = Enumerable.Range(0, WideRow.Dimension).Select(_ => (float)(0.8 * factor + Gaussian(random))).ToArray() };
+            double factor = random.Gaussian();
+            return new WideRow { Features = Enumerable.Range(0, WideRow.Dimension).Select(_ => (float)(0.8 * factor + random.Gaussian())).ToArray() };
         }
         var ml = new MLContext(seed: 1);
         var train = ml.Data.LoadFromEnumerable(Enumerable.Range(0, 200).Select(_ => Row()).ToArray());
@@ -176,8 +200,8 @@ public class HamiltonianFlowAnomalyDetectionTests
         var random = new Random(5);
         float[] Rows(int n) => Enumerable.Range(0, n).SelectMany(_ =>
         {
-            double factor = Gaussian(random);
-            return Enumerable.Range(0, d).Select(_ => (float)(0.8 * factor + Gaussian(random)));
+            double factor = random.Gaussian();
+            return Enumerable.Range(0, d).Select(_ => (float)(0.8 * factor + random.Gaussian()));
         }).ToArray();
         using var train = TorchSharp.torch.tensor(Rows(100), new long[] { 100, d });
         using var fresh = TorchSharp.torch.tensor(Rows(2000), new long[] { 2000, d });
@@ -193,8 +217,6 @@ public class HamiltonianFlowAnomalyDetectionTests
             Assert.InRange(heldOut - newRows, -20, 20);
         }
     }
-
-    private static double Gaussian(Random r) => Math.Sqrt(-2 * Math.Log(1 - r.NextDouble())) * Math.Cos(2 * Math.PI * r.NextDouble());
 
     private sealed class WideRow
     {

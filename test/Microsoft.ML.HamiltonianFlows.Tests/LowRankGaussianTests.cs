@@ -24,11 +24,26 @@ public sealed class LowRankGaussianTests
     private static Tensor FactorRows(int n, int d, int factors, int seed)
     {
         using var scope = NewDisposeScope();
-        Tensor loadings = TestFlows.Points(factors, d, 1000, ScalarType.Float64);
-        loadings = (loadings / loadings.norm(0, keepdim: true)).Times(2);
+        Tensor loadings = Loadings(factors, d);
         Tensor x = TestFlows.Points(n, factors, seed, ScalarType.Float64).matmul(loadings).Plus(TestFlows.Points(n, d, seed + 100, ScalarType.Float64));
         Tensor units = tensor(Enumerable.Range(1, d).Select(j => (double)j).ToArray());
         return (x * units).Plus(50).MoveToOuterDisposeScope();
+    }
+
+    // The loadings [factors, d] of FactorRows: each feature's of norm 2.
+    private static Tensor Loadings(int factors, int d)
+    {
+        Tensor loadings = TestFlows.Points(factors, d, 1000, ScalarType.Float64);
+        return (loadings / loadings.norm(0, keepdim: true)).Times(2);
+    }
+
+    // log N(x; mean, covariance) of each row of x [n, d], by a Cholesky factor of the covariance.
+    private static Tensor GaussianLogDensity(Tensor x, Tensor mean, Tensor covariance)
+    {
+        long d = x.shape[1];
+        Tensor l = linalg.cholesky(covariance);
+        Tensor solved = linalg.solve_triangular(l, (x - mean).t(), upper: false);
+        return (solved * solved).sum(new long[] { 0 }).Plus(l.diagonal().log().sum().Times(2).item<double>() + d * Math.Log(2 * Math.PI)).Times(-0.5);
     }
 
     // n rows of d features, each feature 0.9 times the one before plus noise (correlation 0.9^|i - j|, a spectrum with no
@@ -68,10 +83,7 @@ public sealed class LowRankGaussianTests
         // log N(z; 0, I) + log |dz/dx| is the density of N(mean, covariance) with the covariance the stage reports: the
         // whitening (from 1 / r - 1 and 1 / s) and the covariance (from r^2 - 1 and s^2) are two formulas of one law.
         Tensor covariance = stage.CovarianceMatrix();
-        Tensor l = linalg.cholesky(covariance);
-        Tensor centred = x - stage.Mean;
-        Tensor solved = linalg.solve_triangular(l, centred.t(), upper: false);
-        Tensor exact = (solved * solved).sum(new long[] { 0 }).Plus(l.diagonal().log().sum().Times(2).item<double>() + d * Math.Log(2 * Math.PI)).Times(-0.5);
+        Tensor exact = GaussianLogDensity(x, stage.Mean, covariance);
         double gap = TestFlows.MaxAbs(StandardNormal.LogProbability(z).Plus(logJacobian) - exact);
         Assert.True(gap < 1e-9, $"log-density differs from the covariance's by {gap}");
         // The constant feature stays uncorrelated at its scale.
@@ -162,6 +174,12 @@ public sealed class LowRankGaussianTests
         Assert.InRange(k, 8, 16);
         Tensor u = tensor(basis.Directions);
         Assert.True(TestFlows.MaxAbs(u.t().matmul(u) - eye(k, dtype: ScalarType.Float64)) < 1e-8);
+        // The factors' directions lie in the basis: standardising scales every feature by the same sqrt(5) times its unit,
+        // so in the standardised features the loadings keep their directions.
+        Tensor loadings = Loadings(3, d);
+        double[] inBasis = TestFlows.Values(loadings.matmul(u).norm(1) / loadings.norm(1));
+        output.WriteLine($"share of each loading's norm in the basis: {string.Join(", ", inBasis.Select(x => x.ToString("F4")))}");
+        Assert.All(inBasis, share => Assert.True(share > 0.95, $"a loading keeps {share:F4} of its norm in the basis"));
 
         LowRankBasis independent = RankChoice.Choose(TestFlows.Points(2000, d, 2).Times(5).Plus(3), FeatureCells.None(d), double.PositiveInfinity, 1, FlowArchitecture.MaxRank);
         Assert.Equal(0, independent.Rank);
@@ -231,10 +249,8 @@ public sealed class LowRankGaussianTests
         using var diagonal = Fit(CovarianceKind.Diagonal).Flow;
         Assert.InRange(lowRank.Gaussian.Rank, 8, 16);
 
-        Tensor covariance = lowRank.Gaussian.CovarianceMatrix().to(ScalarType.Float64);
-        Tensor l = linalg.cholesky(covariance);
-        Tensor solved = linalg.solve_triangular(l, (test.to(ScalarType.Float64) - lowRank.Gaussian.Mean.to(ScalarType.Float64)).t(), upper: false);
-        double[] exact = (solved * solved).sum(new long[] { 0 }).Plus(l.diagonal().log().sum().Times(2).item<double>() + d * Math.Log(2 * Math.PI)).Times(-0.5).data<double>().ToArray();
+        double[] exact = TestFlows.Values(GaussianLogDensity(test.to(ScalarType.Float64), lowRank.Gaussian.Mean.to(ScalarType.Float64),
+            lowRank.Gaussian.CovarianceMatrix().to(ScalarType.Float64)));
         double[] estimate, diagonalEstimate;
         using (no_grad())
         using (var generator = new Generator(3))

@@ -38,7 +38,7 @@ public class PairedBootstrapTests
             return Enumerable.Range(0, count).Select(i =>
             {
                 bool anomalous = i % 2 == 0;
-                return ((anomalous ? 1.0 : 0.0) + 0.7 * Gaussian(random), 10 + (anomalous ? 0.5 : 0.0) + Gaussian(random), anomalous);
+                return ((anomalous ? 1.0 : 0.0) + 0.7 * random.Gaussian(), 10 + (anomalous ? 0.5 : 0.0) + random.Gaussian(), anomalous);
             }).ToArray();
         }
 
@@ -67,6 +67,7 @@ public class PairedBootstrapTests
         }).ToArray();
         int[] strata = Enumerable.Range(0, 200).Select(i => i % 2).ToArray();
         var (perTask, mean) = PairedBootstrap.Intervals(strata, tasks, seed: 2);
+        Assert.Equal(tasks.Length, perTask.Length);
         foreach (var (low, high) in perTask)
             Assert.True(mean.High - mean.Low < high - low, $"mean [{mean.Low}, {mean.High}] against one task's [{low}, {high}]");
     }
@@ -79,7 +80,7 @@ public class PairedBootstrapTests
         // task has that task's interval exactly, where independent draws would narrow it by about the square root of 2.
         var random = new Random(4);
         int[] classes = Enumerable.Range(0, 300).Select(i => i % 3).ToArray();
-        double[] noise = classes.Select(_ => Gaussian(random)).ToArray();
+        double[] noise = classes.Select(_ => random.Gaussian()).ToArray();
         (double, double, bool)[] Task(int normal) =>
             classes.Select((c, i) => (noise[i] + (c == normal ? 0 : 1), noise[(i + 1) % 300] + (c == normal ? 0 : 0.5), c != normal)).ToArray();
         var tasks = new[] { Task(0), Task(1), Task(2), Task(0) };
@@ -122,7 +123,4 @@ public class PairedBootstrapTests
         Assert.Contains("[-0.0087, +0.0078]", columns);
         Assert.DoesNotContain("-+", columns);
     }
-
-    private static double Gaussian(Random random) =>
-        Math.Sqrt(-2 * Math.Log(1 - random.NextDouble())) * Math.Cos(2 * Math.PI * random.NextDouble());
 }

@@ -186,7 +186,7 @@ public class PosteriorSamplerTests
     }
 
     [Fact]
-    public void ProgressIsReportedEveryIntervalAndCancellationStopsTraining()
+    public void ProgressIsReportedEveryIntervalAndACancelledTokenStopsTrainingBeforeItStarts()
     {
         var reports = new List<FlowTrainingProgress>();
         using (PosteriorSampler.Train(Small, GaussianLogDensity,

@@ -61,7 +61,7 @@ public sealed class TrainingFaultTests
     [InlineData("collinear columns")]
     [InlineData("one row at 1e30")]
     [InlineData("learning rate 100x")]
-    public void FitOnAwkwardDataReturnsAModelWithFiniteScores(string fault)
+    public void FitOnAwkwardDataReturnsAModelThatScoresTypicalRowsFinitelyAndNoRowNaN(string fault)
     {
         var ml = new MLContext(seed: 1);
         var (train, test) = Data(fault);
