@@ -219,6 +219,28 @@ public sealed class LowRankGaussianTests
     }
 
     [Fact]
+    public void RowsThatAreAllEqualFitALowRankStageOfRankZeroThatScoresAsTheFullStage()
+    {
+        // No feature varies: the rank choice has no direction to keep (it asked narrow() for -1 columns and threw).
+        using var scope = NewDisposeScope();
+        const int d = 6;
+        Tensor rows = ones(200, d).mul(tensor(new[] { 1f, -2f, 3f, 0f, 50f, 7f }));
+        FlowTrainingResult Fit(CovarianceKind covariance) => FlowTrainer.Train(
+            new FlowArchitecture { Dimension = d, HiddenLayers = new[] { 4 }, Covariance = covariance }, rows,
+            new FlowTrainingOptions { MaxSteps = 0, KernelDensityCentres = 0, Seed = 1 });
+        using var lowRank = Fit(CovarianceKind.LowRank).Flow;
+        using var full = Fit(CovarianceKind.Full).Flow;
+        Assert.Equal(0, lowRank.Gaussian.Rank);
+
+        Tensor scored = cat(new[] { rows.narrow(0, 0, 1), rows.narrow(0, 0, 1).Plus(0.5f) });
+        using var noGrad = no_grad();
+        using (var generator = new Generator(2))
+        using (var again = new Generator(2))
+            FloatTolerance.Close(TestFlows.Values(full.LogLikelihood(scored, 4, generator)), TestFlows.Values(lowRank.LogLikelihood(scored, 4, again)),
+                "log-likelihood of the training row and of a row beside it");
+    }
+
+    [Fact]
     public void AFeatureConstantInTrainingIsOutsideTheBasisAndKeepsItsConventionalScale()
     {
         using var scope = NewDisposeScope();

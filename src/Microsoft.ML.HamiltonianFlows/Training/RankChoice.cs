@@ -52,6 +52,9 @@ internal static class RankChoice
 
         // The standardised rows v (of t = c asinh(u / c) with a finite tail) that the stage's correlation is of.
         var (v, heldOut, varying) = Standardised(fitting, scored, tail);
+        // No feature varies in the fitting rows: no direction to keep, the diagonal Gaussian.
+        if (varying == 0)
+            return new LowRankBasis(new double[d, 0], 0);
         Tensor w = heldOut!;
         long n = v.shape[0];
         var rows = Spectrum.Of(v, Math.Min(maxRank, Math.Min(n, d)), varying);
