@@ -195,7 +195,7 @@ public static class FlowWeightsFormat
             throw new InvalidDataException($"Hamiltonian flow weights have a corrupt header: {e.Message}", e);
         }
 
-        var flow = new HamiltonianFlow(architecture, device ?? CPU);
+        var flow = HamiltonianFlow.ToLoadInto(architecture, device ?? CPU);
         try
         {
             if (version >= FirstVaryingVersion)

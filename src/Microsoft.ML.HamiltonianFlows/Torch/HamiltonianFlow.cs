@@ -48,6 +48,15 @@ public sealed class HamiltonianFlow : nn.Module
         }
     }
 
+    // A flow whose weights are read next (FlowWeightsFormat): its initial draws are overwritten, but they come from the same
+    // global generator, so they are made under the lock too, where they cannot fall between another thread's seeding and
+    // its draws in Create.
+    internal static HamiltonianFlow ToLoadInto(FlowArchitecture architecture, Device device)
+    {
+        lock (InitializationLock)
+            return new HamiltonianFlow(architecture, device);
+    }
+
     // Weights drawn from torch's global generator: internal, so that users build flows through Create (seeded, thread-safe),
     // FlowTrainer or a weights file.
     internal HamiltonianFlow(FlowArchitecture architecture) : this(architecture, CPU) { }
