@@ -310,6 +310,25 @@ public class HamiltonianFlowAnomalyDetectionTests
     }
 
     [Fact]
+    public void OptionsChangedAfterTheTrainerIsBuiltDoNotReachItsFit()
+    {
+        // The trainer keeps the options it was built with, validated: a Contamination of 3 set afterwards put the threshold
+        // at the lowest held-out score, and a hidden layer widened afterwards changed the flow, both unvalidated.
+        var ml = new MLContext(seed: 1);
+        var data = ml.Data.LoadFromEnumerable(HamiltonianFlowTransformerTests.Clusters(300, 1));
+        var options = HamiltonianFlowTransformerTests.SmallDetectorOptions();
+        float expected = ml.AnomalyDetection.Trainers.HamiltonianFlow(options).Fit(data).Threshold;
+        var trainer = ml.AnomalyDetection.Trainers.HamiltonianFlow(options);
+        int[] hidden = options.HiddenLayers;
+        options.Contamination = 3;
+        hidden[0] *= 2;
+
+        var detector = trainer.Fit(data);
+        Assert.Equal(expected, detector.Threshold);
+        Assert.Equal(hidden[0] / 2, detector.Model.Flow.Architecture.HiddenLayers[0]);
+    }
+
+    [Fact]
     public void CatalogParametersDefaultToTheOptionsDefaults()
     {
         var detector = new HamiltonianFlowAnomalyTrainer.Options();

@@ -50,8 +50,7 @@ public sealed class HamiltonianFlowAnomalyTrainer : ITrainerEstimator<Hamiltonia
         host = env.Register(nameof(HamiltonianFlowAnomalyTrainer));
         host.CheckValue(options, nameof(options));
         MLNetVersionGuard.EnsureSupported();
-        options.Validate();
-        this.options = options;
+        this.options = options.ValidatedCopy<Options>();
     }
 
     /// <summary>What this trainer needs from its input: no normalization, no caching.</summary>

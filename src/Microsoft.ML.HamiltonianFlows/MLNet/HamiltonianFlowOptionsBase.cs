@@ -212,6 +212,19 @@ public abstract class HamiltonianFlowOptionsBase
         KernelDensityCentres = KernelDensityCentres,
     };
 
+    /// <summary>
+    /// A copy, validated, that the trainers keep: options changed after a trainer is built (or the arrays they hold) do
+    /// not reach its Fit, where they would be read unvalidated; ML.NET's own trainers read their options once too.
+    /// </summary>
+    internal T ValidatedCopy<T>() where T : HamiltonianFlowOptionsBase
+    {
+        Validate();
+        var copy = (T)MemberwiseClone();
+        copy.HiddenLayers = (int[])HiddenLayers.Clone();
+        copy.EncoderHiddenLayers = (int[]?)EncoderHiddenLayers?.Clone();
+        return copy;
+    }
+
     /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid option.</summary>
     internal virtual void Validate()
     {

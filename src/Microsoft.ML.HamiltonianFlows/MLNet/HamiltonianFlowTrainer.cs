@@ -41,8 +41,7 @@ public sealed class HamiltonianFlowTrainer : IEstimator<HamiltonianFlowTransform
         host = env.Register(nameof(HamiltonianFlowTrainer));
         host.CheckValue(options, nameof(options));
         MLNetVersionGuard.EnsureSupported();
-        options.Validate();
-        this.options = options;
+        this.options = options.ValidatedCopy<Options>();
     }
 
     /// <summary>Trains the flow on the feature column of <paramref name="input"/>.</summary>
