@@ -62,4 +62,19 @@ public sealed class EarlyStoppingTests
         Assert.True(result.StoppedEarly);
         Assert.Equal(20, result.History[^1].Steps);
     }
+
+    [Fact]
+    public void PatienceThatRunsOutAtTheLastStepIsNotAnEarlyStop()
+    {
+        // As above, no evaluation beats step 0; with a patience of 2 the evaluation at step 4 would end training, but
+        // step 4 is the budget's last: the budget ended it, not the patience.
+        using var data = TestFlows.Points(200, 2, 1);
+        var result = FlowTrainer.Train(new FlowArchitecture { Dimension = 2, HiddenLayers = new[] { 16, 16 } }, data, new FlowTrainingOptions
+        {
+            MaxSteps = 4, BatchSize = 32, EvaluationInterval = 2, EarlyStoppingPatience = 2, LearningRate = 1e-30, Seed = 1,
+        });
+        using var flow = result.Flow;
+        Assert.Equal(4, result.History[^1].Steps);
+        Assert.False(result.StoppedEarly);
+    }
 }
