@@ -1,4 +1,5 @@
 using Microsoft.ML.HamiltonianFlows.Torch;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Microsoft.ML.HamiltonianFlows.Training;
@@ -63,8 +64,24 @@ internal sealed class GaussianFit : IDisposable
     // Whether the fit makes the tail pass between the first pass and the correlation's.
     private bool HasTailPass => double.IsFinite(tail);
 
-    /// <summary>Rows seen by the first pass.</summary>
-    public long Count => moments.Count;
+    /// <summary>
+    /// A float64 stage of <paramref name="covariance"/> with tail <paramref name="tail"/>, fitted to rows [m, d] held in
+    /// memory and already dequantised (no lattice cells), and how many features vary in them: what the tail and rank
+    /// choices score their held-out rows with.
+    /// </summary>
+    public static (GaussianStage Stage, int Varying) InMemoryStage(Tensor rows, double tail, CovarianceKind covariance)
+    {
+        int d = (int)rows.shape[1];
+        using var fit = new GaussianFit(d, FeatureCells.None(d), tail);
+        fit.AddMoments(rows);
+        fit.EndMoments();
+        // A view per pass: the passes dispose their blocks, and the caller's rows serve again.
+        fit.AddLaterPasses(() => new[] { rows.alias() }, covariance);
+        var stage = new GaussianStage(d, covariance);
+        stage.to(ScalarType.Float64);
+        fit.SetStage(stage);
+        return (stage, d - fit.ConstantFeatures.Length);
+    }
 
     /// <summary>First pass: adds a block of rows [b, d] (any floating type) to the means and variances.</summary>
     public void AddMoments(Tensor block)

@@ -118,15 +118,8 @@ internal static class RankChoice
     // and the number of varying features.
     private static (Tensor V, Tensor? W, int Varying) Standardised(Tensor rows, Tensor? other, double tail)
     {
-        int d = (int)rows.shape[1];
-        using var fit = new GaussianFit(d, FeatureCells.None(d), tail);
-        fit.AddMoments(rows);
-        fit.EndMoments();
-        int varying = d - fit.ConstantFeatures.Length;
-        fit.AddLaterPasses(() => new[] { rows.alias() }, CovarianceKind.Diagonal);
-        using var stage = new GaussianStage(d, CovarianceKind.Diagonal);
-        stage.to(ScalarType.Float64);
-        fit.SetStage(stage);
+        var (stage, varying) = GaussianFit.InMemoryStage(rows, tail, CovarianceKind.Diagonal);
+        using var disposeStage = stage;
         Tensor Standardise(Tensor x) => stage.Whiten(x).Z * stage.Varying;
         return (Standardise(rows), other is null ? null : Standardise(other), varying);
     }

@@ -76,11 +76,11 @@ internal static class TailChoice
             d = varying.Length;
         }
 
-        double plain = HeldOutLogLikelihood(fitting, scored, d, covariance, double.PositiveInfinity);
+        double plain = HeldOutLogLikelihood(fitting, scored, covariance, double.PositiveInfinity);
         double best = double.PositiveInfinity, bestGain = MinimumGainPerFeature * d;
         foreach (double c in Candidates)
         {
-            double gain = HeldOutLogLikelihood(fitting, scored, d, covariance, c) - plain;
+            double gain = HeldOutLogLikelihood(fitting, scored, covariance, c) - plain;
             if (gain > bestGain)
             {
                 best = c;
@@ -112,16 +112,9 @@ internal static class TailChoice
     }
 
     // The held-out rows' mean log-likelihood under the stage of tail c fitted to the fitting rows (already dequantised).
-    private static double HeldOutLogLikelihood(Tensor fitting, Tensor scored, int d, CovarianceKind covariance, double c)
+    private static double HeldOutLogLikelihood(Tensor fitting, Tensor scored, CovarianceKind covariance, double c)
     {
-        using var fit = new GaussianFit(d, FeatureCells.None(d), c);
-        fit.AddMoments(fitting);
-        fit.EndMoments();
-        // A view per pass: the passes dispose their blocks, and the fitting rows serve every c.
-        fit.AddLaterPasses(() => new[] { fitting.alias() }, covariance);
-        using var stage = new GaussianStage(d, covariance);
-        stage.to(ScalarType.Float64);
-        fit.SetStage(stage);
+        using var stage = GaussianFit.InMemoryStage(fitting, c, covariance).Stage;
         var (z, logJacobian) = stage.Whiten(scored);
         return StandardNormal.LogProbability(z).Plus(logJacobian).mean().item<double>();
     }
