@@ -107,7 +107,14 @@ public sealed class HamiltonianFlowModelParameters : ModelParametersBase<float>,
     /// The fitted Gaussian's share alpha of the scored density, (1 - alpha) p_flow + alpha p_Gaussian (the fitted Gaussian's
     /// law, with its heavier tails where it has them: <see cref="GaussianTail"/>), measured on the rows the fit held out (0 when none were); see <see cref="Torch.HamiltonianFlow.GaussianWeight"/>.
     /// </summary>
-    public double GaussianWeight => flow.GaussianWeight;
+    public double GaussianWeight
+    {
+        get
+        {
+            lock (flowLock)
+                return flow.GaussianWeight;
+        }
+    }
 
     /// <summary>
     /// The kernel density's share beta of the scored density, (1 - beta) p_model + beta p_kernels, measured on the rows the fit
@@ -125,7 +132,14 @@ public sealed class HamiltonianFlowModelParameters : ModelParametersBase<float>,
     /// The tail c of the fitted Gaussian's marginals t = c asinh(u / c), chosen on held-out training rows; +infinity for the
     /// plain Gaussian. See <see cref="Torch.GaussianStage"/>.
     /// </summary>
-    public double GaussianTail => flow.Gaussian.Tail;
+    public double GaussianTail
+    {
+        get
+        {
+            lock (flowLock)
+                return flow.Gaussian.Tail;
+        }
+    }
 
     // The flow itself, shared by every transformer made from this model: internal, since disposing or training it would
     // change them all. Users who want the engine's API train with FlowTrainer or load a weights file.

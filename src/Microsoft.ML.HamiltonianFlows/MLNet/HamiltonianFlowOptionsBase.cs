@@ -163,8 +163,9 @@ public abstract class HamiltonianFlowOptionsBase
     public int? NumberOfThreads { get; set; } = FlowDefaults.NumberOfThreads;
 
     /// <summary>
-    /// Most megabytes of training rows read into memory. When the finite rows (count x dimension x 4 bytes) fit,
-    /// they are read once and trained on in memory; otherwise training streams: passes over the data count the rows,
+    /// Most megabytes of training rows read into memory. When the rows (count x dimension x 4 bytes, those with a non-finite
+    /// value counted too, as the view's row count has them) fit, they are read once and trained on in memory; otherwise
+    /// training streams: passes over the data count the rows,
     /// draw a sample for the gross-outlier rule and fit the Gaussian, and every epoch reads the data again through a
     /// shuffled cursor (the data's own shuffling when it can shuffle, else a pool of at most 4096 rows and of at
     /// most this budget), holding one minibatch and the validation rows. Streamed validation rows are chosen by a

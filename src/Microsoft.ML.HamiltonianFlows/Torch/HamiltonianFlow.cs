@@ -164,7 +164,8 @@ public sealed class HamiltonianFlow : nn.Module
         {
             // Read from the buffer each time (not cached): loading weights replaces it.
             using var noGrad = no_grad();
-            return gaussianWeight.to(ScalarType.Float64).item<double>();
+            using Tensor stored = gaussianWeight.to(ScalarType.Float64);
+            return stored.item<double>();
         }
     }
 
@@ -244,7 +245,9 @@ public sealed class HamiltonianFlow : nn.Module
     /// Standard-normal draws per importance sample and row that <see cref="LogImportanceWeights(Tensor, Tensor)"/> takes:
     /// d for the momentum, and d more for the dequantisation offsets when the Gaussian stage has lattice features.
     /// </summary>
-    public int NoiseWidth => gaussian.HasCells ? 2 * Dimension : Dimension;
+    public int NoiseWidth => NoiseWidthWith(gaussian.HasCells);
+
+    private int NoiseWidthWith(bool cells) => cells ? 2 * Dimension : Dimension;
 
     /// <summary>
     /// <see cref="LogImportanceWeights(Tensor, int, Generator?)"/> with its random draws given as standard normals:
@@ -256,7 +259,7 @@ public sealed class HamiltonianFlow : nn.Module
         x = Prepare(x);
         // Read once: it is a torch call, and this path scores one row at a time for the anomaly detector.
         bool cells = gaussian.HasCells;
-        int width = cells ? 2 * Dimension : Dimension;
+        int width = NoiseWidthWith(cells);
         if (noise.dim() != 3 || noise.shape[0] < 1 || noise.shape[1] != x.shape[0] || noise.shape[2] != width)
             throw new ArgumentException(
                 $"Expected noise of shape [samples >= 1, {x.shape[0]}, {width}], got [{string.Join(", ", noise.shape)}].", nameof(noise));
@@ -359,7 +362,8 @@ public sealed class HamiltonianFlow : nn.Module
 
     /// <summary>
     /// <see cref="LogLikelihood(Tensor, int, Generator?)"/> with the encoder's standard-normal draws given as
-    /// <paramref name="noise"/> of shape [samples, n, d], so that a caller can make each row's estimate reproducible.
+    /// <paramref name="noise"/> of shape [samples, n, <see cref="NoiseWidth"/>] (d, or 2d where the stage has lattice features:
+    /// <see cref="LogImportanceWeights(Tensor, Tensor)"/>), so that a caller can make each row's estimate reproducible.
     /// </summary>
     public Tensor LogLikelihood(Tensor x, Tensor noise) =>
         LogImportanceWeights(x, noise).logsumexp(0).Plus(-Math.Log(noise.shape[0]));
