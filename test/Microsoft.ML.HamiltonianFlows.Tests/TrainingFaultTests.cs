@@ -107,6 +107,29 @@ public sealed class TrainingFaultTests
         Assert.DoesNotContain(cleanWarnings, w => w.Contains("constant"));
     }
 
+    [Fact]
+    public void ADoubleFeatureThatVariesLittleAroundALargeOffsetIsNamedInAWarning()
+    {
+        // Seconds since 1970 varying by about 300 s: Single holds values near 1.7e9 in steps of 128, so the flow, which reads
+        // features as Single, sees much of the variation rounded away. The same rows with the offset subtracted do not warn.
+        var random = new Random(3);
+        var rows = Enumerable.Range(0, 300).Select(_ => (Time: 1.7e9 + 300 * random.Gaussian(), Other: random.Gaussian())).ToArray();
+        List<string> Warnings(double offset)
+        {
+            var ml = new MLContext(seed: 1);
+            var warnings = new List<string>();
+            ml.Log += (_, e) => { if (e.Kind == Runtime.ChannelMessageKind.Warning) lock (warnings) warnings.Add(e.Message); };
+            var data = ml.Data.LoadFromEnumerable(rows.Select(r => new HamiltonianFlowTransformerTests.DoublePoint { Features = new[] { r.Time - offset, r.Other } }));
+            using var model = ml.Transforms.HamiltonianFlow(HamiltonianFlowTransformerTests.SmallOptions()).Fit(data);
+            return warnings;
+        }
+
+        string warning = Assert.Single(Warnings(0), w => w.Contains("large offset"));
+        Assert.Contains("1 of the 2 values of feature column 'Features'", warning);
+        Assert.Contains("(0-based: 0 in steps of 128 with standard deviation", warning);
+        Assert.DoesNotContain(Warnings(1.7e9), w => w.Contains("large offset"));
+    }
+
     [Theory]
     [InlineData(1e6)]
     [InlineData(30)]

@@ -91,7 +91,14 @@ internal static class FlowFitting
                        $"training rows (0-based: {string.Join(", ", result.ConstantFeatures.Take(10))}{(result.ConstantFeatures.Count > 10 ? ", ..." : "")}). " +
                        "The model leaves each to its fitted Gaussian, with the typical spread of the varying values (the geometric mean of " +
                        "their standard deviations), so any other value there scores as unlikely on that scale alone, and its samples " +
-                       "draw the training value; with one training row or identical rows, every value is constant (spread 1).");
+                       "draw the training value; with one training row or identical rows, every value is constant (spread 1). Values are compared as " +
+                       "Single, a Double column's too: Doubles closer than Single's spacing at their size are equal.");
+        if (CoarselyRounded(result.Flow.Gaussian, result.ConstantFeatures) is { Count: > 0 } coarse)
+            ch.Warning($"{coarse.Count} of the {feature.Dimension} values of feature column '{feature.Name}' vary little around a large offset: " +
+                       $"Single precision rounds them in steps of more than {CoarseRoundingShare * 100:G2}% of their standard deviation (0-based: " +
+                       string.Join(", ", coarse.Take(10).Select(c => $"{c.Feature} in steps of {c.Step:G3} with standard deviation {c.Deviation:G3}")) +
+                       (coarse.Count > 10 ? ", ..." : "") + "). The flow reads its features as Single, Double columns too, so their variation is " +
+                       "partly lost; subtract the offset in front of it (e.g. NormalizeMeanVariance) to keep it.");
         ch.Info($"Kept the weights of step {result.BestStep}" + (result.BestStep == 0 ? " (the fitted Gaussian)" : "") +
                 (result.StoppedEarly ? "; stopped early." : result.ReachedTimeLimit ? $"; stopped at the time limit ({nameof(options.MaxTrainingTime)})." : "."));
         // The scoring seed is a function of the training seed, so a model trained twice scores identically.
@@ -116,6 +123,32 @@ internal static class FlowFitting
             ch.Info($"The fitted Gaussian's correlation has rank {result.Flow.Gaussian.Rank} plus a constant (of at most {GaussianStage.BasisColumns(feature.Dimension)}), " +
                     "chosen on held-out rows of the training sample" + (result.Flow.Gaussian.Rank == 0 ? ": features independent." : "."));
         return new Result(new HamiltonianFlowModelParameters(host, result.Flow, samples, scoringSeed), feature, result.HeldOutLogLikelihoods);
+    }
+
+    // A Single's spacing above this share of a feature's standard deviation loses a visible part of its variation (and can
+    // make its values look like a lattice's).
+    private const double CoarseRoundingShare = 0.01;
+
+    // The varying features whose values Single rounds in steps above CoarseRoundingShare of their standard deviation: the
+    // spacing of Single at the feature's mean against the fitted Gaussian's scale.
+    private static List<(int Feature, double Step, double Deviation)> CoarselyRounded(GaussianStage gaussian, IReadOnlyCollection<int> constant)
+    {
+        double[] mean, scale;
+        using (var noGrad = no_grad())
+        using (Tensor means = gaussian.Mean.to(ScalarType.Float64).cpu(), scales = gaussian.Scale.to(ScalarType.Float64).cpu())
+        {
+            mean = means.data<double>().ToArray();
+            scale = scales.data<double>().ToArray();
+        }
+        var coarse = new List<(int, double, double)>();
+        for (int j = 0; j < mean.Length; j++)
+        {
+            float magnitude = Math.Abs((float)mean[j]);
+            double step = MathF.BitIncrement(magnitude) - (double)magnitude;
+            if (!constant.Contains(j) && step > CoarseRoundingShare * scale[j])
+                coarse.Add((j, step, scale[j]));
+        }
+        return coarse;
     }
 
     private static (float[] Rows, int Count) ReadFiniteRows(IChannel ch, IDataView data, FeatureColumn feature)

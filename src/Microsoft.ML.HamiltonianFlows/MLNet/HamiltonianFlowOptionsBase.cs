@@ -58,7 +58,8 @@ public abstract class HamiltonianFlowOptionsBase
 
     /// <summary>
     /// Whether the flow computes in Double (float64) instead of Single (float32): roughly twice the time and memory,
-    /// for likelihoods compared to many digits. Output columns stay Single. Default false.
+    /// for likelihoods compared to many digits. Output columns stay Single, and the features are read as Single, a Double
+    /// column's too, as ML.NET's trainers read theirs (a fit warns where that rounds a feature coarsely). Default false.
     /// </summary>
     public bool DoublePrecision { get; set; }
 
