@@ -45,16 +45,22 @@ public sealed class EarlyStoppingTests
         Assert.False(rule.Continue(600, improved: false));
     }
 
+    // A fit that never beats its Gaussian: a learning rate of 1e-30 changes no weight by anything float32 can see, so every
+    // evaluation (every 2 steps, patience 2) equals step 0's and none is better.
+    private static FlowTrainingResult FitThatNeverImproves(int maxSteps)
+    {
+        using var data = TestFlows.Points(200, 2, 1);
+        return FlowTrainer.Train(new FlowArchitecture { Dimension = 2, HiddenLayers = new[] { 16, 16 } }, data, new FlowTrainingOptions
+        {
+            MaxSteps = maxSteps, BatchSize = 32, EvaluationInterval = 2, EarlyStoppingPatience = 2, LearningRate = 1e-30, Seed = 1,
+        });
+    }
+
     [Fact]
     public void AFitThatNeverBeatsItsGaussianTrainsForHalfItsBudget()
     {
-        // A learning rate of 1e-30 changes no weight by anything float32 can see: every evaluation equals step 0's, and
-        // none is better. With a patience of 2 evaluations training would have ended at step 4; it ends at 20 of 40.
-        using var data = TestFlows.Points(200, 2, 1);
-        var result = FlowTrainer.Train(new FlowArchitecture { Dimension = 2, HiddenLayers = new[] { 16, 16 } }, data, new FlowTrainingOptions
-        {
-            MaxSteps = 40, BatchSize = 32, EvaluationInterval = 2, EarlyStoppingPatience = 2, LearningRate = 1e-30, Seed = 1,
-        });
+        // With a patience of 2 evaluations training would have ended at step 4; it ends at 20 of 40.
+        var result = FitThatNeverImproves(40);
         using var flow = result.Flow;
         Assert.All(result.History.Skip(1), r => Assert.True(r.ValidationLoss >= result.History[0].ValidationLoss));
         // None beat the Gaussian, and none beat the first trained evaluation either: its weights are the ones kept.
@@ -66,13 +72,8 @@ public sealed class EarlyStoppingTests
     [Fact]
     public void PatienceThatRunsOutAtTheLastStepIsNotAnEarlyStop()
     {
-        // As above, no evaluation beats step 0; with a patience of 2 the evaluation at step 4 would end training, but
-        // step 4 is the budget's last: the budget ended it, not the patience.
-        using var data = TestFlows.Points(200, 2, 1);
-        var result = FlowTrainer.Train(new FlowArchitecture { Dimension = 2, HiddenLayers = new[] { 16, 16 } }, data, new FlowTrainingOptions
-        {
-            MaxSteps = 4, BatchSize = 32, EvaluationInterval = 2, EarlyStoppingPatience = 2, LearningRate = 1e-30, Seed = 1,
-        });
+        // The evaluation at step 4 would end training, but step 4 is the budget's last: the budget ended it, not the patience.
+        var result = FitThatNeverImproves(4);
         using var flow = result.Flow;
         Assert.Equal(4, result.History[^1].Steps);
         Assert.False(result.StoppedEarly);
