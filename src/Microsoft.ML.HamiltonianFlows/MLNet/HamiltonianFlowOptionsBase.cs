@@ -171,8 +171,7 @@ public abstract class HamiltonianFlowOptionsBase
     /// shuffled cursor (the data's own shuffling when it can shuffle, else a pool of at most 4096 rows and of at
     /// most this budget), holding one minibatch and the validation rows. Streamed validation rows are chosen by a
     /// hash of the row's id and the seed, so the split is about, not exactly, <see cref="ValidationFraction"/>,
-    /// and a streamed model differs from an in-memory one trained on the same data. The anomaly detector also
-    /// scores its training rows a block at a time then. Default 1024.
+    /// and a streamed model differs from an in-memory one trained on the same data. Default 1024.
     /// </summary>
     public double MemoryBudgetMegabytes { get; set; } = FlowDefaults.MemoryBudgetMegabytes;
 
