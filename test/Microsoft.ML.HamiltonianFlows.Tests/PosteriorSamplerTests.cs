@@ -212,6 +212,34 @@ public class PosteriorSamplerTests
             new PosteriorSamplerOptions { Constraints = new[] { ParameterConstraint.Positive } }));
         Assert.Contains("Constraints", error.Message);
         Assert.Throws<ArgumentException>(() => ParameterConstraint.Interval(1, 1));
+        // Annealing as long as the fit would never reach the target itself (beta stays below 1).
+        error = Assert.Throws<ArgumentException>(() => PosteriorSampler.Train(Small, GaussianLogDensity,
+            new PosteriorSamplerOptions { Steps = 100, AnnealingSteps = 100 }));
+        Assert.Equal("AnnealingSteps", error.ParamName);
+    }
+
+    [Fact]
+    public void ConstraintsDrawsAndLayersOutOfShapeAreErrorsNotSilentlyTruncated()
+    {
+        // One constraint for two columns dropped the second column and its Jacobian without a word.
+        using var u = zeros(3, 2, dtype: ScalarType.Float64);
+        var one = new[] { ParameterConstraint.Positive };
+        Assert.Equal("u", Assert.Throws<ArgumentException>(() => ParameterConstraint.Constrain(one, u)).ParamName);
+        Assert.Equal("theta", Assert.Throws<ArgumentException>(() => ParameterConstraint.Unconstrain(one, u)).ParamName);
+        Assert.Equal("constraints", Assert.Throws<ArgumentException>(() =>
+            ParameterConstraint.Constrain(new ParameterConstraint[] { ParameterConstraint.Positive, null! }, u)).ParamName);
+
+        // Draws where the target's density is zero everywhere have no weights to normalise: NaN summaries and every
+        // quantile at the smallest draw before.
+        var nowhere = new PosteriorSamples(new[] { 1.0, 2.0, 3.0 }, 1, new[] { double.NegativeInfinity, double.NegativeInfinity, double.NegativeInfinity });
+        Assert.Throws<InvalidOperationException>(() => nowhere.Summarize());
+        Assert.Throws<InvalidOperationException>(() => nowhere.EffectiveSampleSize);
+        Assert.Equal(2.0, nowhere.Summarize(importanceWeighted: false).Mean[0], 12);
+        Assert.Throws<ArgumentOutOfRangeException>(() => nowhere.Column(1));
+
+        using var posterior = PosteriorSampler.Train(Small, GaussianLogDensity, new PosteriorSamplerOptions { Steps = 2, NumberOfThreads = 1 });
+        using var theta = zeros(4, 2);
+        Assert.Equal("layer", Assert.Throws<ArgumentOutOfRangeException>(() => posterior.PotentialEnergy(theta, layer: Small.Hamiltonians)).ParamName);
     }
 
     /// <summary>The first coordinate of the "theta = (a, b)" an error message names.</summary>

@@ -34,7 +34,7 @@ public sealed class ParameterConstraint
     public static ParameterConstraint Interval(double lower, double upper)
     {
         if (!double.IsFinite(lower) || !double.IsFinite(upper) || !(lower < upper))
-            throw new ArgumentException($"An interval needs finite bounds with lower < upper, got ({lower}, {upper}).");
+            throw new ArgumentException(FormattableString.Invariant($"An interval needs finite bounds with lower < upper, got ({lower}, {upper})."), nameof(lower));
         return new ParameterConstraint(Kind.Interval, lower, upper);
     }
 
@@ -57,6 +57,7 @@ public sealed class ParameterConstraint
     /// </summary>
     public static (Tensor Theta, Tensor LogJacobian) Constrain(IReadOnlyList<ParameterConstraint> constraints, Tensor u)
     {
+        CheckColumns(constraints, u, nameof(u));
         var columns = new Tensor[constraints.Count];
         Tensor logJacobian = zeros(u.shape[0], dtype: u.dtype, device: u.device);
         for (int j = 0; j < constraints.Count; j++)
@@ -71,8 +72,23 @@ public sealed class ParameterConstraint
     }
 
     /// <summary>The inverse of <see cref="Constrain(IReadOnlyList{ParameterConstraint}, Tensor)"/>: u from theta of shape [n, d]. Values outside the support give NaN or infinities.</summary>
-    public static Tensor Unconstrain(IReadOnlyList<ParameterConstraint> constraints, Tensor theta) =>
-        stack(constraints.Select((c, j) => c.Unconstrain(theta[.., j])).ToArray(), 1);
+    public static Tensor Unconstrain(IReadOnlyList<ParameterConstraint> constraints, Tensor theta)
+    {
+        CheckColumns(constraints, theta, nameof(theta));
+        return stack(constraints.Select((c, j) => c.Unconstrain(theta[.., j])).ToArray(), 1);
+    }
+
+    // One constraint, not null, per column of a [n, d] tensor: fewer would silently drop columns (and their Jacobian).
+    private static void CheckColumns(IReadOnlyList<ParameterConstraint> constraints, Tensor values, string name)
+    {
+        ArgumentNullException.ThrowIfNull(constraints);
+        ArgumentNullException.ThrowIfNull(values, name);
+        if (values.dim() != 2 || values.shape[1] != constraints.Count)
+            throw new ArgumentException($"Expected [n, {constraints.Count}] values, one column per constraint, got [{string.Join(", ", values.shape)}].", name);
+        for (int j = 0; j < constraints.Count; j++)
+            if (constraints[j] is null)
+                throw new ArgumentException($"Constraint {j} is null; use {nameof(ParameterConstraint)}.{nameof(Unbounded)}.", nameof(constraints));
+    }
 
     private (Tensor Theta, Tensor? LogJacobian) Constrain(Tensor u) => kind switch
     {

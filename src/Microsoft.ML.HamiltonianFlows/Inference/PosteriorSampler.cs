@@ -48,19 +48,30 @@ public static class PosteriorSampler
         using var threads = TorchThreads.Use(options.NumberOfThreads);
 
         var flow = HamiltonianFlow.Create(architecture, options.Seed, device);
-        var locationScale = new LocationScale(
-            options.Location ?? new double[d], options.Scale ?? Enumerable.Repeat(1.0, d).ToArray(),
-            options.LearnLocationScale, architecture.Precision, flow.Device);
-        var constraints = options.Constraints?.ToArray() ?? Enumerable.Repeat(ParameterConstraint.Unbounded, d).ToArray();
-        var posterior = new PosteriorFlow(flow, locationScale, constraints, new TargetDensity(logDensity));
+        LocationScale? locationScale = null;
+        PosteriorFlow? posterior = null;
         try
         {
+            locationScale = new LocationScale(
+                options.Location ?? new double[d], options.Scale ?? Enumerable.Repeat(1.0, d).ToArray(),
+                options.LearnLocationScale, architecture.Precision, flow.Device);
+            var constraints = options.Constraints?.ToArray() ?? Enumerable.Repeat(ParameterConstraint.Unbounded, d).ToArray();
+            posterior = new PosteriorFlow(flow, locationScale, constraints, new TargetDensity(logDensity));
             posterior.History = Fit(posterior, options, progress, cancellationToken);
             return posterior;
         }
         catch
         {
-            posterior.Dispose();
+            // The posterior owns the flow and the location-scale map once it is built.
+            if (posterior is not null)
+            {
+                posterior.Dispose();
+            }
+            else
+            {
+                locationScale?.Dispose();
+                flow.Dispose();
+            }
             throw;
         }
     }

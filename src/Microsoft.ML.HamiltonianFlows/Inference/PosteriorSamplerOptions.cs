@@ -100,6 +100,10 @@ public sealed record PosteriorSamplerOptions
                 throw new ArgumentException($"{nameof(Constraints)}[{j}] is null; use {nameof(ParameterConstraint)}.{nameof(ParameterConstraint.Unbounded)}.", nameof(Constraints));
         if (AnnealingSteps < 0)
             throw new ArgumentException($"{nameof(AnnealingSteps)} must not be negative, got {AnnealingSteps}.", nameof(AnnealingSteps));
+        // Annealing that lasts the whole fit never reaches beta = 1: the flow would be fitted to the tempered target.
+        if (AnnealingSteps >= Steps && AnnealingSteps > 0)
+            throw new ArgumentException($"{nameof(AnnealingSteps)} ({AnnealingSteps}) must be below {nameof(Steps)} ({Steps}), so that the last steps fit the target itself.",
+                nameof(AnnealingSteps));
         if (!(InitialInverseTemperature > 0 && InitialInverseTemperature <= 1))
             throw new ArgumentException($"{nameof(InitialInverseTemperature)} must be in (0, 1], got {InitialInverseTemperature}.", nameof(InitialInverseTemperature));
     }

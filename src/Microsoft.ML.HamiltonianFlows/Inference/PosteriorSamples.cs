@@ -31,7 +31,12 @@ public sealed class PosteriorSamples
 
 
     /// <summary>Parameter j of every draw.</summary>
-    public double[] Column(int j) => Enumerable.Range(0, Count).Select(i => Values[i * Dimension + j]).ToArray();
+    public double[] Column(int j)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(j);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(j, Dimension);
+        return Enumerable.Range(0, Count).Select(i => Values[i * Dimension + j]).ToArray();
+    }
 
     /// <summary>The ELBO: mean log w, an estimate of a lower bound on log Z.</summary>
     public double EvidenceLowerBound => LogWeights.Average();
@@ -39,8 +44,11 @@ public sealed class PosteriorSamples
     /// <summary>Importance-weighted log-evidence: log (1/n) sum w.</summary>
     public double LogEvidence => LogSumExp(LogWeights) - Math.Log(Count);
 
-    /// <summary>Kish's effective sample size (sum w)^2 / sum w^2, between 1 and n; n when the flow is the exact posterior.</summary>
-    public double EffectiveSampleSize => Math.Exp(2 * LogSumExp(LogWeights) - LogSumExp(LogWeights.Select(l => 2 * l)));
+    /// <summary>
+    /// Kish's effective sample size (sum w)^2 / sum w^2, between 1 and n; n when the flow is the exact posterior.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The target's density is zero at every draw.</exception>
+    public double EffectiveSampleSize => Math.Exp(2 * LogTotalWeight() - LogSumExp(LogWeights.Select(l => 2 * l)));
 
     /// <summary>
     /// Mean, standard deviation, covariance and quantiles of the draws: weighted by the normalised importance weights
@@ -49,6 +57,7 @@ public sealed class PosteriorSamples
     /// </summary>
     /// <param name="importanceWeighted">Whether to weight the draws.</param>
     /// <param name="quantileLevels">Probabilities of the quantiles; default 0.025, 0.16, 0.5, 0.84, 0.975.</param>
+    /// <exception cref="InvalidOperationException">Weighted, and the target's density is zero at every draw.</exception>
     public PosteriorSummary Summarize(bool importanceWeighted = true, params double[] quantileLevels)
     {
         if (quantileLevels.Length == 0)
@@ -92,8 +101,17 @@ public sealed class PosteriorSamples
     {
         if (!importanceWeighted)
             return Enumerable.Repeat(1.0 / Count, Count).ToArray();
-        double total = LogSumExp(LogWeights);
+        double total = LogTotalWeight();
         return LogWeights.Select(l => Math.Exp(l - total)).ToArray();
+    }
+
+    // log sum w; with every w zero the normalised weights would all be NaN (and every quantile the smallest draw).
+    private double LogTotalWeight()
+    {
+        double total = LogSumExp(LogWeights);
+        if (double.IsNegativeInfinity(total))
+            throw new InvalidOperationException("The target's density is zero at every draw: no importance weight to normalise.");
+        return total;
     }
 
     private static double LogSumExp(IEnumerable<double> values)

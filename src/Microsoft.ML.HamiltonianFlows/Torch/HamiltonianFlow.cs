@@ -408,10 +408,13 @@ public sealed class HamiltonianFlow : nn.Module
     /// dynamics move (those of features constant in training held at 0).
     /// </summary>
     public Tensor PotentialEnergyAt(Tensor x, int layer = 0) =>
-        layers[layer].Hamiltonian.Potential.forward(OnMoving(gaussian.forward(Prepare(x)), Moving()));
+        Layer(layer).Hamiltonian.Potential.forward(OnMoving(gaussian.forward(Prepare(x)), Moving()));
 
     /// <summary>The kinetic energy K(p) of Hamiltonian <paramref name="layer"/> at momenta p, [n], over the moving coordinates.</summary>
-    public Tensor KineticEnergyAt(Tensor p, int layer = 0) => layers[layer].Hamiltonian.Kinetic.forward(OnMoving(Prepare(p), Moving()));
+    public Tensor KineticEnergyAt(Tensor p, int layer = 0) => Layer(layer).Hamiltonian.Kinetic.forward(OnMoving(Prepare(p), Moving()));
+
+    private Leapfrog Layer(int layer) => layer >= 0 && layer < layers.Count ? layers[layer]
+        : throw new ArgumentOutOfRangeException(nameof(layer), layer, $"The flow has {layers.Count} Hamiltonians (0-based layers).");
 
     // Phase-space points with the held coordinates at 0: where the energies that move the others are evaluated.
     private static Tensor OnMoving(Tensor point, Tensor? moving) => moving is null ? point : point * moving;
