@@ -32,14 +32,16 @@ internal sealed class DataViewRows : StreamedRows
         var columns = new[] { data.Schema[feature.Name] };
         // A view that shuffles itself does it best; otherwise a bounded pool shuffles the storage order locally.
         if (shuffleSeed is int seed && !data.CanShuffle)
-            return Pooled(ReadCursor(data.GetRowCursor(columns), counting: false), new Random(seed));
-        return ReadCursor(shuffleSeed is int s ? data.GetRowCursor(columns, new Random(s)) : data.GetRowCursor(columns),
+            return Pooled(ReadCursor(() => data.GetRowCursor(columns), counting: false), new Random(seed));
+        return ReadCursor(() => shuffleSeed is int s ? data.GetRowCursor(columns, new Random(s)) : data.GetRowCursor(columns),
             counting: shuffleSeed is null && !reported);
     }
 
-    private IEnumerable<StreamedRow> ReadCursor(DataViewRowCursor cursor, bool counting)
+    // The cursor is opened when the rows are first enumerated, and by each enumeration its own, so that one never
+    // enumerated holds none and one enumerated twice does not read a disposed cursor.
+    private IEnumerable<StreamedRow> ReadCursor(Func<DataViewRowCursor> open, bool counting)
     {
-        using (cursor)
+        using (var cursor = open())
         {
             var read = feature.MakeReader(cursor);
             var id = cursor.GetIdGetter();

@@ -39,7 +39,19 @@ internal sealed class FlowScoreDataView : IDataView
         bool scoreActive = needed.Any(c => c.Index >= FirstOutput);
         var inputColumns = needed.Where(c => c.Index < FirstOutput).Select(c => input.Schema[c.Index]).ToList();
         var lookAhead = scoreActive ? input.GetRowCursor(new[] { input.Schema[parent.Feature.Name] }) : null;
-        return new Cursor(this, input.GetRowCursor(inputColumns), lookAhead);
+        DataViewRowCursor? rows = null;
+        try
+        {
+            rows = input.GetRowCursor(inputColumns);
+            return new Cursor(this, rows, lookAhead);
+        }
+        catch
+        {
+            // A cursor holds the input's resources (a file, a loader's threads) until disposed.
+            rows?.Dispose();
+            lookAhead?.Dispose();
+            throw;
+        }
     }
 
     // One cursor: the blocks are read in row order, which a split cursor set would not preserve.
@@ -112,7 +124,9 @@ internal sealed class FlowScoreDataView : IDataView
                 blockCount++;
             }
             if (blockCount == 0)
-                throw new InvalidOperationException("The input view returned fewer rows to a second cursor than to the first.");
+                throw new InvalidOperationException(
+                    $"The input view returned fewer rows to a second cursor than to the first (none after row position {lookAhead!.Position}, " +
+                    $"while the first is at {input.Position}).");
             view.parent.Model.LogLikelihood(block.AsSpan(0, blockCount * d), scores.AsSpan(0, blockCount));
         }
 

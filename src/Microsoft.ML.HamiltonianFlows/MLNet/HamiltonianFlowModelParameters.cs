@@ -19,8 +19,10 @@ namespace Microsoft.ML.HamiltonianFlows;
 /// <remarks>
 /// Log-likelihoods are importance-weighted estimates, log (1/K) sum_k w_k with K = <see cref="ScoringImportanceSamples"/>
 /// momenta per row. The momenta of a row are drawn from a generator seeded by <see cref="ScoringSeed"/> and the row's
-/// own values, so scoring is deterministic: a row gets the same value in any batch or position, in
-/// <c>Transform</c> and in a <c>PredictionEngine</c>, before and after a save and load.
+/// own values, so scoring is deterministic: a row gets the same momenta in any batch or position, in <c>Transform</c>
+/// and in a <c>PredictionEngine</c>, before and after a save and load, and the same value up to float rounding (oneMKL
+/// rounds products of different row counts differently in the last bits: about 1e-5 relative at most in the tests;
+/// the same block of rows, or a save and load, agrees bit for bit).
 /// </remarks>
 public sealed class HamiltonianFlowModelParameters : ModelParametersBase<float>, IDisposable
 {

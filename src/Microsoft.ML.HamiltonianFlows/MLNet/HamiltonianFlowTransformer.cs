@@ -16,7 +16,8 @@ namespace Microsoft.ML.HamiltonianFlows;
 /// <remarks>
 /// <c>Transform</c> scores rows in blocks, one torch call per block, and returns them in input order. The
 /// importance-weighted estimate is deterministic per row (see <see cref="HamiltonianFlowModelParameters"/>), so a
-/// <c>PredictionEngine</c> and a saved and reloaded model give the same value for the same row.
+/// <c>PredictionEngine</c> and a saved and reloaded model give the same value for the same row, up to float rounding
+/// between a row scored alone and in a block.
 /// </remarks>
 public sealed class HamiltonianFlowTransformer : IFlowScoring, IDisposable
 {
@@ -120,7 +121,7 @@ public sealed class HamiltonianFlowTransformer : IFlowScoring, IDisposable
     /// <summary>The potential energy V(q) at each point of <paramref name="points"/>; see <see cref="HamiltonianFlowModelParameters.Potential"/>.</summary>
     public float[] Potential(ReadOnlySpan<float> points) => Model.Potential(points);
 
-    /// <summary>Feature column of the current input row reader, d values, and whether they are finite.</summary>
+    /// <summary>The feature column the flow reads: name, storage and dimension.</summary>
     FeatureColumn IFlowScoring.Feature => feature;
 
     DataViewSchema.DetachedColumn[] IFlowScoring.OutputColumns => outputColumns;
