@@ -1,5 +1,9 @@
 using System.CommandLine;
+using System.Globalization;
 using AnomalyBenchmark;
+
+// Tables and logs print numbers with a point whatever the machine's locale (the JSON is culture-invariant anyway).
+CultureInfo.DefaultThreadCurrentCulture = CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
 
 // The one-class benchmark of docs/anomaly-benchmark.md: the flow's anomaly detector at default options against its own
 // starting Gaussian, ML.NET's RandomizedPca and the classic detectors' published results, on five UCI sets.

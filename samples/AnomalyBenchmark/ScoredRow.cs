@@ -15,8 +15,9 @@ internal sealed class ScoredRow
     public bool PredictedLabel { get; set; }
 
     /// <summary>
-    /// The fraction of the normal rows that the detector flags: the threshold is the training scores' (1 - Contamination)
-    /// quantile, so on new normal rows it should be near Contamination (0.05 at default options).
+    /// The fraction of the normal rows that the detector flags: the threshold is the split-conformal (1 - Contamination)
+    /// quantile of the held-out training rows' scores, so on new normal rows it should be near Contamination (0.05 at
+    /// default options).
     /// </summary>
     public static double FlaggedNormal(ScoredRow[] rows) => rows.Where(r => r.Label == 0).Average(r => r.PredictedLabel ? 1.0 : 0.0);
 
