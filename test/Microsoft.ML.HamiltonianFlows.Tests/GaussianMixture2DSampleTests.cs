@@ -45,8 +45,8 @@ public class GaussianMixture2DSampleTests
         foreach (string variant in new[] { "fixedKinetic", "neuralKinetic" })
         {
             double nll = root.GetProperty(variant).GetProperty("testNll").GetDouble();
-            // --quick trains for seconds: no better than the target's entropy less a margin for the test rows' noise, and
-            // no worse than a broad Gaussian's (4.9 nats measured), which a diverged fit would exceed.
+            // --quick trains for seconds (4.94 and 4.91 nats measured): no better than the target's entropy less a margin
+            // for the test rows' noise, and within 2 nats above it, which a diverged fit would exceed.
             Assert.True(double.IsFinite(nll) && nll > entropy - 0.5 && nll < entropy + 2, $"{variant} NLL {nll}");
         }
         Assert.True(root.GetProperty("fixedKinetic").GetProperty("parameters").GetInt64()

@@ -114,13 +114,16 @@ public sealed class TrainingFaultTests
         // features as Single, sees much of the variation rounded away. The same rows with the offset subtracted do not warn.
         var random = new Random(3);
         var rows = Enumerable.Range(0, 300).Select(_ => (Time: 1.7e9 + 300 * random.Gaussian(), Other: random.Gaussian())).ToArray();
-        List<string> Warnings(double offset)
+        List<string> Warnings(double offset, bool centred = false)
         {
             var ml = new MLContext(seed: 1);
             var warnings = new List<string>();
             ml.Log += (_, e) => { if (e.Kind == Runtime.ChannelMessageKind.Warning) lock (warnings) warnings.Add(e.Message); };
             var data = ml.Data.LoadFromEnumerable(rows.Select(r => new HamiltonianFlowTransformerTests.DoublePoint { Features = new[] { r.Time - offset, r.Other } }));
-            using var model = ml.Transforms.HamiltonianFlow(HamiltonianFlowTransformerTests.SmallOptions()).Fit(data);
+            var flow = ml.Transforms.HamiltonianFlow(HamiltonianFlowTransformerTests.SmallOptions());
+            // The warning's advice: NormalizeMeanVariance centres a Double column in Double only with fixZero: false.
+            ITransformer model = centred ? ml.Transforms.NormalizeMeanVariance("Features", fixZero: false).Append(flow).Fit(data) : flow.Fit(data);
+            (model as IDisposable)?.Dispose();
             return warnings;
         }
 
@@ -128,6 +131,21 @@ public sealed class TrainingFaultTests
         Assert.Contains("1 of the 2 values of feature column 'Features'", warning);
         Assert.Contains("(0-based: 0 in steps of 128 with standard deviation", warning);
         Assert.DoesNotContain(Warnings(1.7e9), w => w.Contains("large offset"));
+        Assert.DoesNotContain(Warnings(0, centred: true), w => w.Contains("large offset"));
+    }
+
+    [Fact]
+    public void IntegerCountsThatSingleHoldsExactlyAreNotWarnedAbout()
+    {
+        // Counts near 1e6 varying by about 3: Single's spacing there is 0.0625, above 1% of their spread, but they are whole
+        // numbers below 2^24, which Single holds exactly (a lattice of width 1, wider than the spacing).
+        var random = new Random(5);
+        var ml = new MLContext(seed: 1);
+        var warnings = new List<string>();
+        ml.Log += (_, e) => { if (e.Kind == Runtime.ChannelMessageKind.Warning) lock (warnings) warnings.Add(e.Message); };
+        var data = ml.Data.LoadFromEnumerable(Enumerable.Range(0, 300).Select(_ => P((float)Math.Round(1e6 + 3 * random.Gaussian()), (float)random.Gaussian())).ToArray());
+        using var model = ml.Transforms.HamiltonianFlow(HamiltonianFlowTransformerTests.SmallOptions()).Fit(data);
+        Assert.DoesNotContain(warnings, w => w.Contains("large offset"));
     }
 
     [Theory]

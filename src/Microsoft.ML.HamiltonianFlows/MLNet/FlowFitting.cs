@@ -98,7 +98,8 @@ internal static class FlowFitting
                        $"Single precision rounds them in steps of more than {CoarseRoundingShare * 100:G2}% of their standard deviation (0-based: " +
                        string.Join(", ", coarse.Take(10).Select(c => $"{c.Feature} in steps of {c.Step:G3} with standard deviation {c.Deviation:G3}")) +
                        (coarse.Count > 10 ? ", ..." : "") + "). The flow reads its features as Single, Double columns too, so their variation is " +
-                       "partly lost; subtract the offset in front of it (e.g. NormalizeMeanVariance) to keep it.");
+                       "partly lost; subtract the offset in front of it to keep it (e.g. NormalizeMeanVariance with fixZero: false, which " +
+                       "centres a Double column in Double; its default only rescales).");
         ch.Info($"Kept the weights of step {result.BestStep}" + (result.BestStep == 0 ? " (the fitted Gaussian)" : "") +
                 (result.StoppedEarly ? "; stopped early." : result.ReachedTimeLimit ? $"; stopped at the time limit ({nameof(options.MaxTrainingTime)})." : "."));
         // The scoring seed is a function of the training seed, so a model trained twice scores identically.
@@ -130,22 +131,25 @@ internal static class FlowFitting
     private const double CoarseRoundingShare = 0.01;
 
     // The varying features whose values Single rounds in steps above CoarseRoundingShare of their standard deviation: the
-    // spacing of Single at the feature's mean against the fitted Gaussian's scale.
-    private static List<(int Feature, double Step, double Deviation)> CoarselyRounded(GaussianStage gaussian, IReadOnlyCollection<int> constant)
+    // spacing of Single at the feature's mean against the fitted Gaussian's scale. A lattice wider than that spacing is the
+    // data's own (counts below 2^24, which Single holds exactly); one as wide as the spacing is Single's rounding.
+    private static List<(int Feature, double Step, double Deviation)> CoarselyRounded(GaussianStage gaussian, IReadOnlyList<int> constant)
     {
-        double[] mean, scale;
+        double[] mean, scale, cell;
+        using (var scope = NewDisposeScope())
         using (var noGrad = no_grad())
-        using (Tensor means = gaussian.Mean.to(ScalarType.Float64).cpu(), scales = gaussian.Scale.to(ScalarType.Float64).cpu())
         {
-            mean = means.data<double>().ToArray();
-            scale = scales.data<double>().ToArray();
+            mean = gaussian.Mean.to(ScalarType.Float64).cpu().data<double>().ToArray();
+            scale = gaussian.Scale.to(ScalarType.Float64).cpu().data<double>().ToArray();
+            cell = gaussian.CellWidth.to(ScalarType.Float64).cpu().data<double>().ToArray();
         }
+        var constantSet = new HashSet<int>(constant);
         var coarse = new List<(int, double, double)>();
         for (int j = 0; j < mean.Length; j++)
         {
             float magnitude = Math.Abs((float)mean[j]);
             double step = MathF.BitIncrement(magnitude) - (double)magnitude;
-            if (!constant.Contains(j) && step > CoarseRoundingShare * scale[j])
+            if (!constantSet.Contains(j) && step > CoarseRoundingShare * scale[j] && !(cell[j] > step))
                 coarse.Add((j, step, scale[j]));
         }
         return coarse;

@@ -68,6 +68,8 @@ internal sealed class FlowScoreDataView : IDataView
         private readonly float[] scores;
         private readonly Delegate[] getters;
         private int blockCount, blockIndex;
+        // Rows the look-ahead cursor has read: its Position is -1 again once it has ended.
+        private long lookAheadRows;
 
         internal Cursor(FlowScoreDataView view, DataViewRowCursor input, DataViewRowCursor? lookAhead)
         {
@@ -122,11 +124,12 @@ internal sealed class FlowScoreDataView : IDataView
             {
                 readFeatures!(block.AsSpan(blockCount * d, d));
                 blockCount++;
+                lookAheadRows++;
             }
             if (blockCount == 0)
                 throw new InvalidOperationException(
-                    $"The input view returned fewer rows to a second cursor than to the first (none after row position {lookAhead!.Position}, " +
-                    $"while the first is at {input.Position}).");
+                    $"The input view returned fewer rows to a second cursor than to the first (none after {lookAheadRows} rows, " +
+                    $"while the first is at row position {input.Position}).");
             view.parent.Model.LogLikelihood(block.AsSpan(0, blockCount * d), scores.AsSpan(0, blockCount));
         }
 

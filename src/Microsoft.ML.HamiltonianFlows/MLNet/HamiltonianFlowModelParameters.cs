@@ -103,7 +103,14 @@ public sealed class HamiltonianFlowModelParameters : ModelParametersBase<float>,
     public FlowArchitecture Architecture => flow.Architecture;
 
     /// <summary>Number of trained parameters of the flow.</summary>
-    public long ParameterCount => flow.ParameterCount;
+    public long ParameterCount
+    {
+        get
+        {
+            lock (flowLock)
+                return flow.ParameterCount;
+        }
+    }
 
     /// <summary>
     /// The fitted Gaussian's share alpha of the scored density, (1 - alpha) p_flow + alpha p_Gaussian (the fitted Gaussian's

@@ -7,7 +7,8 @@ namespace Microsoft.ML.HamiltonianFlows;
 /// The options that the density trainer (<see cref="HamiltonianFlowTrainer.Options"/>) and the anomaly detector
 /// (<see cref="HamiltonianFlowAnomalyTrainer.Options"/>) share: the feature column, the flow's shape, its training and its
 /// scoring. Their defaults are the engine's (<see cref="FlowArchitecture"/>, <see cref="FlowTrainingOptions"/>): one set
-/// of defaults for every layer.
+/// of defaults for every layer. A trainer reads them when it is built (it keeps a copy): later changes, the
+/// <see cref="CancellationToken"/> included, do not reach it.
 /// </summary>
 public abstract class HamiltonianFlowOptionsBase
 {
@@ -219,10 +220,11 @@ public abstract class HamiltonianFlowOptionsBase
     /// </summary>
     internal T ValidatedCopy<T>() where T : HamiltonianFlowOptionsBase
     {
-        Validate();
         var copy = (T)MemberwiseClone();
-        copy.HiddenLayers = (int[])HiddenLayers.Clone();
+        copy.HiddenLayers = (int[])HiddenLayers?.Clone()!;
         copy.EncoderHiddenLayers = (int[]?)EncoderHiddenLayers?.Clone();
+        // The copy is validated, not this object, which the caller may still be changing.
+        copy.Validate();
         return copy;
     }
 

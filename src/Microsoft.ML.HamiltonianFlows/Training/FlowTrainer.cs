@@ -23,7 +23,7 @@ public static partial class FlowTrainer
     /// <param name="architecture">Shape of the flow.</param>
     /// <param name="data">Training rows, shape [n, d].</param>
     /// <param name="options">Training options.</param>
-    /// <param name="progress">Called at each evaluation: at step 0, every <see cref="FlowTrainingOptions.EvaluationInterval"/> steps and at the last step.</param>
+    /// <param name="progress">Called at each evaluation: at step 0, every <see cref="FlowTrainingOptions.EvaluationInterval"/> steps, at the last step and when <see cref="FlowTrainingOptions.MaxTrainingTime"/> runs out.</param>
     /// <param name="cancellationToken">Checked before every batch.</param>
     /// <param name="device">Where to train; the CPU when null.</param>
     public static FlowTrainingResult Train(
@@ -47,7 +47,7 @@ public static partial class FlowTrainer
     /// <param name="architecture">Shape of the flow; its dimension must be the rows' dimension.</param>
     /// <param name="rows">Training rows.</param>
     /// <param name="options">Training options.</param>
-    /// <param name="progress">Called at each evaluation: at step 0, every <see cref="FlowTrainingOptions.EvaluationInterval"/> steps and at the last step.</param>
+    /// <param name="progress">Called at each evaluation: at step 0, every <see cref="FlowTrainingOptions.EvaluationInterval"/> steps, at the last step and when <see cref="FlowTrainingOptions.MaxTrainingTime"/> runs out.</param>
     /// <param name="cancellationToken">Checked before every batch and while the first pass reads the rows.</param>
     /// <param name="device">Where to train; the CPU when null.</param>
     public static FlowTrainingResult Train(
