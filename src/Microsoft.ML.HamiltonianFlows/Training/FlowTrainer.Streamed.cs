@@ -102,9 +102,7 @@ public static partial class FlowTrainer
             throw new ArgumentException(
                 $"{nameof(FlowTrainingOptions.ValidationFraction)} {options.ValidationFraction} held out all {keptRows} usable rows; none is left to train on.",
                 nameof(options));
-        using Tensor? validation = validationRows > 0
-            ? tensor(validationValues, new[] { validationRows, d }, flow.Architecture.Precision, flow.Device)
-            : null;
+        using Tensor? validation = validationRows > 0 ? HeldOutInDrawnOrder(validationValues, validationRows, d, flow, options.Seed) : null;
         using Tensor? centres = centreValues.Count > 0
             ? tensor(centreValues.SelectMany(r => r).ToArray(), new long[] { centreValues.Count, d }, flow.Architecture.Precision, flow.Device)
             : null;
@@ -114,9 +112,23 @@ public static partial class FlowTrainer
         // three passes for all the folds together, as for the stage itself).
         Func<StageRefits>? refits = validation is null || !options.MeasuresHeldOutScores ? null
             : () => StageRefits.Fit(flow.Gaussian, validation, Math.Min(validationRows, ScoringBudget.MaxRows), () => Blocks(rows, Trains, d, null), CPU, cells, tail, basis, options.Seed);
-        return Loop(flow, options, options.MaxSteps ?? FlowDefaults.MaxStepsFor(trainRows),
+        // As in memory: with rows to hold out asked for and none held out (the hash split of a few rows), the Gaussian is
+        // all the fit can vouch for.
+        long budget = options.ValidationFraction > 0 && validationRows == 0 ? 0 : options.MaxSteps ?? FlowDefaults.MaxStepsFor(trainRows);
+        return Loop(flow, options, budget,
             epoch => Streamed(flow, rows, Trains, batchSize, options.Seed, epoch),
             validation, centres, generator, progress, cancellationToken, trainRows, finiteRows - keptRows, gaussian.ConstantFeatures, refits);
+    }
+
+    // The held-out rows [n, d] in an order drawn from the seed, not the storage order they were read in: the shares, K and
+    // the threshold's scores are measured on the first ScoringBudget.MaxRows of them, which in storage order would be the
+    // file's first part (sorted files: one class, one period), where the in-memory split's are a uniform sample.
+    private static Tensor HeldOutInDrawnOrder(List<float> values, long n, int d, HamiltonianFlow flow, int seed)
+    {
+        using var rowsInStorageOrder = tensor(values, new[] { n, d }, flow.Architecture.Precision, flow.Device);
+        using var generator = new Generator((ulong)(uint)seed);
+        using var order = randperm(n, generator: generator);
+        return rowsInStorageOrder.index_select(0, order.to(flow.Device));
     }
 
     private static IEnumerable<Tensor> Blocks(StreamedRows rows, Func<StreamedRow, bool> kept, int d, Action<StreamedRow>? onKept) =>
