@@ -7,8 +7,9 @@ namespace Microsoft.ML.HamiltonianFlows.Torch;
 /// The flow's first stage: a Gaussian N(mean, D R D) fitted to the training rows (per-feature means and standard
 /// deviations D, a shrunk correlation matrix R = L L^T), applied as the whitening z = L^-1 D^-1 (x - mean). The
 /// leapfrog dynamics act on z, whose base law is N(0, I); its log-Jacobian -sum log D - sum log diag L enters every
-/// log-likelihood, so they are densities of x. With the quadratic part of the potential (<see cref="Potential"/>) the
-/// untrained flow is this Gaussian, and training adds only what the data support. R may also be the identity (a diagonal
+/// log-likelihood, so they are densities of x. With the quadratic part of the potential (<see cref="Potential"/>) and the
+/// fixed quadratic kinetic energy the untrained flow is this Gaussian (up to the leapfrog's O(eps^2) error), and training
+/// adds only what the data support; a learned (neural) kinetic energy starts as a random network, so that flow is not. R may also be the identity (a diagonal
 /// Gaussian) or of low rank plus a constant, whose whitening is its inverse square root (remarks).
 /// </summary>
 /// <remarks>

@@ -8,8 +8,8 @@ namespace Microsoft.ML.HamiltonianFlows.Training;
 /// Fits a <see cref="HamiltonianFlow"/> to data. First its <see cref="GaussianStage"/>, in closed form: rows with a NaN or
 /// infinite value and gross outliers (a feature thousands of standard deviations out, see <see cref="FlowTrainingResult.ExcludedRows"/>)
 /// are left out, and a Gaussian with a Ledoit-Wolf shrunk correlation is fitted to the rest (with heavier-tailed
-/// marginals where held-out rows of the training sample ask for them, <see cref="TailChoice"/>); the untrained flow is that
-/// Gaussian. Then the dynamics, by minimising the negative ELBO (or the importance-weighted bound) with AdamW: shuffled
+/// marginals where held-out rows of the training sample ask for them, <see cref="TailChoice"/>); with the fixed kinetic
+/// energy the untrained flow is that Gaussian. Then the dynamics, by minimising the negative ELBO (or the importance-weighted bound) with AdamW: shuffled
 /// minibatches, a budget of steps with a learning-rate schedule, gradient clipping, early stopping on held-out rows with
 /// the best validated trained weights kept, and a guard against non-finite losses and gradients. Last, on the same
 /// held-out rows, the Gaussian's share of the density (<see cref="HamiltonianFlow.GaussianWeight"/>), which keeps the

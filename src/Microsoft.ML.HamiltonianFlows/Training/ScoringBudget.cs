@@ -9,7 +9,7 @@ namespace Microsoft.ML.HamiltonianFlows.Training;
 /// (<see cref="KernelShare"/>), then the number K of importance samples, the smallest power of two whose estimate
 /// log (1/K) sum_k w_k lies, averaged over the rows, within <see cref="NatsPerDimension"/> nats per dimension of the
 /// K = <see cref="Reference"/> estimate (the estimate is biased low by about Var(w) / (2 K p^2), so this bounds the bias).
-/// Scoring costs K integrations per row: a flow that stayed close to its Gaussian, where one sample is exact, scores many
+/// Scoring costs K integrations per row: a flow that stayed close to its Gaussian, where one sample is exact up to the leapfrog's O(eps^2) error, scores many
 /// times faster than one that learned a lot.
 /// </summary>
 /// <remarks>
