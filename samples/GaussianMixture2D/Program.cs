@@ -2,6 +2,9 @@ using System.CommandLine;
 using GaussianMixture2D;
 
 // The paper's 2D experiment: fixed-kinetic vs original (neural-kinetic) NHF on a ring of 8 Gaussians.
+//   dotnet run --project samples/GaussianMixture2D -c Release -- --out out/gaussian-mixture-2d   (the README's main job, 2 to 4 minutes)
+//   ... -- sweep --out out/gaussian-mixture-2d-sweep   (the robustness sweep, about 7 minutes); --quick for a smoke test.
+// Writes metrics.json and PNG plots (samples, potential, density, training, kinetic) to --out.
 var outOption = new Option<DirectoryInfo>("--out") { Description = "Folder for metrics.json and the PNG plots.", DefaultValueFactory = _ => new DirectoryInfo("out/gaussian-mixture-2d") };
 var stepsOption = new Option<int>("--steps") { Description = "Optimiser steps per model.", DefaultValueFactory = _ => RunSettings.Default.Steps };
 var samplesOption = new Option<int>("--importance-samples") { Description = "Momentum samples K of the importance-weighted test NLL.", DefaultValueFactory = _ => RunSettings.Default.ImportanceSamples };

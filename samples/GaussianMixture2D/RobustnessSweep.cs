@@ -26,7 +26,8 @@ internal sealed record SweepSettings(RunSettings Run, int Seeds, int Parallel, b
 /// </summary>
 internal static class RobustnessSweep
 {
-    // Cheaper than the main job (width 96, L = 8), so that the whole sweep fits in under an hour on 2 shared cores.
+    // Cheaper than the main job (2 Hamiltonians of L = 4 and 5,000 steps), so that the whole sweep fits in under an hour on
+    // 2 shared cores.
     private static readonly FlowArchitecture Base = new()
     {
         Dimension = 2, HiddenLayers = new[] { 64, 64 }, EncoderHiddenLayers = new[] { 64, 64 }, Hamiltonians = 1, LeapfrogSteps = 4,

