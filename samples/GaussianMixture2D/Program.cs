@@ -24,8 +24,16 @@ var sweep = new Command("sweep", "Robustness study: excess test NLL of both vari
 {
     sweepOut, sweepSteps, sweepSeeds, sweepParallel, sweepQuick,
 };
+// --quick sets its own budget: a budget option given beside it would be ignored, so it is refused instead.
+static void RefuseBesideQuick(ParseResult parse, bool quick, params Option[] options)
+{
+    if (quick && options.FirstOrDefault(o => parse.GetResult(o) is { Implicit: false }) is { } given)
+        throw new ArgumentException($"--quick sets its own budget; {given.Name} would be ignored beside it.");
+}
+
 sweep.SetAction(parse =>
 {
+    RefuseBesideQuick(parse, parse.GetValue(sweepQuick), sweepSteps, sweepSeeds);
     var settings = parse.GetValue(sweepQuick)
         ? SweepSettings.QuickSettings
         : SweepSettings.Default with
@@ -41,6 +49,7 @@ sweep.SetAction(parse =>
 root.Subcommands.Add(sweep);
 root.SetAction(parse =>
 {
+    RefuseBesideQuick(parse, parse.GetValue(quickOption), stepsOption, samplesOption);
     var settings = parse.GetValue(quickOption)
         ? RunSettings.Quick with { Seed = parse.GetValue(seedOption) }
         : RunSettings.Default with
@@ -49,6 +58,9 @@ root.SetAction(parse =>
             ImportanceSamples = parse.GetValue(samplesOption),
             Seed = parse.GetValue(seedOption),
         };
+    // Checked before training, not when the trained models are scored minutes later.
+    if (settings.Steps < 1 || settings.ImportanceSamples < 1)
+        throw new ArgumentException($"--steps ({settings.Steps}) and --importance-samples ({settings.ImportanceSamples}) must be at least 1.");
     RingExperiment.Run(settings, parse.GetValue(outOption)!, Console.Out);
 });
 return root.Parse(args).Invoke();

@@ -26,6 +26,9 @@ root.SetAction(parse =>
         Console.WriteLine($"wrote {catalogue.Count} supernovae to {target.FullName}");
         return;
     }
+    // --quick sets its own budget: --steps beside it would be ignored, so it is refused instead.
+    if (parse.GetValue(quickOption) && parse.GetResult(stepsOption) is { Implicit: false })
+        throw new ArgumentException("--quick sets its own budget; --steps would be ignored beside it.");
     var settings = parse.GetValue(quickOption)
         ? RunSettings.Quick with { Seed = parse.GetValue(seedOption) }
         : RunSettings.Full with { FlowSteps = parse.GetValue(stepsOption), Seed = parse.GetValue(seedOption) };
