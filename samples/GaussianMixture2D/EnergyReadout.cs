@@ -11,11 +11,11 @@ internal static class EnergyReadout
     /// <summary>Half-width of the momentum grid, in standardised units: +-3 standard deviations of the base.</summary>
     public const double MomentumHalf = 3;
 
-    /// <summary>V(q) against -log p(q) on the grid, weighted by p(q).</summary>
-    public static EnergyMatch Potential(GaussianRing ring, HamiltonianFlow flow, RingGrid grid)
+    /// <summary>V(q) of Hamiltonian <paramref name="layer"/> against -log p(q) on the grid, weighted by p(q).</summary>
+    public static EnergyMatch Potential(GaussianRing ring, HamiltonianFlow flow, RingGrid grid, int layer = 0)
     {
         double[,] reference = grid.Map((x, y) => -ring.LogDensity(x, y));
-        double[,] potential = grid.Evaluate(flow, (f, x) => f.PotentialEnergyAt(x));
+        double[,] potential = grid.Evaluate(flow, (f, x) => f.PotentialEnergyAt(x, layer));
         return EnergyMatch.Compute(Flatten(potential), Flatten(reference), Flatten(reference).Select(e => Math.Exp(-e)).ToArray());
     }
 

@@ -27,6 +27,13 @@ internal sealed class GaussianRing(int components = 8, double radius = 4, double
         return points;
     }
 
+    /// <summary>
+    /// The exact NLL of points stored (x, y) back to back, nats per point: a model's NLL on the same points less this is
+    /// its excess NLL without the points' own sampling noise (about 1 nat per point here, so +-0.014 on 5,000).
+    /// </summary>
+    public double MeanNegativeLogDensity(float[] points) =>
+        -Enumerable.Range(0, points.Length / 2).Average(i => LogDensity(points[2 * i], points[2 * i + 1]));
+
     /// <summary>log p(x, y), computed as a log-sum-exp over components.</summary>
     public double LogDensity(double x, double y)
     {

@@ -59,24 +59,32 @@ internal static class RingExperiment
         var neuralKinetic = neuralTask.GetAwaiter().GetResult();
 
         log.WriteLine();
-        log.WriteLine($"{"model",-16}{"parameters",12}{"test NLL",11}{"NLL - H",10}{"-ELBO",9}{"train s",9}");
+        double exactNll = ring.MeanNegativeLogDensity(test);
+        log.WriteLine($"{"model",-16}{"parameters",12}{"test NLL",11}{"NLL - H",10}{"excess",9}{"-ELBO",9}{"train s",9}");
         foreach (var r in new[] { fixedKinetic, neuralKinetic })
-            log.WriteLine($"{r.Name,-16}{r.Flow.ParameterCount,12}{r.TestNll,11:F4}{r.TestNll - entropy,10:F4}{r.TestNegativeElbo,9:F4}{r.TrainSeconds,9:F1}");
-        log.WriteLine($"(NLL: importance-weighted with K = {settings.ImportanceSamples}, nats per point on {settings.TestPoints} fresh points; H: exact entropy)");
+            log.WriteLine($"{r.Name,-16}{r.Flow.ParameterCount,12}{r.TestNll,11:F4}{r.TestNll - entropy,10:F4}{r.TestNll - exactNll,9:F4}{r.TestNegativeElbo,9:F4}{r.TrainSeconds,9:F1}");
+        log.WriteLine($"(NLL: importance-weighted with K = {settings.ImportanceSamples}, nats per point on {settings.TestPoints} fresh points; H: exact entropy; " +
+                      $"excess: NLL less the exact NLL of the same points, {exactNll:F4}, without the points' sampling noise)");
 
         // Interpretability: does V read as -log p up to a constant? Weighted by p over a grid covering the ring.
         var grid = new RingGrid(settings.GridCells, RingPlots.Half);
         var fixedPotential = EnergyReadout.Potential(ring, fixedKinetic.Flow, grid);
+        // With several Hamiltonians each has its own V; layer 0 acts first from the base, the last next to the data.
+        var fixedPotentialByLayer = Enumerable.Range(0, fixedKinetic.Flow.Layers.Count)
+            .Select(layer => EnergyReadout.Potential(ring, fixedKinetic.Flow, grid, layer)).ToArray();
         var neuralPotential = EnergyReadout.Potential(ring, neuralKinetic.Flow, grid);
         var neuralKineticMatch = EnergyReadout.Kinetic(neuralKinetic.Flow, new RingGrid(settings.GridCells, EnergyReadout.MomentumHalf));
         log.WriteLine();
         log.WriteLine($"{"V(q) vs -log p, p-weighted",-28}{"corr",8}{"rms",8}{"slope",8}");
         log.WriteLine($"{fixedKinetic.Name,-28}{fixedPotential.Correlation,8:F3}{fixedPotential.RmsAfterConstant,8:F3}{fixedPotential.Slope,8:F3}");
+        for (int layer = 1; layer < fixedPotentialByLayer.Length; layer++)
+            log.WriteLine($"{$"  its Hamiltonian {layer} (of 0..{fixedPotentialByLayer.Length - 1})",-28}{fixedPotentialByLayer[layer].Correlation,8:F3}" +
+                          $"{fixedPotentialByLayer[layer].RmsAfterConstant,8:F3}{fixedPotentialByLayer[layer].Slope,8:F3}");
         log.WriteLine($"{neuralKinetic.Name,-28}{neuralPotential.Correlation,8:F3}{neuralPotential.RmsAfterConstant,8:F3}{neuralPotential.Slope,8:F3}");
         log.WriteLine($"{"K(p) vs p^2/2, N(0,I)-weighted",-28}{neuralKineticMatch.Correlation,8:F3}{neuralKineticMatch.RmsAfterConstant,8:F3}{neuralKineticMatch.Slope,8:F3}  ({neuralKinetic.Name})");
 
-        WriteMetrics(Path.Combine(output.FullName, "metrics.json"), settings, entropy,
-            (fixedKinetic, fixedPotential, null), (neuralKinetic, neuralPotential, neuralKineticMatch));
+        WriteMetrics(Path.Combine(output.FullName, "metrics.json"), settings, entropy, exactNll,
+            (fixedKinetic, fixedPotential, null), (neuralKinetic, neuralPotential, neuralKineticMatch), fixedPotentialByLayer);
         RingPlots.Write(output.FullName, ring, entropy, train, fixedKinetic, neuralKinetic, settings);
         log.WriteLine($"Wrote metrics.json and plots to {output.FullName}");
         fixedKinetic.Flow.Dispose();
@@ -124,14 +132,15 @@ internal static class RingExperiment
         return (nll / n, negativeElbo / n);
     }
 
-    private static void WriteMetrics(string path, RunSettings settings, double entropy,
+    private static void WriteMetrics(string path, RunSettings settings, double entropy, double exactNll,
         (VariantResult Result, EnergyMatch Potential, EnergyMatch? Kinetic) fixedKinetic,
-        (VariantResult Result, EnergyMatch Potential, EnergyMatch? Kinetic) neuralKinetic)
+        (VariantResult Result, EnergyMatch Potential, EnergyMatch? Kinetic) neuralKinetic, EnergyMatch[] fixedPotentialByLayer)
     {
         object Summary((VariantResult Result, EnergyMatch Potential, EnergyMatch? Kinetic) v) => new
         {
             testNll = v.Result.TestNll,
             nllMinusEntropy = v.Result.TestNll - entropy,
+            excessNll = v.Result.TestNll - exactNll,
             testNegativeElbo = v.Result.TestNegativeElbo,
             parameters = v.Result.Flow.ParameterCount,
             trainSeconds = v.Result.TrainSeconds,
@@ -143,6 +152,8 @@ internal static class RingExperiment
         var metrics = new
         {
             targetEntropy = entropy,
+            testPointsExactNll = exactNll,
+            fixedKineticPotentialByLayer = fixedPotentialByLayer.Select(Json).ToArray(),
             fixedKinetic = Summary(fixedKinetic),
             neuralKinetic = Summary(neuralKinetic),
             settings = new { settings.Steps, settings.TrainPoints, settings.TestPoints, settings.ImportanceSamples, settings.Seed, BatchSize, TrainingImportanceSamples, LearningRate, PotentialLayers, EncoderLayers, Hamiltonians, LeapfrogSteps, InitialStepSize },

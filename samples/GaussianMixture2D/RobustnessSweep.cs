@@ -109,7 +109,7 @@ internal static class RobustnessSweep
         float[] train = ring.Sample(run.TrainPoints, seed);
         float[] test = ring.Sample(run.TestPoints, seed + 1000);
         // The exact NLL of the same test points: subtracting it rather than the entropy removes the test sample's noise.
-        double exactNll = -Enumerable.Range(0, test.Length / 2).Average(i => ring.LogDensity(test[2 * i], test[2 * i + 1]));
+        double exactNll = ring.MeanNegativeLogDensity(test);
         try
         {
             var result = RingExperiment.Train(variant, architecture, train, test, run with { Seed = seed }, TextWriter.Null);
