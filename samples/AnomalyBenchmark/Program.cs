@@ -12,6 +12,10 @@ var seed = new Option<int>("--seed") { Description = "MLContext seed.", DefaultV
 var output = new Option<DirectoryInfo>("--out") { Description = "Folder for results.json.", DefaultValueFactory = _ => new DirectoryInfo("out/anomaly-benchmark") };
 var data = new Option<DirectoryInfo>("--data") { Description = "Folder of the sets.", DefaultValueFactory = _ => new DirectoryInfo(Path.Combine(AppContext.BaseDirectory, "data")) };
 var threads = new Option<int>("--threads") { Description = "Torch intra-op threads (fit times are quoted for 1).", DefaultValueFactory = _ => 1 };
+threads.Validators.Add(result =>
+{
+    if (result.GetValueOrDefault<int>() < 1) result.AddError("--threads must be at least 1.");
+});
 var checks = new Option<bool>("--checks") { Description = "Also run the robustness checks: NormalizeMinMax in front, one gross outlier added, 5% of the training rows anomalies." };
 
 var scoringSamples = new Option<int?>("--importance-samples") { Description = "Override ScoringImportanceSamples (an analysis; the defaults are what the benchmark reports)." };
@@ -85,5 +89,7 @@ samples.SetAction(parse => SampleMoments.Run(TabularSet.Load(parse.GetValue(data
 var root = new RootCommand("One-class anomaly detection and density benchmarks of the Hamiltonian flow at default options.") { tabular, fashion, validate, samples };
 var parsed = root.Parse(args);
 // Set before any fit: torch's thread count is process-wide, and 2 threads on 2 shared cores measure the load more than the code.
-TorchSharp.torch.set_num_threads(parsed.GetValue(threads));
+// A parse that names no command (--help alone) or has errors carries no count, and libtorch aborts the process on 0.
+if (parsed.Errors.Count == 0 && parsed.GetResult(threads) is not null)
+    TorchSharp.torch.set_num_threads(parsed.GetValue(threads));
 return parsed.Invoke();
