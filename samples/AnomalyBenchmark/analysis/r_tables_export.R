@@ -5,7 +5,13 @@
 #   mlbench 2.1-3 (Debian r-cran-mlbench): sonar, glass, letter, vowel, wbc, votes, dna (the second batch).
 #   kernlab, modeldata, TH.data, palmerpenguins (Debian r-cran-kernlab, r-cran-modeldata, r-cran-th.data,
 #   r-cran-palmerpenguins): spam, musk, cells, glaucoma, churn, penguins, pdspeech, hpc (the third batch).
-# Usage: Rscript samples/AnomalyBenchmark/analysis/r_tables_export.R DIR mlbench|third
+#   The fourth batch (twenty-second session), every table of at least 100 complete rows with a class column and two or
+#   more predictors left by the rule above, from the packages installed here that no earlier batch drew on, plus
+#   TH.data and modeldata tables not drawn before; copies of tables used already (MASS's Pima, biopsy, fgl; mclust's
+#   wdbc) left out, as are tables whose class is a threshold of a predictor (MASS's birthwt): mclust (thyroid,
+#   banknote, diabetes), MASS (crabs, cats, synth.tr), AER (SwissLabor, CreditCard, HMDA), caret (GermanCredit,
+#   Sacramento, dhfr), TH.data (wpbc), modeldata (ad_data, two_class_dat). Chosen before any of them was fitted.
+# Usage: Rscript samples/AnomalyBenchmark/analysis/r_tables_export.R DIR mlbench|third|fourth
 args <- commandArgs(trailingOnly = TRUE)
 out <- args[1]
 dir.create(out, showWarnings = FALSE, recursive = TRUE)
@@ -46,4 +52,20 @@ if (args[2] == "mlbench") {
   export("penguins", "palmerpenguins", "penguins", "species")
   export("pdspeech", "modeldata", "pd_speech", "class", "id")
   export("hpc", "modeldata", "hpc_data", "class")
-} else stop("the second argument is mlbench or third")
+} else if (args[2] == "fourth") {
+  export("thyroid", "mclust", "thyroid", "Diagnosis")
+  export("banknote", "mclust", "banknote", "Status")
+  export("diabetes", "mclust", "diabetes", "class")
+  export("crabs", "MASS", "crabs", "sp", "index")
+  export("cats", "MASS", "cats", "Sex")
+  export("synth", "MASS", "synth.tr", "yc")
+  export("swisslabor", "AER", "SwissLabor", "participation")
+  export("creditcard", "AER", "CreditCard", "card")
+  export("hmda", "AER", "HMDA", "deny")
+  export("germancredit", "caret", "GermanCredit", "Class")
+  export("sacramento", "caret", "Sacramento", "type")
+  export("dhfr", "caret", "dhfr", "Y")
+  export("wpbc", "TH.data", "wpbc", "status")
+  export("addata", "modeldata", "ad_data", "Class")
+  export("twoclass", "modeldata", "two_class_dat", "Class")
+} else stop("the second argument is mlbench, third or fourth")
