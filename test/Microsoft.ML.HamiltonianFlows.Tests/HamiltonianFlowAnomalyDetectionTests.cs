@@ -127,6 +127,35 @@ public class HamiltonianFlowAnomalyDetectionTests
     }
 
     [Fact]
+    public void WithTooFewHeldOutRowsForTheQuantileTheThresholdIsTheirLargestScoreAndTheFitWarns()
+    {
+        var ml = new MLContext(seed: 1);
+        var warnings = new List<string>();
+        ml.Log += (_, e) => { if (e.Kind == Runtime.ChannelMessageKind.Warning) lock (warnings) warnings.Add(e.Message); };
+        var options = HamiltonianFlowTransformerTests.SmallDetectorOptions();
+        var few = HamiltonianFlowTransformerTests.Clusters(60, 1);
+        var detector = ml.AnomalyDetection.Trainers.HamiltonianFlow(options).Fit(ml.Data.LoadFromEnumerable(few));
+
+        using var data = TorchSharp.torch.tensor(few.SelectMany(p => p.Features).ToArray(), new long[] { few.Length, 2 });
+        var engine = FlowTrainer.Train(options.ToArchitecture(2), data, options.ToTrainingOptions(options.Seed!.Value));
+        engine.Flow.Dispose();
+        int heldOut = engine.HeldOutLogLikelihoods!.Count;
+        Assert.InRange(heldOut, 1, 18);
+        Assert.Equal((float)engine.HeldOutLogLikelihoods.Max(l => -l), detector.Threshold);
+        detector.Model.Dispose();
+        string warning = Assert.Single(warnings, w => w.Contains("held out"));
+        output.WriteLine(warning);
+        Assert.Contains($"Only {heldOut} training rows were held out, fewer than the 19", warning);
+        Assert.Contains("Contamination", warning);
+
+        // With a Contamination of 0.25 the same rows are enough (3 rows from the quantile on): no warning.
+        warnings.Clear();
+        var quarter = HamiltonianFlowTransformerTests.SmallDetectorOptions(contamination: 0.25);
+        ml.AnomalyDetection.Trainers.HamiltonianFlow(quarter).Fit(ml.Data.LoadFromEnumerable(few)).Model.Dispose();
+        Assert.DoesNotContain(warnings, w => w.Contains("held out"));
+    }
+
+    [Fact]
     public void HeldOutScoresAreMeasuredOnlyWhenAskedAndLeaveTheFitAsItIs()
     {
         var options = HamiltonianFlowTransformerTests.SmallDetectorOptions();
