@@ -39,9 +39,13 @@ internal static class RobustnessSweep
         ("fixed kinetic", KineticEnergyKind.Quadratic), ("neural kinetic", KineticEnergyKind.Neural),
     };
 
-    /// <summary>One finished training of the sweep (NaN measurements when training failed).</summary>
+    /// <summary>
+    /// One finished training of the sweep (NaN measurements when training failed). <paramref name="PotentialCorrelation"/>
+    /// and <paramref name="PotentialRms"/> read the V of Hamiltonian 0, the one next to the base, as the main job does;
+    /// <paramref name="LayerCorrelations"/> holds the correlation of every Hamiltonian's V, base side first.
+    /// </summary>
     internal sealed record Row(string Knob, double Value, string Variant, int Seed, long Parameters, double TestNll, double ExcessNll,
-        double PotentialCorrelation, double PotentialRms, double TrainSeconds, string Error);
+        double PotentialCorrelation, double PotentialRms, double TrainSeconds, string Error, double[] LayerCorrelations);
 
     public static IReadOnlyList<Row> Run(SweepSettings settings, DirectoryInfo output, TextWriter log)
     {
@@ -66,7 +70,7 @@ internal static class RobustnessSweep
 
         // Rows are appended as trainings finish, so an interrupted sweep keeps what it measured.
         string csvPath = Path.Combine(output.FullName, "sweep.csv");
-        File.WriteAllText(csvPath, "knob,value,variant,seed,parameters,test_nll,excess_nll,potential_correlation,potential_rms,train_seconds,error\n");
+        File.WriteAllText(csvPath, "knob,value,variant,seed,parameters,test_nll,excess_nll,potential_correlation,potential_rms,train_seconds,error,layer_correlations\n");
         var rows = new ConcurrentBag<Row>();
         var fileLock = new object();
         int done = 0;
@@ -114,28 +118,31 @@ internal static class RobustnessSweep
         {
             var result = RingExperiment.Train(variant, architecture, train, test, run with { Seed = seed }, TextWriter.Null);
             using var flow = result.Flow;
-            var match = EnergyReadout.Potential(ring, flow, grid);
+            var byLayer = Enumerable.Range(0, architecture.Hamiltonians).Select(layer => EnergyReadout.Potential(ring, flow, grid, layer)).ToArray();
             return new Row("", double.NaN, variant, seed, flow.ParameterCount, result.TestNll, result.TestNll - exactNll,
-                match.Correlation, match.RmsAfterConstant, result.TrainSeconds, "");
+                byLayer[0].Correlation, byLayer[0].RmsAfterConstant, result.TrainSeconds, "", byLayer.Select(m => m.Correlation).ToArray());
         }
         catch (InvalidOperationException e)
         {
             // A training that diverges is a result of the robustness study, not a crash of the sweep.
-            return new Row("", double.NaN, variant, seed, 0, double.NaN, double.NaN, double.NaN, double.NaN, double.NaN, e.Message);
+            return new Row("", double.NaN, variant, seed, 0, double.NaN, double.NaN, double.NaN, double.NaN, double.NaN, e.Message, Array.Empty<double>());
         }
     }
 
     private static void WriteSummary(IReadOnlyList<Row> rows, TextWriter log)
     {
         log.WriteLine();
-        log.WriteLine($"{"knob",-18}{"value",7}{"variant",16}{"excess NLL mean",17}{"min",8}{"max",8}{"V corr mean",13}{"failed",8}");
+        // V corr: Hamiltonian 0's; by layer: each Hamiltonian's mean over the seeds, base side first.
+        log.WriteLine($"{"knob",-18}{"value",7}{"variant",16}{"excess NLL mean",17}{"min",8}{"max",8}{"V corr mean",13}{"failed",8}  V corr by layer");
         foreach (var point in rows.GroupBy(r => (r.Knob, r.Value, r.Variant)))
         {
             var ok = point.Where(r => r.Error.Length == 0).ToList();
             double Mean(Func<Row, double> f) => ok.Count == 0 ? double.NaN : ok.Average(f);
             log.WriteLine($"{point.Key.Knob,-18}{point.Key.Value,7:G3}{point.Key.Variant,16}{Mean(r => r.ExcessNll),17:F4}" +
                           $"{(ok.Count == 0 ? double.NaN : ok.Min(r => r.ExcessNll)),8:F4}{(ok.Count == 0 ? double.NaN : ok.Max(r => r.ExcessNll)),8:F4}" +
-                          $"{Mean(r => r.PotentialCorrelation),13:F3}{point.Count() - ok.Count,8}");
+                          $"{Mean(r => r.PotentialCorrelation),13:F3}{point.Count() - ok.Count,8}  " +
+                          (ok.Count == 0 ? "" : string.Join(" ", Enumerable.Range(0, ok[0].LayerCorrelations.Length)
+                              .Select(layer => ok.Average(r => r.LayerCorrelations[layer]).ToString("F3", CultureInfo.InvariantCulture)))));
         }
     }
 
@@ -146,7 +153,8 @@ internal static class RobustnessSweep
         line.Append(r.Knob).Append(',').Append(F(r.Value)).Append(',').Append(r.Variant).Append(',').Append(r.Seed).Append(',')
             .Append(r.Parameters).Append(',').Append(F(r.TestNll)).Append(',').Append(F(r.ExcessNll)).Append(',')
             .Append(F(r.PotentialCorrelation)).Append(',').Append(F(r.PotentialRms)).Append(',').Append(F(r.TrainSeconds)).Append(',')
-            .Append('"').Append(r.Error.Replace("\"", "'")).Append('"').Append('\n');
+            .Append('"').Append(r.Error.Replace("\"", "'")).Append('"').Append(',')
+            .Append(string.Join(';', r.LayerCorrelations.Select(F))).Append('\n');
         return line.ToString();
     }
 }

@@ -91,6 +91,12 @@ public class GaussianMixture2DSampleTests
         {
             double excess = double.Parse(row[6], System.Globalization.CultureInfo.InvariantCulture);
             Assert.True(double.IsFinite(excess) && excess > -0.5, string.Join(",", row));
+            // One correlation per Hamiltonian, the first the potential_correlation column's.
+            double[] byLayer = row[^1].Split(';').Select(v => double.Parse(v, System.Globalization.CultureInfo.InvariantCulture)).ToArray();
+            int hamiltonians = row[0] == "hamiltonians" ? int.Parse(row[1], System.Globalization.CultureInfo.InvariantCulture) : 1;
+            Assert.Equal(hamiltonians, byLayer.Length);
+            Assert.Equal(double.Parse(row[7], System.Globalization.CultureInfo.InvariantCulture), byLayer[0]);
+            Assert.All(byLayer, c => Assert.InRange(c, -1, 1));
         }
         // The base architecture, shared by three knobs, trains once per variant and is reported under each.
         var baseRows = rows.Where(r => (r[0], r[1]) is ("leapfrog-steps", "4") or ("hidden-width", "64") or ("hamiltonians", "1")).ToList();
