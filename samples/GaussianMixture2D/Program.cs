@@ -1,5 +1,6 @@
 using System.CommandLine;
 using GaussianMixture2D;
+using HamiltonianFlows.Samples;
 
 // The paper's 2D experiment: fixed-kinetic vs original (neural-kinetic) NHF on a ring of 8 Gaussians.
 //   dotnet run --project samples/GaussianMixture2D -c Release -- --out out/gaussian-mixture-2d   (the README's main job, 2 to 4 minutes)
@@ -24,16 +25,10 @@ var sweep = new Command("sweep", "Robustness study: excess test NLL of both vari
 {
     sweepOut, sweepSteps, sweepSeeds, sweepParallel, sweepQuick,
 };
-// --quick sets its own budget: a budget option given beside it would be ignored, so it is refused instead.
-static void RefuseBesideQuick(ParseResult parse, bool quick, params Option[] options)
-{
-    if (quick && options.FirstOrDefault(o => parse.GetResult(o) is { Implicit: false }) is { } given)
-        throw new ArgumentException($"--quick sets its own budget; {given.Name} would be ignored beside it.");
-}
 
 sweep.SetAction(parse =>
 {
-    RefuseBesideQuick(parse, parse.GetValue(sweepQuick), sweepSteps, sweepSeeds);
+    QuickBudget.RefuseBesideQuick(parse, parse.GetValue(sweepQuick), sweepSteps, sweepSeeds);
     var settings = parse.GetValue(sweepQuick)
         ? SweepSettings.QuickSettings
         : SweepSettings.Default with
@@ -49,7 +44,7 @@ sweep.SetAction(parse =>
 root.Subcommands.Add(sweep);
 root.SetAction(parse =>
 {
-    RefuseBesideQuick(parse, parse.GetValue(quickOption), stepsOption, samplesOption);
+    QuickBudget.RefuseBesideQuick(parse, parse.GetValue(quickOption), stepsOption, samplesOption);
     var settings = parse.GetValue(quickOption)
         ? RunSettings.Quick with { Seed = parse.GetValue(seedOption) }
         : RunSettings.Default with

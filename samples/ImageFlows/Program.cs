@@ -1,4 +1,5 @@
 using System.CommandLine;
+using HamiltonianFlows.Samples;
 using ImageFlows;
 using Microsoft.ML.HamiltonianFlows.Torch;
 
@@ -23,10 +24,7 @@ var classes = new Option<int[]>("--classes") { Description = "Fashion-MNIST clas
 
 ImageBudget Budget(ParseResult parse)
 {
-    // --quick sets its own budget: a budget option given beside it would be ignored, so it is refused instead.
-    if (parse.GetValue(quick) && new Option[] { side, width, leapfrog, steps, maxTrain, maxTest, samples }
-            .FirstOrDefault(o => parse.GetResult(o) is { Implicit: false }) is { } given)
-        throw new ArgumentException($"--quick sets its own budget; {given.Name} would be ignored beside it.");
+    QuickBudget.RefuseBesideQuick(parse, parse.GetValue(quick), side, width, leapfrog, steps, maxTrain, maxTest, samples);
     var budget = parse.GetValue(quick)
         ? ImageBudget.Quick with { Seed = parse.GetValue(seed) }
         : new ImageBudget(parse.GetValue(side), parse.GetValue(width), parse.GetValue(leapfrog), parse.GetValue(steps), ImageBudget.Reduced.BatchSize,

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using HamiltonianFlows.Samples;
 using SupernovaCosmology;
 
 // The paper's Bayesian example: (Omega_m, Omega_Lambda) from type Ia supernovae, by a Hamiltonian flow, a grid and HMC.
@@ -26,9 +27,7 @@ root.SetAction(parse =>
         Console.WriteLine($"wrote {catalogue.Count} supernovae to {target.FullName}");
         return;
     }
-    // --quick sets its own budget: --steps beside it would be ignored, so it is refused instead.
-    if (parse.GetValue(quickOption) && parse.GetResult(stepsOption) is { Implicit: false })
-        throw new ArgumentException("--quick sets its own budget; --steps would be ignored beside it.");
+    QuickBudget.RefuseBesideQuick(parse, parse.GetValue(quickOption), stepsOption);
     var settings = parse.GetValue(quickOption)
         ? RunSettings.Quick with { Seed = parse.GetValue(seedOption) }
         : RunSettings.Full with { FlowSteps = parse.GetValue(stepsOption), Seed = parse.GetValue(seedOption) };
