@@ -14,7 +14,9 @@ var data = new Option<DirectoryInfo>("--data") { Description = "Folder of the se
 var threads = new Option<int>("--threads") { Description = "Torch intra-op threads (fit times are quoted for 1).", DefaultValueFactory = _ => 1 };
 threads.Validators.Add(result =>
 {
-    if (result.GetValueOrDefault<int>() < 1) result.AddError("--threads must be at least 1.");
+    // A token that is no number already carries the parser's own error (reading its value here would throw).
+    if (result.Tokens.Count == 1 && int.TryParse(result.Tokens[0].Value, NumberStyles.Integer, CultureInfo.InvariantCulture, out int count) && count < 1)
+        result.AddError("--threads must be at least 1.");
 });
 var checks = new Option<bool>("--checks") { Description = "Also run the robustness checks: NormalizeMinMax in front, one gross outlier added, 5% of the training rows anomalies." };
 

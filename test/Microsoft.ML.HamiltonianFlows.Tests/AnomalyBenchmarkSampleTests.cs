@@ -6,6 +6,23 @@ namespace Microsoft.ML.HamiltonianFlows.Tests;
 public class AnomalyBenchmarkSampleTests
 {
     [Fact]
+    public void HelpAndABadThreadCountEndWithAMessageNotANativeAbort()
+    {
+        // The thread count goes to libtorch, which aborts the process on 0; a parse without a command has no count.
+        string program = ChildProcess.RepositoryProgram("samples/AnomalyBenchmark", "AnomalyBenchmark");
+        var (helpExit, help) = ChildProcess.RunDotnet(program, new[] { "--help" });
+        Assert.True(helpExit == 0, $"--help exited with {helpExit}: {help}");
+        Assert.Contains("tabular", help);
+        foreach (var (value, expected) in new[] { ("0", "--threads must be at least 1."), ("abc", "abc") })
+        {
+            var (exit, log) = ChildProcess.RunDotnet(program, new[] { "tabular", "--threads", value });
+            Assert.True(exit is 1, $"--threads {value} exited with {exit}: {log}");
+            Assert.Contains(expected, log);
+            Assert.DoesNotContain("Unhandled", log);
+        }
+    }
+
+    [Fact]
     public void TabularRunOnIonosphereWritesAurocAndTheNormalRowsDensity()
     {
         using var folder = new TemporaryFolder("anomaly-benchmark-");

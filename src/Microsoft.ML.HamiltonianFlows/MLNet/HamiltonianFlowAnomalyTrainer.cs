@@ -71,7 +71,7 @@ public sealed class HamiltonianFlowAnomalyTrainer : ITrainerEstimator<Hamiltonia
             ch.Info($"Anomaly threshold {threshold:G6} nats: the {1 - options.Contamination:P1} quantile of the scores of " +
                     (heldOut is { Count: > 0 } ? $"the {heldOut.Count} held-out training rows." : "the training rows (no held-out row was scored)."));
             if (heldOut is { Count: > 0 } && TooFewForTheQuantile(heldOut.Count))
-                ch.Warning($"Only {heldOut.Count} training rows were held out, fewer than the {RowsForTheQuantile} a {nameof(Options.Contamination)} of " +
+                ch.Warning($"Only {heldOut.Count} training rows were held out, fewer than the {RowsForTheQuantile:G6} a {nameof(Options.Contamination)} of " +
                            $"{options.Contamination:G3} needs: the threshold is their largest score, which a new normal row exceeds with probability " +
                            $"1 / {heldOut.Count + 1} = {1.0 / (heldOut.Count + 1):G2} on average, not {options.Contamination:G3}; more training rows or a larger " +
                            $"{nameof(Options.ValidationFraction)} bring it down to {nameof(Options.Contamination)}.");
@@ -86,20 +86,12 @@ public sealed class HamiltonianFlowAnomalyTrainer : ITrainerEstimator<Hamiltonia
     // they are a sample of new rows' scores. Of n of them the threshold is the ceil((1 - c)(n + 1))-th smallest (the largest
     // where n is too small for that): a new row exchangeable with them lies above it with probability at most c, the
     // split-conformal quantile (Vovk, Gammerman and Shafer, Algorithmic Learning in a Random World, 2005).
-    // The ceil((1 - c)(n + 1))-th smallest of n scores exists from about 1 / c - 1 rows on (19 at c = 0.05); counted with
-    // the rank's own arithmetic so that the warning and the threshold agree.
+    // The ceil((1 - c)(n + 1))-th smallest of n scores exists when n >= 1 / c - 1 (19 at c = 0.05); tested with the rank's
+    // own arithmetic so that the warning and the threshold agree.
     private bool TooFewForTheQuantile(int rows) => Math.Ceiling((1 - options.Contamination) * (rows + 1)) > rows;
 
-    private int RowsForTheQuantile
-    {
-        get
-        {
-            int rows = 1;
-            while (TooFewForTheQuantile(rows))
-                rows++;
-            return rows;
-        }
-    }
+    // Double: at a tiny Contamination the count exceeds any int.
+    private double RowsForTheQuantile => Math.Ceiling(1 / options.Contamination - 1);
 
     private float HeldOutThreshold(List<double> scores)
     {
