@@ -156,6 +156,29 @@ public class HamiltonianFlowAnomalyDetectionTests
     }
 
     [Fact]
+    public void DisposingTheModelMakesEveryTransformerThatSharesItThrowObjectDisposed()
+    {
+        var ml = new MLContext(seed: 1);
+        var data = ml.Data.LoadFromEnumerable(HamiltonianFlowTransformerTests.Clusters(200, 1));
+        var detector = ml.AnomalyDetection.Trainers.HamiltonianFlow(HamiltonianFlowTransformerTests.SmallDetectorOptions()).Fit(data);
+        var moved = ml.AnomalyDetection.ChangeModelThreshold(detector, detector.Threshold + 1);
+        Assert.Equal(200, moved.Transform(data).GetColumn<float>("Score").Count(float.IsFinite));
+
+        detector.Dispose();
+        detector.Dispose();
+        // Before, TorchSharp's "Tensor invalid -- empty handle", naming neither the model nor why.
+        var error = Assert.Throws<ObjectDisposedException>(() => moved.Transform(data).GetColumn<float>("Score").ToArray());
+        Assert.Contains("ChangeModelThreshold", error.Message);
+        Assert.Throws<ObjectDisposedException>(() => moved.Model.GaussianWeight);
+
+        var density = ml.Transforms.HamiltonianFlow(HamiltonianFlowTransformerTests.SmallOptions()).Fit(data);
+        density.Dispose();
+        Assert.Throws<ObjectDisposedException>(() => density.Transform(data).GetColumn<float>("LogLikelihood").ToArray());
+        Assert.Throws<ObjectDisposedException>(() => density.Sample(10, seed: 1).GetColumn<float[]>("Features").ToArray());
+        Assert.Throws<ObjectDisposedException>(() => density.Potential(new[] { 0f, 0f }));
+    }
+
+    [Fact]
     public void HeldOutScoresAreMeasuredOnlyWhenAskedAndLeaveTheFitAsItIs()
     {
         var options = HamiltonianFlowTransformerTests.SmallDetectorOptions();

@@ -39,6 +39,9 @@ public sealed class HamiltonianFlowModelParameters : ModelParametersBase<float>,
     // TorchSharp modules are not documented as safe for concurrent calls; cursors of one model share it.
     private readonly object flowLock = new();
     private readonly HamiltonianFlow flow;
+    // Set under flowLock: a call that reaches the flow after Dispose would otherwise fail inside TorchSharp ("Tensor
+    // invalid -- empty handle"), which names neither the model nor why.
+    private bool disposed;
     // Read once: a torch call per scored row outside the lock would race with the other cursors' calls.
     private readonly int noiseWidth;
 
@@ -108,7 +111,7 @@ public sealed class HamiltonianFlowModelParameters : ModelParametersBase<float>,
         get
         {
             lock (flowLock)
-                return flow.ParameterCount;
+                return Live.ParameterCount;
         }
     }
 
@@ -121,7 +124,7 @@ public sealed class HamiltonianFlowModelParameters : ModelParametersBase<float>,
         get
         {
             lock (flowLock)
-                return flow.GaussianWeight;
+                return Live.GaussianWeight;
         }
     }
 
@@ -146,13 +149,20 @@ public sealed class HamiltonianFlowModelParameters : ModelParametersBase<float>,
         get
         {
             lock (flowLock)
-                return flow.Gaussian.Tail;
+                return Live.Gaussian.Tail;
         }
     }
 
     // The flow itself, shared by every transformer made from this model: internal, since disposing or training it would
     // change them all. Users who want the engine's API train with FlowTrainer or load a weights file.
-    internal HamiltonianFlow Flow => flow;
+    internal HamiltonianFlow Flow => Live;
+
+    // The flow, for a caller that holds flowLock (or reads no tensor), once it is known not to be disposed.
+    private HamiltonianFlow Live => disposed
+        ? throw new ObjectDisposedException(nameof(HamiltonianFlowModelParameters),
+            "This Hamiltonian flow model was disposed, by itself or by a transformer that holds it: the transformer it was fitted as, and " +
+            "every transformer made from that by WithThreshold or ChangeModelThreshold, share one model, so dispose it once, after the last use of any of them.")
+        : flow;
 
     /// <summary>Anomaly detection: the score is a negative log-likelihood.</summary>
     protected override PredictionKind PredictionKind => PredictionKind.AnomalyDetection;
@@ -193,7 +203,7 @@ public sealed class HamiltonianFlowModelParameters : ModelParametersBase<float>,
             using var scope = NewDisposeScope();
             // Inference mode, not only no_grad: no graph and no version counters on the intermediate tensors.
             using var inference = inference_mode();
-            Tensor logLikelihood = flow.LogLikelihood(tensor(x, new long[] { n, d }), tensor(noise, new long[] { ScoringImportanceSamples, n, width }));
+            Tensor logLikelihood = Live.LogLikelihood(tensor(x, new long[] { n, d }), tensor(noise, new long[] { ScoringImportanceSamples, n, width }));
             values = logLikelihood.to(ScalarType.Float32).cpu().data<float>().ToArray();
         }
         for (int j = 0; j < n; j++)
@@ -215,7 +225,7 @@ public sealed class HamiltonianFlowModelParameters : ModelParametersBase<float>,
         {
             using var scope = NewDisposeScope();
             using var noGrad = no_grad();
-            return flow.PotentialEnergyAt(tensor(points.ToArray(), new long[] { points.Length / d, d }))
+            return Live.PotentialEnergyAt(tensor(points.ToArray(), new long[] { points.Length / d, d }))
                 .to(ScalarType.Float32).cpu().data<float>().ToArray();
         }
     }
@@ -227,7 +237,7 @@ public sealed class HamiltonianFlowModelParameters : ModelParametersBase<float>,
         {
             using var scope = NewDisposeScope();
             using var noGrad = no_grad();
-            using var generator = new TorchSharp.torch.Generator(seed, flow.Device);
+            using var generator = new TorchSharp.torch.Generator(seed, Live.Device);
             return flow.Sample(count, generator).Q.to(ScalarType.Float32).cpu().data<float>().ToArray();
         }
     }
@@ -242,10 +252,23 @@ public sealed class HamiltonianFlowModelParameters : ModelParametersBase<float>,
         ctx.SaveBinaryStream(WeightsStreamName, w =>
         {
             w.Flush();
-            FlowWeightsFormat.Save(flow, w.BaseStream);
+            lock (flowLock)
+                FlowWeightsFormat.Save(Live, w.BaseStream);
         });
     }
 
-    /// <summary>Releases the flow's native tensors.</summary>
-    public void Dispose() => flow.Dispose();
+    /// <summary>
+    /// Releases the flow's native tensors; a second call does nothing. Every transformer that holds this model (see
+    /// <see cref="HamiltonianFlowAnomalyTransformer.WithThreshold(float)"/>) then throws <see cref="ObjectDisposedException"/> when it scores.
+    /// </summary>
+    public void Dispose()
+    {
+        lock (flowLock)
+        {
+            if (disposed)
+                return;
+            disposed = true;
+            flow.Dispose();
+        }
+    }
 }
