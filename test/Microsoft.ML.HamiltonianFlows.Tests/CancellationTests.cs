@@ -132,7 +132,7 @@ public sealed class CancellationTests
         var stepsReported = new List<long>();
         ml.Log += (_, e) =>
         {
-            var match = System.Text.RegularExpressions.Regex.Match(e.Message, @"Step (\d+): training loss");
+            var match = System.Text.RegularExpressions.Regex.Match(e.Message, @"Step (\d+): (training loss|no training loss yet)");
             if (!match.Success)
                 return;
             long step = long.Parse(match.Groups[1].Value);

@@ -70,7 +70,9 @@ internal static class FlowFitting
             }
         }, null, CancellationPoll, CancellationPoll);
 
-        Action<FlowTrainingProgress> report = p => ch.Info($"Step {p.Steps}: training loss {p.TrainingLoss:F4} nats" +
+        // At step 0 no minibatch has been trained on: its training loss is NaN, which would read as a failure.
+        Action<FlowTrainingProgress> report = p => ch.Info($"Step {p.Steps}: " +
+            (p.Steps == 0 && double.IsNaN(p.TrainingLoss) ? "no training loss yet" : $"training loss {p.TrainingLoss:F4} nats") +
             (p.ValidationLoss is double v ? $", validation loss {v:F4}" : "") +
             $", learning rate {p.LearningRate:G3}, {p.SkippedBatches} skipped batches.");
         FlowTrainingResult result;
@@ -99,7 +101,8 @@ internal static class FlowFitting
                        string.Join(", ", coarse.Take(10).Select(c => $"{c.Feature} in steps of {c.Step:G3} with standard deviation {c.Deviation:G3}")) +
                        (coarse.Count > 10 ? ", ..." : "") + "). The flow reads its features as Single, Double columns too, so their variation is " +
                        "partly lost; subtract the offset in front of it to keep it (e.g. NormalizeMeanVariance with fixZero: false, which " +
-                       "centres a Double column in Double; its default only rescales).");
+                       "centres a Double column in Double; its default only rescales). A column already read as Single, as a text " +
+                       "loader reads DataKind.Single, has lost it before any transform: load it as DataKind.Double.");
         ch.Info($"Kept the weights of step {result.BestStep}" + (result.BestStep == 0 ? " (the fitted Gaussian)" : "") +
                 (result.StoppedEarly ? "; stopped early." : result.ReachedTimeLimit ? $"; stopped at the time limit ({nameof(options.MaxTrainingTime)})." : "."));
         // The scoring seed is a function of the training seed, so a model trained twice scores identically.
