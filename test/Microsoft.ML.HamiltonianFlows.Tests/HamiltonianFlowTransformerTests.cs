@@ -301,6 +301,12 @@ public class HamiltonianFlowTransformerTests
         public string Features { get; set; } = "";
     }
 
+    internal sealed class IntegerPoint
+    {
+        [VectorType(2)]
+        public int[] Features { get; set; } = Array.Empty<int>();
+    }
+
     [Fact]
     public void RejectsWrongColumnTypesNamingColumnAndType()
     {
@@ -309,15 +315,22 @@ public class HamiltonianFlowTransformerTests
         var text = ml.Data.LoadFromEnumerable(new[] { new TextPoint { Features = "a" } });
         var estimator = ml.Transforms.HamiltonianFlow(SmallOptions());
 
+        // Each message names the column and its type, and says what makes the column one the flow reads.
         var e1 = Assert.Throws<ArgumentOutOfRangeException>(() => estimator.Fit(variable));
         Assert.Contains("'Features'", e1.Message);
         Assert.Contains("Vector<Single>", e1.Message);
+        Assert.Contains("[VectorType(d)]", e1.Message);
         var e2 = Assert.Throws<ArgumentOutOfRangeException>(() => estimator.GetOutputSchema(Shape(variable.Schema)));
         Assert.Contains("variable size", e2.Message);
+        Assert.Contains("[VectorType(d)]", e2.Message);
         var e3 = Assert.Throws<ArgumentOutOfRangeException>(() => estimator.GetOutputSchema(Shape(text.Schema)));
         Assert.Contains("String", e3.Message);
+        Assert.Contains("FeaturizeText", e3.Message);
+        var integers = ml.Data.LoadFromEnumerable(new[] { new IntegerPoint { Features = new[] { 1, 2 } } });
+        Assert.Contains("ConvertType", Assert.Throws<ArgumentOutOfRangeException>(() => estimator.Fit(integers)).Message);
         var e4 = Assert.Throws<ArgumentOutOfRangeException>(() => ml.Transforms.HamiltonianFlow(featureColumnName: "Missing").Fit(text));
         Assert.Contains("'Missing'", e4.Message);
+        Assert.Contains("its columns: Features;", e4.Message);
 
         // A fitted 2-D model refuses a 1-D column of the same name.
         var model = estimator.Fit(ml.Data.LoadFromEnumerable(Clusters(100, 1)));

@@ -33,7 +33,8 @@ internal sealed record FeatureColumn(string Name, FeatureColumn.Storage Kind, in
     internal static FeatureColumn Bind(DataViewSchema schema, string name, int? dimension = null)
     {
         var column = schema.GetColumnOrNull(name)
-            ?? throw new ArgumentOutOfRangeException(nameof(schema), $"Feature column '{name}' not found in the input schema.");
+            ?? throw new ArgumentOutOfRangeException(nameof(schema),
+                $"Feature column '{name}' not found in the input schema{Available(schema.Where(c => !c.IsHidden).Select(c => c.Name))}.");
         var feature = FromType(name, column.Type);
         if (dimension is int d && feature.Dimension != d)
             throw new ArgumentOutOfRangeException(nameof(schema),
@@ -64,7 +65,8 @@ internal sealed record FeatureColumn(string Name, FeatureColumn.Storage Kind, in
     internal static void Check(SchemaShape schema, string name)
     {
         if (!schema.TryFindColumn(name, out var column))
-            throw new ArgumentOutOfRangeException(nameof(schema), $"Feature column '{name}' not found in the input schema.");
+            throw new ArgumentOutOfRangeException(nameof(schema),
+                $"Feature column '{name}' not found in the input schema{Available(schema.Select(c => c.Name))}.");
         bool single = column.ItemType == NumberDataViewType.Single;
         bool ok = column.Kind switch
         {
@@ -74,8 +76,26 @@ internal sealed record FeatureColumn(string Name, FeatureColumn.Storage Kind, in
         };
         if (!ok)
             throw new ArgumentOutOfRangeException(nameof(schema),
-                $"Feature column '{name}' has type {Describe(column)}; expected {Expected}.");
+                $"Feature column '{name}' has type {Describe(column)}; expected {Expected}.{Hint(column.Kind == SchemaShape.Column.VectorKind.VariableVector, column.ItemType)}");
     }
+
+    // The input's columns, so that a misspelt name or the default "Features" on a view without it is quick to mend.
+    private static string Available(IEnumerable<string> names)
+    {
+        var list = names.Distinct().ToList();
+        return list.Count == 0 ? "" : $" (its columns: {string.Join(", ", list.Take(20))}{(list.Count > 20 ? ", ..." : "")}; the trainer's " +
+            "featureColumnName or Options.FeatureColumnName names the one to read)";
+    }
+
+    // What turns the column into one the flow reads.
+    private static string Hint(bool variableSize, DataViewType itemType) =>
+        variableSize && (itemType == NumberDataViewType.Single || itemType == NumberDataViewType.Double)
+            ? " Declare its size: [VectorType(d)] on the property of a class loaded with LoadFromEnumerable, or a column range in a text loader."
+            : itemType is TextDataViewType
+                ? " Text needs turning into numbers first, e.g. mlContext.Transforms.Text.FeaturizeText or Categorical.OneHotEncoding."
+                : itemType is NumberDataViewType or BooleanDataViewType or KeyDataViewType
+                    ? " Convert it first: mlContext.Transforms.Conversion.ConvertType(..., outputKind: DataKind.Single)."
+                    : "";
 
     private static FeatureColumn FromType(string name, DataViewType type)
     {
@@ -90,7 +110,8 @@ internal sealed record FeatureColumn(string Name, FeatureColumn.Storage Kind, in
         {
             return new FeatureColumn(name, Storage.SingleScalar, 1);
         }
-        throw new ArgumentOutOfRangeException(nameof(type), $"Feature column '{name}' has type {type}; expected {Expected}.");
+        throw new ArgumentOutOfRangeException(nameof(type), $"Feature column '{name}' has type {type}; expected {Expected}." +
+            Hint(type is VectorDataViewType { IsKnownSize: false }, type.GetItemType()));
     }
 
     private static string Describe(SchemaShape.Column column) => column.Kind switch
