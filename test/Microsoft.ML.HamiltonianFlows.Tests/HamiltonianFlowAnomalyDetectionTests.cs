@@ -170,6 +170,7 @@ public class HamiltonianFlowAnomalyDetectionTests
         var error = Assert.Throws<ObjectDisposedException>(() => moved.Transform(data).GetColumn<float>("Score").ToArray());
         Assert.Contains("ChangeModelThreshold", error.Message);
         Assert.Throws<ObjectDisposedException>(() => moved.Model.GaussianWeight);
+        Assert.Throws<ObjectDisposedException>(() => moved.Model.KernelDensityCentres);
 
         var density = ml.Transforms.HamiltonianFlow(HamiltonianFlowTransformerTests.SmallOptions()).Fit(data);
         density.Dispose();

@@ -328,12 +328,17 @@ public class HamiltonianFlowTransformerTests
         Assert.Contains("FeaturizeText", e3.Message);
         var integers = ml.Data.LoadFromEnumerable(new[] { new IntegerPoint { Features = new[] { 1, 2 } } });
         Assert.Contains("ConvertType", Assert.Throws<ArgumentOutOfRangeException>(() => estimator.Fit(integers)).Message);
+        var keys = ml.Transforms.Conversion.MapValueToKey("Features").Fit(text).Transform(text);
+        Assert.Contains("MapKeyToValue", Assert.Throws<ArgumentOutOfRangeException>(() => estimator.Fit(keys)).Message);
         var e4 = Assert.Throws<ArgumentOutOfRangeException>(() => ml.Transforms.HamiltonianFlow(featureColumnName: "Missing").Fit(text));
         Assert.Contains("'Missing'", e4.Message);
         Assert.Contains("its columns: Features;", e4.Message);
 
-        // A fitted 2-D model refuses a 1-D column of the same name.
+        // A fitted 2-D model refuses a 1-D column of the same name, and a view without it says the column must be there.
         var model = estimator.Fit(ml.Data.LoadFromEnumerable(Clusters(100, 1)));
+        var renamed = ml.Transforms.CopyColumns("Other", "Features").Append(ml.Transforms.DropColumns("Features"))
+            .Fit(ml.Data.LoadFromEnumerable(Clusters(10, 1))).Transform(ml.Data.LoadFromEnumerable(Clusters(10, 1)));
+        Assert.Contains("trained on", Assert.Throws<ArgumentOutOfRangeException>(() => model.Transform(renamed)).Message);
         var scalar = ml.Data.LoadFromEnumerable(new[] { new ScalarPoint { Features = 1 } });
         var e5 = Assert.Throws<ArgumentOutOfRangeException>(() => model.GetOutputSchema(scalar.Schema));
         Assert.Contains("trained on 2", e5.Message);

@@ -34,7 +34,7 @@ internal sealed record FeatureColumn(string Name, FeatureColumn.Storage Kind, in
     {
         var column = schema.GetColumnOrNull(name)
             ?? throw new ArgumentOutOfRangeException(nameof(schema),
-                $"Feature column '{name}' not found in the input schema{Available(schema.Where(c => !c.IsHidden).Select(c => c.Name))}.");
+                $"Feature column '{name}' not found in the input schema{Available(schema.Where(c => !c.IsHidden).Select(c => c.Name), fitted: dimension is not null)}.");
         var feature = FromType(name, column.Type);
         if (dimension is int d && feature.Dimension != d)
             throw new ArgumentOutOfRangeException(nameof(schema),
@@ -66,7 +66,7 @@ internal sealed record FeatureColumn(string Name, FeatureColumn.Storage Kind, in
     {
         if (!schema.TryFindColumn(name, out var column))
             throw new ArgumentOutOfRangeException(nameof(schema),
-                $"Feature column '{name}' not found in the input schema{Available(schema.Select(c => c.Name))}.");
+                $"Feature column '{name}' not found in the input schema{Available(schema.Select(c => c.Name), fitted: false)}.");
         bool single = column.ItemType == NumberDataViewType.Single;
         bool ok = column.Kind switch
         {
@@ -79,23 +79,31 @@ internal sealed record FeatureColumn(string Name, FeatureColumn.Storage Kind, in
                 $"Feature column '{name}' has type {Describe(column)}; expected {Expected}.{Hint(column.Kind == SchemaShape.Column.VectorKind.VariableVector, column.ItemType)}");
     }
 
-    // The input's columns, so that a misspelt name or the default "Features" on a view without it is quick to mend.
-    private static string Available(IEnumerable<string> names)
+    // The input's columns, so that a misspelt name or the default "Features" on a view without it is quick to mend. A fitted
+    // model reads the column it was trained on; a trainer reads the one its options name.
+    private static string Available(IEnumerable<string> names, bool fitted)
     {
         var list = names.Distinct().ToList();
-        return list.Count == 0 ? "" : $" (its columns: {string.Join(", ", list.Take(20))}{(list.Count > 20 ? ", ..." : "")}; the trainer's " +
-            "featureColumnName or Options.FeatureColumnName names the one to read)";
+        return list.Count == 0 ? "" : $" (its columns: {string.Join(", ", list.Take(20))}{(list.Count > 20 ? ", ..." : "")}; " +
+            (fitted ? "a fitted model reads the column it was trained on, so the input must hold it under that name)"
+                    : "the trainer's featureColumnName or Options.FeatureColumnName names the one to read)");
     }
 
-    // What turns the column into one the flow reads.
-    private static string Hint(bool variableSize, DataViewType itemType) =>
-        variableSize && (itemType == NumberDataViewType.Single || itemType == NumberDataViewType.Double)
+    // What turns the column into one the flow reads: its item type made Single or Double, then its size declared.
+    private static string Hint(bool variableSize, DataViewType itemType)
+    {
+        string convert = itemType switch
+        {
+            NumberDataViewType n when n == NumberDataViewType.Single || n == NumberDataViewType.Double => "",
+            TextDataViewType => " Text needs turning into numbers first, e.g. mlContext.Transforms.Text.FeaturizeText or Categorical.OneHotEncoding.",
+            KeyDataViewType => " A key needs mapping first: mlContext.Transforms.Conversion.MapKeyToValue, MapKeyToVector or Categorical.OneHotEncoding.",
+            NumberDataViewType or BooleanDataViewType => " Convert it first: mlContext.Transforms.Conversion.ConvertType(..., outputKind: DataKind.Single).",
+            _ => "",
+        };
+        return convert + (variableSize
             ? " Declare its size: [VectorType(d)] on the property of a class loaded with LoadFromEnumerable, or a column range in a text loader."
-            : itemType is TextDataViewType
-                ? " Text needs turning into numbers first, e.g. mlContext.Transforms.Text.FeaturizeText or Categorical.OneHotEncoding."
-                : itemType is NumberDataViewType or BooleanDataViewType or KeyDataViewType
-                    ? " Convert it first: mlContext.Transforms.Conversion.ConvertType(..., outputKind: DataKind.Single)."
-                    : "";
+            : "");
+    }
 
     private static FeatureColumn FromType(string name, DataViewType type)
     {

@@ -132,13 +132,27 @@ public sealed class HamiltonianFlowModelParameters : ModelParametersBase<float>,
     /// The kernel density's share beta of the scored density, (1 - beta) p_model + beta p_kernels, measured on the rows the fit
     /// held out; 0 where they did not ask for one or it was not allowed. See <see cref="Torch.HamiltonianFlow.KernelDensity"/>.
     /// </summary>
-    public double KernelDensityWeight => flow.KernelDensity?.Weight ?? 0;
+    public double KernelDensityWeight
+    {
+        get
+        {
+            lock (flowLock)
+                return Live.KernelDensity?.Weight ?? 0;
+        }
+    }
 
     /// <summary>
     /// How many training rows the model holds as the kernel density's centres (0 without one); its saved file holds them too
     /// (<see cref="HamiltonianFlowOptionsBase.KernelDensityCentres"/>).
     /// </summary>
-    public long KernelDensityCentres => flow.KernelDensity?.Count ?? 0;
+    public long KernelDensityCentres
+    {
+        get
+        {
+            lock (flowLock)
+                return Live.KernelDensity?.Count ?? 0;
+        }
+    }
 
     /// <summary>
     /// The tail c of the fitted Gaussian's marginals t = c asinh(u / c), chosen on held-out training rows; +infinity for the
