@@ -38,9 +38,9 @@ public sealed class RiskyCallTests
         { "Save a disposed flow", "threw ObjectDisposedException: Cannot save a flow that has been disposed" },
         { "Potential of 3 values for d = 2", "threw ArgumentException: Expected a positive multiple of the dimension 2" },
         { "Sample -1 rows", "threw ArgumentOutOfRangeException: must not be negative" },
-        { "Transform with a disposed model", "threw InvalidOperationException: Tensor invalid" },
-        { "PredictionEngine of a disposed model", "threw InvalidOperationException: Tensor invalid" },
-        { "Sample of a disposed model", "threw InvalidOperationException: Tensor invalid" },
+        { "Transform with a disposed model", "threw ObjectDisposedException: This Hamiltonian flow model was disposed" },
+        { "PredictionEngine of a disposed model", "threw ObjectDisposedException: This Hamiltonian flow model was disposed" },
+        { "Sample of a disposed model", "threw ObjectDisposedException: This Hamiltonian flow model was disposed" },
     };
 
     private static readonly Lazy<(int ExitCode, string Output)> Run = new(() => ChildProcess.RunDotnet(
