@@ -86,19 +86,19 @@ public sealed class HamiltonianFlowAnomalyTrainer : ITrainerEstimator<Hamiltonia
     // they are a sample of new rows' scores. Of n of them the threshold is the ceil((1 - c)(n + 1))-th smallest (the largest
     // where n is too small for that): a new row exchangeable with them lies above it with probability at most c, the
     // split-conformal quantile (Vovk, Gammerman and Shafer, Algorithmic Learning in a Random World, 2005).
-    // The ceil((1 - c)(n + 1))-th smallest of n scores exists when n >= 1 / c - 1 (19 at c = 0.05); tested with the rank's
-    // own arithmetic so that the warning and the threshold agree.
-    private bool TooFewForTheQuantile(int rows) => Math.Ceiling((1 - options.Contamination) * (rows + 1)) > rows;
-
-    // Double: at a tiny Contamination the count exceeds any int.
-    private double RowsForTheQuantile => Math.Ceiling(1 / options.Contamination - 1);
-
     private float HeldOutThreshold(List<double> scores)
     {
         scores.Sort();
-        int rank = (int)Math.Ceiling((1 - options.Contamination) * (scores.Count + 1));
-        return (float)scores[Math.Clamp(rank, 1, scores.Count) - 1];
+        return (float)scores[(int)Math.Clamp(QuantileRank(scores.Count), 1, scores.Count) - 1];
     }
+
+    // The conformal rank ceil((1 - c)(n + 1)) of n held-out scores, as a double (at a tiny c it passes any int). It is at
+    // most n from n >= 1 / c - 1 rows on (19 at c = 0.05); below that the threshold is the largest score and the fit warns.
+    private double QuantileRank(int rows) => Math.Ceiling((1 - options.Contamination) * (rows + 1));
+
+    private bool TooFewForTheQuantile(int rows) => QuantileRank(rows) > rows;
+
+    private double RowsForTheQuantile => Math.Ceiling(1 / options.Contamination - 1);
 
     /// <summary>The input schema with Score (Single) and PredictedLabel (Boolean) added.</summary>
     public SchemaShape GetOutputSchema(SchemaShape inputSchema)

@@ -251,8 +251,9 @@ public sealed class HamiltonianFlowModelParameters : ModelParametersBase<float>,
         {
             using var scope = NewDisposeScope();
             using var noGrad = no_grad();
-            using var generator = new TorchSharp.torch.Generator(seed, Live.Device);
-            return flow.Sample(count, generator).Q.to(ScalarType.Float32).cpu().data<float>().ToArray();
+            var live = Live;
+            using var generator = new TorchSharp.torch.Generator(seed, live.Device);
+            return live.Sample(count, generator).Q.to(ScalarType.Float32).cpu().data<float>().ToArray();
         }
     }
 
