@@ -82,12 +82,10 @@ public class MarkLibTorchSharpGlibcxxWeak : Microsoft.Build.Utilities.Task
                         ushort flags = U16(elf, aux + 4);
                         if ((flags & VerFlgWeak) != 0)
                             return "already weak";
-                        System.DateTime stamp = System.IO.File.GetLastWriteTimeUtc(path);
                         flags |= VerFlgWeak;
                         elf[aux + 4] = (byte)flags;
                         elf[aux + 5] = (byte)(flags >> 8);
-                        System.IO.File.WriteAllBytes(path, elf);
-                        System.IO.File.SetLastWriteTimeUtc(path, stamp);
+                        ReplaceKeepingTimestamp(path, elf);
                         return "marked weak";
                     }
                     aux += (int)U32(elf, aux + 12);
@@ -96,6 +94,19 @@ public class MarkLibTorchSharpGlibcxxWeak : Microsoft.Build.Utilities.Task
             }
         }
         return "no " + Version + " requirement";
+    }
+
+    // The output's file may be a hard link into the NuGet cache (CreateHardLinksForCopyLocalIfPossible, which this
+    // repository sets): writing through it would patch the cache's copy too. The patched bytes go to a new file
+    // (a copy, so it keeps the mode) that is then renamed over the output's name, leaving the cache's file untouched.
+    static void ReplaceKeepingTimestamp(string path, byte[] patched)
+    {
+        System.DateTime stamp = System.IO.File.GetLastWriteTimeUtc(path);
+        string staging = path + ".hamiltonianflows-patch";
+        System.IO.File.Copy(path, staging, overwrite: true);
+        System.IO.File.WriteAllBytes(staging, patched);
+        System.IO.File.SetLastWriteTimeUtc(staging, stamp);
+        System.IO.File.Replace(staging, path, null);
     }
 
     // RoslynCodeTaskFactory compiles against netstandard2.0 (no spans), hence the plain loop.
