@@ -342,7 +342,7 @@ public class HamiltonianFlowAnomalyDetectionTests
         var text = ml.Data.LoadFromEnumerable(new[] { new HamiltonianFlowTransformerTests.TextPoint { Features = "1 2" } });
         var e = Assert.Throws<ArgumentOutOfRangeException>(() => ml.AnomalyDetection.Trainers.HamiltonianFlow().Fit(text));
         Assert.Contains("'Features'", e.Message);
-        Assert.Throws<ArgumentOutOfRangeException>(() => ml.AnomalyDetection.Trainers.HamiltonianFlow(contamination: 0));
+        Assert.Contains("got 0", Assert.Throws<ArgumentException>(() => ml.AnomalyDetection.Trainers.HamiltonianFlow(contamination: 0)).Message);
     }
 
     [Fact]
@@ -356,9 +356,9 @@ public class HamiltonianFlowAnomalyDetectionTests
 
         foreach (double contamination in new[] { 0, 1, double.NaN })
         {
-            var e = Assert.Throws<ArgumentOutOfRangeException>(() =>
+            var e = Assert.Throws<ArgumentException>(() =>
                 ml.AnomalyDetection.Trainers.HamiltonianFlow(new HamiltonianFlowAnomalyTrainer.Options { Contamination = contamination }));
-            Assert.Contains("Contamination", e.Message);
+            Assert.Equal("Contamination", e.ParamName);
         }
     }
 

@@ -33,7 +33,7 @@ public sealed class HamiltonianFlowAnomalyTrainer : ITrainerEstimator<Hamiltonia
         internal override void Validate()
         {
             if (!(Contamination > 0 && Contamination < 1))
-                throw new ArgumentOutOfRangeException(nameof(Contamination), Contamination, $"{nameof(Contamination)} must be in (0, 1).");
+                throw new ArgumentException($"{nameof(Contamination)} must be in (0, 1), got {Contamination}.", nameof(Contamination));
             base.Validate();
         }
     }
