@@ -64,19 +64,27 @@ public sealed class GrossOutlierTests
     }
 
     [Fact]
-    public void TheMLNetTrainerWarnsHowManyRowsItLeftOut()
+    public void TheMLNetTrainerWarnsHowManyRowsItLeftOutBeforeTrainingStarts()
     {
         var ml = new MLContext(seed: 1);
-        var warnings = new List<string>();
-        ml.Log += (_, e) => { if (e.Kind == Runtime.ChannelMessageKind.Warning) lock (warnings) warnings.Add(e.Message); };
+        var messages = new List<(Runtime.ChannelMessageKind Kind, string Text)>();
+        ml.Log += (_, e) => { lock (messages) messages.Add((e.Kind, e.Message)); };
         var rows = HamiltonianFlowTransformerTests.Clusters(200, 1)
             .Append(new HamiltonianFlowTransformerTests.Point { Features = new[] { 1e9f, 0f } }).ToArray();
         var options = HamiltonianFlowTransformerTests.SmallOptions();
-        options.MaxSteps = 0;
+        options.MaxSteps = 2;
 
         ml.Transforms.HamiltonianFlow(options).Fit(ml.Data.LoadFromEnumerable(rows));
 
-        lock (warnings)
-            Assert.Contains(warnings, m => m.Contains("Left 1 training rows out of the fit") && m.Contains("'Features'"));
+        lock (messages)
+        {
+            int warning = messages.FindIndex(m => m.Kind == Runtime.ChannelMessageKind.Warning
+                && m.Text.Contains("Left 1 training rows out of the fit") && m.Text.Contains("'Features'"));
+            int firstStep = messages.FindIndex(m => m.Text.Contains("Step 0:"));
+            Assert.True(warning >= 0, "no warning of the row left out");
+            Assert.True(firstStep >= 0, "no report of step 0");
+            // The user hears of the data's problem while the fit is still starting, not after it has run its course.
+            Assert.True(warning < firstStep, $"the warning came at message {warning}, after step 0's report at {firstStep}");
+        }
     }
 }

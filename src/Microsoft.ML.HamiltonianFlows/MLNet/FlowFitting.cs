@@ -34,7 +34,7 @@ internal static class FlowFitting
         using var ch = host.Start("Training");
         int seed = options.Seed ?? host.Rand.Next();
         var architecture = options.ToArchitecture(feature.Dimension);
-        var trainingOptions = options.ToTrainingOptions(seed) with { MeasuresHeldOutScores = heldOutScores };
+        var trainingOptions = options.ToTrainingOptions(seed) with { MeasuresHeldOutScores = heldOutScores, StageFitted = WarnAboutTheData };
         double budgetBytes = options.MemoryBudgetMegabytes * 1024 * 1024;
         // Counting rows reads no column, so it costs little next to an epoch; many views know their count outright.
         long total = data.GetRowCount() ?? CountRows(data);
@@ -52,6 +52,29 @@ internal static class FlowFitting
         {
             ch.Info($"Training a Hamiltonian flow on {total} rows of dimension {feature.Dimension} (seed {seed}), streamed: " +
                     $"they exceed the memory budget of {options.MemoryBudgetMegabytes} MB.");
+        }
+
+        // What the data say about themselves is reported once the stage is fitted, before training runs its course.
+        void WarnAboutTheData(GaussianStage gaussian, long excludedRows, IReadOnlyList<int> constantFeatures)
+        {
+            if (excludedRows > 0)
+                ch.Warning($"Left {excludedRows} training rows out of the fit: a value of feature column '{feature.Name}' lies more than " +
+                           $"{GrossOutlierRule.Deviations:N0} standard deviations from the other rows'. They are scored as usual.");
+            if (constantFeatures.Count > 0)
+                ch.Warning($"{constantFeatures.Count} of the {feature.Dimension} values of feature column '{feature.Name}' are constant in the " +
+                           $"training rows (0-based: {string.Join(", ", constantFeatures.Take(10))}{(constantFeatures.Count > 10 ? ", ..." : "")}). " +
+                           "The model leaves each to its fitted Gaussian, with the typical spread of the varying values (the geometric mean of " +
+                           "their standard deviations), so any other value there scores as unlikely on that scale alone, and its samples " +
+                           "draw the training value; with one training row or identical rows, every value is constant (spread 1). Values are compared as " +
+                           "Single, a Double column's too: Doubles closer than Single's spacing at their size are equal.");
+            if (CoarselyRounded(gaussian, constantFeatures) is { Count: > 0 } coarse)
+                ch.Warning($"{coarse.Count} of the {feature.Dimension} values of feature column '{feature.Name}' vary little around a large offset: " +
+                           $"Single precision rounds them in steps of more than {CoarseRoundingShare * 100:G2}% of their standard deviation (0-based: " +
+                           string.Join(", ", coarse.Take(10).Select(c => $"{c.Feature} in steps of {c.Step:G3} with standard deviation {c.Deviation:G3}")) +
+                           (coarse.Count > 10 ? ", ..." : "") + "). The flow reads its features as Single, Double columns too, so their variation is " +
+                           "partly lost; subtract the offset in front of it to keep it (e.g. NormalizeMeanVariance with fixZero: false, which " +
+                           "centres a Double column in Double; its default only rescales). A column already read as Single, as a text " +
+                           "loader reads DataKind.Single, has lost it before any transform: load it as DataKind.Double.");
         }
 
         // Training stops on the options' token or on the context's own cancellation (internal in ML.NET 5.0.1), polled.
@@ -85,24 +108,6 @@ internal static class FlowFitting
             using var trainingRows = tensor(rows!, new long[] { count, feature.Dimension });
             result = FlowTrainer.Train(architecture, trainingRows, trainingOptions, report, cancellation.Token);
         }
-        if (result.ExcludedRows > 0)
-            ch.Warning($"Left {result.ExcludedRows} training rows out of the fit: a value of feature column '{feature.Name}' lies more than " +
-                       $"{GrossOutlierRule.Deviations:N0} standard deviations from the other rows'. They are scored as usual.");
-        if (result.ConstantFeatures.Count > 0)
-            ch.Warning($"{result.ConstantFeatures.Count} of the {feature.Dimension} values of feature column '{feature.Name}' are constant in the " +
-                       $"training rows (0-based: {string.Join(", ", result.ConstantFeatures.Take(10))}{(result.ConstantFeatures.Count > 10 ? ", ..." : "")}). " +
-                       "The model leaves each to its fitted Gaussian, with the typical spread of the varying values (the geometric mean of " +
-                       "their standard deviations), so any other value there scores as unlikely on that scale alone, and its samples " +
-                       "draw the training value; with one training row or identical rows, every value is constant (spread 1). Values are compared as " +
-                       "Single, a Double column's too: Doubles closer than Single's spacing at their size are equal.");
-        if (CoarselyRounded(result.Flow.Gaussian, result.ConstantFeatures) is { Count: > 0 } coarse)
-            ch.Warning($"{coarse.Count} of the {feature.Dimension} values of feature column '{feature.Name}' vary little around a large offset: " +
-                       $"Single precision rounds them in steps of more than {CoarseRoundingShare * 100:G2}% of their standard deviation (0-based: " +
-                       string.Join(", ", coarse.Take(10).Select(c => $"{c.Feature} in steps of {c.Step:G3} with standard deviation {c.Deviation:G3}")) +
-                       (coarse.Count > 10 ? ", ..." : "") + "). The flow reads its features as Single, Double columns too, so their variation is " +
-                       "partly lost; subtract the offset in front of it to keep it (e.g. NormalizeMeanVariance with fixZero: false, which " +
-                       "centres a Double column in Double; its default only rescales). A column already read as Single, as a text " +
-                       "loader reads DataKind.Single, has lost it before any transform: load it as DataKind.Double.");
         ch.Info($"Kept the weights of step {result.BestStep}" + (result.BestStep == 0 ? " (the fitted Gaussian)" : "") +
                 (result.StoppedEarly ? "; stopped early." : result.ReachedTimeLimit ? $"; stopped at the time limit ({nameof(options.MaxTrainingTime)})." : "."));
         // The scoring seed is a function of the training seed, so a model trained twice scores identically.

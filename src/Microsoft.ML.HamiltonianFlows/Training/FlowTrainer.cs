@@ -224,6 +224,7 @@ public static partial class FlowTrainer
             flow.parameters(), options.LearningRate ?? FlowDefaults.LearningRateFor(flow.Dimension - constantFeatures.Count), options.WeightDecay, options.Schedule, options.GradientClipNorm,
             options.MaxConsecutiveNonFiniteBatches);
 
+        options.StageFitted?.Invoke(flow.Gaussian, excludedRows, constantFeatures);
         var history = new List<FlowTrainingProgress>();
         var kept = new BestWeights();
         var stopping = new EarlyStopping(options.EarlyStoppingPatience, budget);
