@@ -409,9 +409,30 @@ public class HamiltonianFlowTransformerTests
         estimator.Fit(ml.Data.LoadFromEnumerable(data));
         lock (log)
         {
-            Assert.Contains(log, m => m.Contains("Skipped 2 training rows") && m.Contains("'Features'"));
+            Assert.Contains(log, m => m.Contains("Skipped 2 training rows") && m.Contains("'Features'") && m.Contains("ReplaceMissingValues"));
             Assert.Contains(log, m => m.Contains("Step 50: training loss"));
         }
+    }
+
+    [Fact]
+    public void TheMissingValueHintKeepsRowsWithAGapInTheFitAndScoresThem()
+    {
+        // The skipped-rows warning advises ReplaceMissingValues in front of the flow: with it, a row with a NaN is
+        // fitted and scored finite instead of skipped and scored NaN.
+        var ml = new MLContext(seed: 1);
+        var log = new List<string>();
+        ml.Log += (_, e) => { lock (log) log.Add(e.Message); };
+        var gap = new Point { Features = new[] { float.NaN, 1f } };
+        var data = ml.Data.LoadFromEnumerable(Clusters(100, 1).Append(gap));
+
+        var model = ml.Transforms.ReplaceMissingValues("Features").Append(ml.Transforms.HamiltonianFlow(SmallOptions())).Fit(data);
+        using var flow = model.LastTransformer;
+        float score = ml.Data.CreateEnumerable<Scored>(model.Transform(ml.Data.LoadFromEnumerable(new[] { gap })), reuseRowObject: false)
+            .Single().LogLikelihood;
+
+        Assert.True(float.IsFinite(score), $"log-likelihood {score}");
+        lock (log)
+            Assert.DoesNotContain(log, m => m.Contains("Skipped"));
     }
 
     [Fact]

@@ -193,7 +193,9 @@ internal static class FlowFitting
     internal static void ReportSkipped(IChannel ch, FeatureColumn feature, long count, long skipped)
     {
         if (skipped > 0)
-            ch.Warning($"Skipped {skipped} training rows whose feature column '{feature.Name}' has NaN or infinite values.");
+            ch.Warning($"Skipped {skipped} training rows whose feature column '{feature.Name}' has NaN or infinite values. The model has " +
+                       "no notion of a missing value, and scores such rows NaN; to fit and score them, fill the gaps in front of it " +
+                       "(e.g. ReplaceMissingValues, or an indicator column beside the filled values).");
         // ArgumentException, as the engine throws for a tensor without a usable row: one fault, one exception type.
         if (count == 0)
             throw new ArgumentException(skipped > 0
