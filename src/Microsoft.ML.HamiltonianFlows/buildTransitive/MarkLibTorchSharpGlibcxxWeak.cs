@@ -103,10 +103,19 @@ public class MarkLibTorchSharpGlibcxxWeak : Microsoft.Build.Utilities.Task
     {
         System.DateTime stamp = System.IO.File.GetLastWriteTimeUtc(path);
         string staging = path + ".hamiltonianflows-patch";
-        System.IO.File.Copy(path, staging, overwrite: true);
-        System.IO.File.WriteAllBytes(staging, patched);
-        System.IO.File.SetLastWriteTimeUtc(staging, stamp);
-        System.IO.File.Replace(staging, path, null);
+        try
+        {
+            System.IO.File.Copy(path, staging, overwrite: true);
+            System.IO.File.WriteAllBytes(staging, patched);
+            System.IO.File.SetLastWriteTimeUtc(staging, stamp);
+            System.IO.File.Replace(staging, path, null);
+        }
+        finally
+        {
+            // Gone after a successful Replace; after a failure (reported as a warning) no stray file is left in the output.
+            if (System.IO.File.Exists(staging))
+                System.IO.File.Delete(staging);
+        }
     }
 
     // RoslynCodeTaskFactory compiles against netstandard2.0 (no spans), hence the plain loop.
