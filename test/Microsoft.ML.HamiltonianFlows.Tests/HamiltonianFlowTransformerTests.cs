@@ -425,10 +425,21 @@ public class HamiltonianFlowTransformerTests
         var gap = new Point { Features = new[] { float.NaN, 1f } };
         var data = ml.Data.LoadFromEnumerable(Clusters(100, 1).Append(gap));
 
+        float Score(ITransformer model) =>
+            ml.Data.CreateEnumerable<Scored>(model.Transform(ml.Data.LoadFromEnumerable(new[] { gap })), reuseRowObject: false).Single().LogLikelihood;
+
+        // Without the replacement: the row is skipped with the warning, and scores NaN.
+        using (var alone = ml.Transforms.HamiltonianFlow(SmallOptions()).Fit(data))
+            Assert.True(float.IsNaN(Score(alone)));
+        lock (log)
+        {
+            Assert.Contains(log, m => m.Contains("Skipped 1 training rows") && m.Contains("ReplaceMissingValues"));
+            log.Clear();
+        }
+
         var model = ml.Transforms.ReplaceMissingValues("Features").Append(ml.Transforms.HamiltonianFlow(SmallOptions())).Fit(data);
         using var flow = model.LastTransformer;
-        float score = ml.Data.CreateEnumerable<Scored>(model.Transform(ml.Data.LoadFromEnumerable(new[] { gap })), reuseRowObject: false)
-            .Single().LogLikelihood;
+        float score = Score(model);
 
         Assert.True(float.IsFinite(score), $"log-likelihood {score}");
         lock (log)

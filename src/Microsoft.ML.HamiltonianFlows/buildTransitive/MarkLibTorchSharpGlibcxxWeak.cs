@@ -30,7 +30,7 @@ public class MarkLibTorchSharpGlibcxxWeak : Microsoft.Build.Utilities.Task
                 string outcome = Patch(path);
                 Log.LogMessage(Microsoft.Build.Framework.MessageImportance.Low, "{0}: {1}", path, outcome);
             }
-            catch (System.Exception e) when (e is System.IO.IOException || e is System.InvalidOperationException)
+            catch (System.Exception e) when (e is System.IO.IOException || e is System.UnauthorizedAccessException || e is System.InvalidOperationException)
             {
                 Log.LogWarning("Could not mark {0} weak in {1}: {2}", Version, path, e.Message);
             }
