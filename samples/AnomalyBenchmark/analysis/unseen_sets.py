@@ -19,10 +19,14 @@ fourth, whose header says how its tables were chosen): thyroid, banknote, diabet
 creditcard, hmda, germancredit, sacramento, dhfr, wpbc, addata, twoclass. With --fourth-review CSVDIR (r_tables_export.R
 CSVDIR fourth-review), the five tables that meet that batch's rule and were missed by its list: chevron, parabolic,
 creditdata, lendingclub and autolander (MASS's shuttle, renamed from the benchmark's own shuttle).
+With --fifth CSVDIR, a fifth batch by the same rule (twenty-third session, r_tables_export.R CSVDIR fifth, whose header
+says how its tables were chosen): infert, arrests, beps, ces11, mushroom, baby, blood, cloud, etitanic, muscatine, ohio,
+respiratory, dystrophy, cltrain, pancreas, migraine, stutter, contraception, guimmun, guprenat, iraqvote, polinfo,
+vote92, foodstamp, hacide, worm.
 With --mnist-tiny DIR (nineteenth session), also ML.NET's MNIST-tiny files in DIR (test/data/mlnet-mnist-tiny: 587
 training zeros; 105 zeros and 10 other digits to test) as the set mnist-tiny, with their own split (not redrawn), so
 that `tabular` scores the rows issue 12's MNIST-tiny bar is measured on, RandomizedPca beside the flow.
-Usage: python3 samples/AnomalyBenchmark/analysis/unseen_sets.py FOLDER [--mlbench CSVDIR] [--rtables CSVDIR] [--fourth CSVDIR] [--fourth-review CSVDIR] [--mnist-tiny DIR]
+Usage: python3 samples/AnomalyBenchmark/analysis/unseen_sets.py FOLDER [--mlbench CSVDIR] [--rtables CSVDIR] [--fourth CSVDIR] [--fourth-review CSVDIR] [--fifth CSVDIR] [--mnist-tiny DIR]
        dotnet run --project samples/AnomalyBenchmark -c Release -- tabular --data FOLDER --sets breast wine digits0 digits8 iris
 """
 import numpy as np, json, os, sys
@@ -34,7 +38,7 @@ args=sys.argv[1:]
 def option(name):
     if name not in args: return None
     i=args.index(name); value=args[i+1]; del args[i:i+2]; return value
-mlbench=option('--mlbench'); rtables=option('--rtables'); fourth=option('--fourth'); fourth_review=option('--fourth-review'); mnist=option('--mnist-tiny')
+mlbench=option('--mlbench'); rtables=option('--rtables'); fourth=option('--fourth'); fourth_review=option('--fourth-review'); fifth=option('--fifth'); mnist=option('--mnist-tiny')
 out=args[0] if args else 'out/unseen-sets'
 os.makedirs(out, exist_ok=True)
 def sets():
@@ -47,7 +51,10 @@ def sets():
                          (rtables,['spam','musk','cells','glaucoma','churn','penguins','pdspeech','hpc']),
                          (fourth,['thyroid','banknote','diabetes','crabs','cats','synth','swisslabor','creditcard','hmda',
                                   'germancredit','sacramento','dhfr','wpbc','addata','twoclass']),
-                         (fourth_review,['chevron','parabolic','creditdata','lendingclub','autolander'])]:
+                         (fourth_review,['chevron','parabolic','creditdata','lendingclub','autolander']),
+                         (fifth,['infert','arrests','beps','ces11','mushroom','baby','blood','cloud','etitanic','muscatine',
+                                 'ohio','respiratory','dystrophy','cltrain','pancreas','migraine','stutter','contraception',
+                                 'guimmun','guprenat','iraqvote','polinfo','vote92','foodstamp','hacide','worm'])]:
         if folder: yield from exported(folder,names)
 def exported(folder,names):
     import csv
