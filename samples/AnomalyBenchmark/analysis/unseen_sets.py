@@ -62,6 +62,9 @@ def exported(folder,names):
         rows=list(csv.reader(open(os.path.join(folder,name+'.csv'))))[1:]
         X=np.array([[float(v) for v in r[:-1]] for r in rows]); c=np.array([r[-1] for r in rows])
         labels,counts=np.unique(c,return_counts=True)
+        if (counts==counts.max()).sum()>1:
+            # The tie rule: the first of the most frequent classes in sorted order is normal (cloud's 54 / 54).
+            print(f'{name}: classes tie at {counts.max()} rows; {labels[np.argmax(counts)]!r} (first in sorted order) is normal')
         yield name, X, c==labels[np.argmax(counts)]
 peers={}
 for name,X,normal in sets():
