@@ -106,70 +106,42 @@ public sealed class HamiltonianFlowModelParameters : ModelParametersBase<float>,
     public FlowArchitecture Architecture => flow.Architecture;
 
     /// <summary>Number of trained parameters of the flow.</summary>
-    public long ParameterCount
-    {
-        get
-        {
-            lock (flowLock)
-                return Live.ParameterCount;
-        }
-    }
+    public long ParameterCount => Read(f => f.ParameterCount);
 
     /// <summary>
     /// The fitted Gaussian's share alpha of the scored density, (1 - alpha) p_flow + alpha p_Gaussian (the fitted Gaussian's
     /// law, with its heavier tails where it has them: <see cref="GaussianTail"/>), measured on the rows the fit held out (0 when none were); see <see cref="Torch.HamiltonianFlow.GaussianWeight"/>.
     /// </summary>
-    public double GaussianWeight
-    {
-        get
-        {
-            lock (flowLock)
-                return Live.GaussianWeight;
-        }
-    }
+    public double GaussianWeight => Read(f => f.GaussianWeight);
 
     /// <summary>
     /// The kernel density's share beta of the scored density, (1 - beta) p_model + beta p_kernels, measured on the rows the fit
     /// held out; 0 where they did not ask for one or it was not allowed. See <see cref="Torch.HamiltonianFlow.KernelDensity"/>.
     /// </summary>
-    public double KernelDensityWeight
-    {
-        get
-        {
-            lock (flowLock)
-                return Live.KernelDensity?.Weight ?? 0;
-        }
-    }
+    public double KernelDensityWeight => Read(f => f.KernelDensity?.Weight ?? 0);
 
     /// <summary>
     /// How many training rows the model holds as the kernel density's centres (0 without one); its saved file holds them too
     /// (<see cref="HamiltonianFlowOptionsBase.KernelDensityCentres"/>).
     /// </summary>
-    public long KernelDensityCentres
-    {
-        get
-        {
-            lock (flowLock)
-                return Live.KernelDensity?.Count ?? 0;
-        }
-    }
+    public long KernelDensityCentres => Read(f => f.KernelDensity?.Count ?? 0);
 
     /// <summary>
     /// The tail c of the fitted Gaussian's marginals t = c asinh(u / c), chosen on held-out training rows; +infinity for the
     /// plain Gaussian. See <see cref="Torch.GaussianStage"/>.
     /// </summary>
-    public double GaussianTail
-    {
-        get
-        {
-            lock (flowLock)
-                return Live.Gaussian.Tail;
-        }
-    }
+    public double GaussianTail => Read(f => f.Gaussian.Tail);
 
     // The flow itself, shared by every transformer made from this model: internal, since disposing or training it would
     // change them all. Users who want the engine's API train with FlowTrainer or load a weights file.
     internal HamiltonianFlow Flow => Live;
+
+    // A value of the live flow, read under flowLock (a concurrent Dispose would free its tensors mid-read).
+    private T Read<T>(Func<HamiltonianFlow, T> value)
+    {
+        lock (flowLock)
+            return value(Live);
+    }
 
     // The flow, for a caller that holds flowLock (or reads no tensor), once it is known not to be disposed.
     private HamiltonianFlow Live => disposed
