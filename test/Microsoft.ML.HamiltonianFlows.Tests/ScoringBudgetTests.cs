@@ -35,7 +35,32 @@ public class ScoringBudgetTests
         // The flow's own weights: measured as a whole, the exact Gaussian would take the density over and need one sample.
         using var logWeights = flow.LogImportanceWeights(rows, ScoringBudget.Reference, new Generator(1)).to(ScalarType.Float64);
 
-        Assert.InRange(ScoringBudget.Samples(logWeights, flow.Dimension), 8, 32);
+        Assert.InRange(ScoringBudget.Samples(logWeights, flow), 8, 32);
+    }
+
+    [Fact]
+    public void TheBoundCountsOnlyTheFeaturesThatVary()
+    {
+        // The flow above with six more features, constant in training: the dynamics hold their coordinates and their
+        // momenta are proposed as the base draws them, so the weights spread as in 2-D and K is what 2-D needs. Counted
+        // as dimensions they would loosen the bound to 0.08 nats, which K = 4 meets.
+        const int d = 8;
+        using var flow = HamiltonianFlow.Create(new FlowArchitecture { Dimension = d }, seed: 1);
+        var identity = new double[d, d];
+        for (int j = 0; j < d; j++)
+            identity[j, j] = 1;
+        flow.Gaussian.Set(new double[d], Enumerable.Repeat(1.0, d).ToArray(), identity, FeatureCells.None(d),
+            constant: Enumerable.Range(0, d).Select(j => j >= 2).ToArray());
+        using (no_grad())
+        {
+            var outputBias = flow.Encoder.parameters().Last();
+            using Scalar logSd = Math.Log(1.5).ToScalar();
+            outputBias.narrow(0, d, d).fill_(logSd);
+        }
+        using var rows = randn(1000, d, generator: new Generator(4));
+        using var logWeights = flow.LogImportanceWeights(rows, ScoringBudget.Reference, new Generator(1)).to(ScalarType.Float64);
+
+        Assert.InRange(ScoringBudget.Samples(logWeights, flow), 8, 32);
     }
 
     [Fact]

@@ -9,6 +9,9 @@ namespace Microsoft.ML.HamiltonianFlows.Training;
 /// (<see cref="KernelShare"/>), then the number K of importance samples, the smallest power of two whose estimate
 /// log (1/K) sum_k w_k lies, averaged over the rows, within <see cref="NatsPerDimension"/> nats per dimension of the
 /// K = <see cref="Reference"/> estimate (the estimate is biased low by about Var(w) / (2 K p^2), so this bounds the bias).
+/// The dimensions counted are the features that vary in training: a constant feature's coordinates are held by the
+/// dynamics and its momentum is proposed as the base draws it, so it adds nothing to the weights' spread, and counting it
+/// would loosen the bound (292 of MNIST-tiny's 784 pixels are constant).
 /// Scoring costs K integrations per row: a flow that stayed close to its Gaussian, where one sample is exact up to the leapfrog's O(eps^2) error, scores many
 /// times faster than one that learned a lot.
 /// </summary>
@@ -95,7 +98,7 @@ internal static class ScoringBudget
             }
         }
         double logLikelihood = Estimate(mixed, Reference).mean().item<double>();
-        int samples = Samples(mixed, flow.Dimension, logLikelihood);
+        int samples = Samples(mixed, VaryingFeatures(flow), logLikelihood);
         return new Measurement(samples, logLikelihood, gaussian.mean().item<double>());
     }
 
@@ -120,21 +123,28 @@ internal static class ScoringBudget
         return new KernelDensity(flow.Gaussian.Whiten(rows).Z, flow.Gaussian.Varying, width, weight);
     }
 
-    /// <summary>The K rule on [<see cref="Reference"/>, n] log-weights of rows of <paramref name="dimension"/> features.</summary>
-    public static int Samples(Tensor logWeights, int dimension)
+    /// <summary>The K rule on [<see cref="Reference"/>, n] log-weights of rows scored by <paramref name="flow"/>.</summary>
+    public static int Samples(Tensor logWeights, HamiltonianFlow flow)
     {
         using var scope = NewDisposeScope();
-        return Samples(logWeights, dimension, Estimate(logWeights, Reference).mean().item<double>());
+        return Samples(logWeights, VaryingFeatures(flow), Estimate(logWeights, Reference).mean().item<double>());
+    }
+
+    // The features whose coordinates the dynamics move (at least one, so that a flow of constant features scores with K = 1).
+    private static int VaryingFeatures(HamiltonianFlow flow)
+    {
+        using var scope = NewDisposeScope();
+        return Math.Max(1, (int)Math.Round(flow.Gaussian.Varying.sum().to(ScalarType.Float64).item<double>()));
     }
 
     // The K rule given the rows' mean K = Reference estimate.
-    private static int Samples(Tensor logWeights, int dimension, double reference)
+    private static int Samples(Tensor logWeights, int varyingFeatures, double reference)
     {
         using var scope = NewDisposeScope();
         if (!double.IsFinite(reference))
             return Reference;
         for (int k = 1; k < Reference; k *= 2)
-            if (Math.Abs(Estimate(logWeights, k).mean().item<double>() - reference) <= NatsPerDimension * dimension)
+            if (Math.Abs(Estimate(logWeights, k).mean().item<double>() - reference) <= NatsPerDimension * varyingFeatures)
                 return k;
         return Reference;
     }
