@@ -127,11 +127,20 @@ public class HamiltonianFlowAnomalyDetectionTests
     }
 
     [Fact]
-    public void WithTooFewHeldOutRowsForTheQuantileTheThresholdIsTheirLargestScoreAndTheFitWarns()
+    public void WithTooFewHeldOutRowsForTheQuantileTheThresholdIsTheirLargestScoreAndTheFitWarnsBeforeTraining()
     {
         var ml = new MLContext(seed: 1);
         var warnings = new List<string>();
-        ml.Log += (_, e) => { if (e.Kind == Runtime.ChannelMessageKind.Warning) lock (warnings) warnings.Add(e.Message); };
+        var messages = new List<string>();
+        ml.Log += (_, e) =>
+        {
+            lock (messages)
+            {
+                messages.Add(e.Message);
+                if (e.Kind == Runtime.ChannelMessageKind.Warning)
+                    warnings.Add(e.Message);
+            }
+        };
         var options = HamiltonianFlowTransformerTests.SmallDetectorOptions();
         var few = HamiltonianFlowTransformerTests.Clusters(60, 1);
         var detector = ml.AnomalyDetection.Trainers.HamiltonianFlow(options).Fit(ml.Data.LoadFromEnumerable(few));
@@ -145,8 +154,10 @@ public class HamiltonianFlowAnomalyDetectionTests
         detector.Model.Dispose();
         string warning = Assert.Single(warnings, w => w.Contains("held out"));
         output.WriteLine(warning);
-        Assert.Contains($"Only {heldOut} training rows were held out, fewer than the 19", warning);
+        Assert.Contains($"Only {heldOut} training rows are held out, fewer than the 19", warning);
         Assert.Contains("Contamination", warning);
+        // Said when the split is known, before the first step's report.
+        Assert.True(messages.IndexOf(warning) < messages.FindIndex(m => m.Contains("Step 0:")), string.Join(Environment.NewLine, messages));
 
         // With a Contamination of 0.25 the same rows are enough (3 rows from the quantile on): no warning.
         warnings.Clear();

@@ -26,9 +26,11 @@ internal static class FlowFitting
 
     /// <summary>
     /// Fits the flow of <paramref name="options"/> to the feature column of <paramref name="data"/>; with
-    /// <paramref name="heldOutScores"/> the held-out rows' scores are measured too (an anomaly threshold's).
+    /// <paramref name="heldOutScores"/> the held-out rows' scores are measured too (an anomaly threshold's), and
+    /// <paramref name="warnAboutHeldOutRows"/>, where given, is told before training how many of them there will be.
     /// </summary>
-    internal static Result Fit(IHost host, IDataView data, HamiltonianFlowOptionsBase options, bool heldOutScores)
+    internal static Result Fit(IHost host, IDataView data, HamiltonianFlowOptionsBase options, bool heldOutScores,
+        Action<IChannel, long>? warnAboutHeldOutRows = null)
     {
         var feature = FeatureColumn.Bind(data.Schema, options.FeatureColumnName);
         using var ch = host.Start("Training");
@@ -55,8 +57,9 @@ internal static class FlowFitting
         }
 
         // What the data say about themselves is reported once the stage is fitted, before training runs its course.
-        void WarnAboutTheData(GaussianStage gaussian, long excludedRows, IReadOnlyList<int> constantFeatures)
+        void WarnAboutTheData(StageReport report)
         {
+            var (gaussian, excludedRows, constantFeatures) = (report.Stage, report.ExcludedRows, report.ConstantFeatures);
             if (excludedRows > 0)
                 ch.Warning($"Left {excludedRows} training rows out of the fit: a value of feature column '{feature.Name}' lies more than " +
                            $"{GrossOutlierRule.Deviations:N0} standard deviations from the other rows'. They are scored as usual.");
@@ -75,6 +78,7 @@ internal static class FlowFitting
                            "partly lost; subtract the offset in front of it to keep it (e.g. NormalizeMeanVariance with fixZero: false, which " +
                            "centres a Double column in Double; its default only rescales). A column already read as Single, as a text " +
                            "loader reads DataKind.Single, has lost it before any transform: load it as DataKind.Double.");
+            warnAboutHeldOutRows?.Invoke(ch, report.HeldOutScoredRows);
         }
 
         // Training stops on the options' token or on the context's own cancellation (internal in ML.NET 5.0.1), polled.

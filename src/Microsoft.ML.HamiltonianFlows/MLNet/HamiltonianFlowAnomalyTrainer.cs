@@ -62,7 +62,7 @@ public sealed class HamiltonianFlowAnomalyTrainer : ITrainerEstimator<Hamiltonia
     public HamiltonianFlowAnomalyTransformer Fit(IDataView input)
     {
         host.CheckValue(input, nameof(input));
-        var fitted = FlowFitting.Fit(host, input, options, heldOutScores: true);
+        var fitted = FlowFitting.Fit(host, input, options, heldOutScores: true, WarnAboutTooFewHeldOutRows);
         var detector = new HamiltonianFlowAnomalyTransformer(host, fitted.Model, fitted.Feature, float.PositiveInfinity);
         var heldOut = fitted.HeldOutLogLikelihoods?.Select(l => -l).Where(s => !double.IsNaN(s)).ToList();
         float threshold = heldOut is { Count: > 0 } ? HeldOutThreshold(heldOut) : TrainingThreshold(detector, input);
@@ -70,13 +70,18 @@ public sealed class HamiltonianFlowAnomalyTrainer : ITrainerEstimator<Hamiltonia
         {
             ch.Info($"Anomaly threshold {threshold:G6} nats: the {1 - options.Contamination:P1} quantile of the scores of " +
                     (heldOut is { Count: > 0 } ? $"the {heldOut.Count} held-out training rows." : "the training rows (no held-out row was scored)."));
-            if (heldOut is { Count: > 0 } && TooFewForTheQuantile(heldOut.Count))
-                ch.Warning($"Only {heldOut.Count} training rows were held out, fewer than the {RowsForTheQuantile:G6} a {nameof(Options.Contamination)} of " +
-                           $"{options.Contamination:G3} needs: the threshold is their largest score, which a new normal row exceeds with probability " +
-                           $"1 / {heldOut.Count + 1} = {1.0 / (heldOut.Count + 1):G2} on average, not {options.Contamination:G3}; more training rows or a larger " +
-                           $"{nameof(Options.ValidationFraction)} bring it down to {nameof(Options.Contamination)}.");
         }
         return detector.WithThreshold(threshold);
+    }
+
+    // Said once the split is drawn, before training: the count is known then, and a user who reads it can stop the fit.
+    private void WarnAboutTooFewHeldOutRows(IChannel ch, long heldOut)
+    {
+        if (heldOut > 0 && TooFewForTheQuantile(heldOut))
+            ch.Warning($"Only {heldOut} training rows are held out, fewer than the {RowsForTheQuantile:G6} a {nameof(Options.Contamination)} of " +
+                       $"{options.Contamination:G3} needs: the threshold will be their largest score, which a new normal row exceeds with probability " +
+                       $"1 / {heldOut + 1} = {1.0 / (heldOut + 1):G2} on average, not {options.Contamination:G3}; more training rows or a larger " +
+                       $"{nameof(Options.ValidationFraction)} bring it down to {nameof(Options.Contamination)}.");
     }
 
     // The flow fits its training rows more closely than new rows of their law, so their scores would put the threshold
@@ -94,9 +99,9 @@ public sealed class HamiltonianFlowAnomalyTrainer : ITrainerEstimator<Hamiltonia
 
     // The conformal rank ceil((1 - c)(n + 1)) of n held-out scores, as a double (at a tiny c it passes any int). It is at
     // most n from n >= 1 / c - 1 rows on (19 at c = 0.05); below that the threshold is the largest score and the fit warns.
-    private double QuantileRank(int rows) => Math.Ceiling((1 - options.Contamination) * (rows + 1));
+    private double QuantileRank(long rows) => Math.Ceiling((1 - options.Contamination) * (rows + 1));
 
-    private bool TooFewForTheQuantile(int rows) => QuantileRank(rows) > rows;
+    private bool TooFewForTheQuantile(long rows) => QuantileRank(rows) > rows;
 
     private double RowsForTheQuantile => Math.Ceiling(1 / options.Contamination - 1);
 

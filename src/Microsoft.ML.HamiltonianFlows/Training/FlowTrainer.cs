@@ -224,7 +224,8 @@ public static partial class FlowTrainer
             flow.parameters(), options.LearningRate ?? FlowDefaults.LearningRateFor(flow.Dimension - constantFeatures.Count), options.WeightDecay, options.Schedule, options.GradientClipNorm,
             options.MaxConsecutiveNonFiniteBatches);
 
-        options.StageFitted?.Invoke(flow.Gaussian, excludedRows, constantFeatures);
+        options.StageFitted?.Invoke(new StageReport(flow.Gaussian, excludedRows, constantFeatures,
+            fitRefits is null || validation is null ? 0 : Math.Min(validation.shape[0], ScoringBudget.MaxRows)));
         var history = new List<FlowTrainingProgress>();
         var kept = new BestWeights();
         var stopping = new EarlyStopping(options.EarlyStoppingPatience, budget);

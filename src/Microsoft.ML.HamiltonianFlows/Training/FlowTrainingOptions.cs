@@ -114,12 +114,8 @@ public sealed record FlowTrainingOptions
     /// </summary>
     internal bool MeasuresHeldOutScores { get; init; } = true;
 
-    /// <summary>
-    /// Called once the Gaussian stage is fitted, before the first training step, with the stage, the rows left out as
-    /// gross outliers and the features constant in the training rows: what the data say about themselves is reported
-    /// then, not after training has run its course. Null by default.
-    /// </summary>
-    internal Action<Torch.GaussianStage, long, IReadOnlyList<int>>? StageFitted { get; init; }
+    /// <summary>Called once the Gaussian stage is fitted, before the first training step (<see cref="StageReport"/>). Null by default.</summary>
+    internal Action<StageReport>? StageFitted { get; init; }
 
     /// <summary>Seed of weight initialisation, the validation split, shuffling, momentum draws and the tail choice's split. Default 0.</summary>
     public int Seed { get; init; }
