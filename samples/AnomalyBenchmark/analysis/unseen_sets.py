@@ -23,10 +23,13 @@ With --fifth CSVDIR, a fifth batch by the same rule (twenty-third session, r_tab
 says how its tables were chosen): infert, arrests, beps, ces11, mushroom, baby, blood, cloud, etitanic, muscatine, ohio,
 respiratory, dystrophy, cltrain, pancreas, migraine, stutter, contraception, guimmun, guprenat, iraqvote, polinfo,
 vote92, foodstamp, hacide, worm.
+With --sixth CSVDIR, a sixth batch by the fifth's rule (twenty-fourth session, r_tables_export.R CSVDIR sixth, whose header
+says how its tables were chosen): backpain, schizothought, toenail, larynx, fruit, olitos, salmon, nhanes, bacteriuria,
+wesdr, wesdrstage.
 With --mnist-tiny DIR (nineteenth session), also ML.NET's MNIST-tiny files in DIR (test/data/mlnet-mnist-tiny: 587
 training zeros; 105 zeros and 10 other digits to test) as the set mnist-tiny, with their own split (not redrawn), so
 that `tabular` scores the rows issue 12's MNIST-tiny bar is measured on, RandomizedPca beside the flow.
-Usage: python3 samples/AnomalyBenchmark/analysis/unseen_sets.py FOLDER [--mlbench CSVDIR] [--rtables CSVDIR] [--fourth CSVDIR] [--fourth-review CSVDIR] [--fifth CSVDIR] [--mnist-tiny DIR]
+Usage: python3 samples/AnomalyBenchmark/analysis/unseen_sets.py FOLDER [--mlbench CSVDIR] [--rtables CSVDIR] [--fourth CSVDIR] [--fourth-review CSVDIR] [--fifth CSVDIR] [--sixth CSVDIR] [--mnist-tiny DIR]
        dotnet run --project samples/AnomalyBenchmark -c Release -- tabular --data FOLDER --sets breast wine digits0 digits8 iris
 """
 import numpy as np, json, os, sys
@@ -38,7 +41,7 @@ args=sys.argv[1:]
 def option(name):
     if name not in args: return None
     i=args.index(name); value=args[i+1]; del args[i:i+2]; return value
-mlbench=option('--mlbench'); rtables=option('--rtables'); fourth=option('--fourth'); fourth_review=option('--fourth-review'); fifth=option('--fifth'); mnist=option('--mnist-tiny')
+mlbench=option('--mlbench'); rtables=option('--rtables'); fourth=option('--fourth'); fourth_review=option('--fourth-review'); fifth=option('--fifth'); sixth=option('--sixth'); mnist=option('--mnist-tiny')
 out=args[0] if args else 'out/unseen-sets'
 os.makedirs(out, exist_ok=True)
 def sets():
@@ -54,7 +57,9 @@ def sets():
                          (fourth_review,['chevron','parabolic','creditdata','lendingclub','autolander']),
                          (fifth,['infert','arrests','beps','ces11','mushroom','baby','blood','cloud','etitanic','muscatine',
                                  'ohio','respiratory','dystrophy','cltrain','pancreas','migraine','stutter','contraception',
-                                 'guimmun','guprenat','iraqvote','polinfo','vote92','foodstamp','hacide','worm'])]:
+                                 'guimmun','guprenat','iraqvote','polinfo','vote92','foodstamp','hacide','worm']),
+                         (sixth,['backpain','schizothought','toenail','larynx','fruit','olitos','salmon','nhanes','bacteriuria',
+                                 'wesdr','wesdrstage'])]:
         if folder: yield from exported(folder,names)
 def exported(folder,names):
     import csv
