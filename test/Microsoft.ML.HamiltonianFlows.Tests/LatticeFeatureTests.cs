@@ -39,27 +39,35 @@ public class LatticeFeatureTests
     public void LatticesThatSingleRoundsOffTheirPointsAreFound()
     {
         // Column 0: 0..1,000 divided by 1,000 in Single, as NormalizeMinMax would; column 1: decimals recorded to one
-        // place far from 0, as a text loader reads "214.8" into a Single; column 2: 40 continuous values, repeated (gaps far
-        // above Single's rounding, so that the width is fitted and the values found off any lattice). The exact test
-        // misses the first two: the smallest gap is rounded, and 1,000 or 24 gaps out the error passes 1e-3.
-        const int n = 2000;
+        // place far from 0, as a text loader reads "214.8" into a Single; column 2: 0..9,999 divided by 10,000, where the
+        // number of widths counted with the smallest gap alone is off by one at the far end; column 3: 40 continuous values,
+        // repeated (gaps far above Single's rounding, so that the width is fitted and the values found off any lattice);
+        // column 4: 200 continuous values around 1,000, repeated, whose gaps are near Single's rounding there, so that a
+        // width fitted to them would pass the residual check: Single is too coarse there to tell a lattice. The exact test misses the first
+        // three: the smallest gap is rounded, and 1,000, 24 or 9,999 gaps out the error passes 1e-3.
+        const int n = 10000, d = 5;
         var rng = new Random(7);
-        var values = new float[n * 3];
+        var values = new float[n * d];
         double[] continuous = Enumerable.Range(0, 40).Select(_ => rng.Gaussian()).ToArray();
+        double[] offset = Enumerable.Range(0, 200).Select(_ => 1000 + rng.Gaussian()).ToArray();
         for (int i = 0; i < n; i++)
         {
-            values[3 * i] = (i % 1001) / 1000f;
-            values[3 * i + 1] = float.Parse((213.9 + 0.1 * rng.Next(25)).ToString("F1", System.Globalization.CultureInfo.InvariantCulture), System.Globalization.CultureInfo.InvariantCulture);
-            values[3 * i + 2] = (float)continuous[i % 40];
+            values[d * i] = (i % 1001) / 1000f;
+            values[d * i + 1] = float.Parse((213.9 + 0.1 * rng.Next(25)).ToString("F1", System.Globalization.CultureInfo.InvariantCulture), System.Globalization.CultureInfo.InvariantCulture);
+            values[d * i + 2] = i / 10000f;
+            values[d * i + 3] = (float)continuous[i % 40];
+            values[d * i + 4] = (float)offset[i % 200];
         }
         using var scope = NewDisposeScope();
-        var cells = FeatureCells.Detect(tensor(values, new long[] { n, 3 }));
+        var cells = FeatureCells.Detect(tensor(values, new long[] { n, d }));
 
         Assert.Equal(1e-3, cells.Width[0], 9);
         Assert.Equal(0, cells.Origin[0]);
         Assert.Equal(0.1, cells.Width[1], 5);
         Assert.Equal(213.9, cells.Origin[1], 4);
-        Assert.Equal(0, cells.Width[2]);
+        Assert.Equal(1e-4, cells.Width[2], 10);
+        Assert.Equal(0, cells.Width[3]);
+        Assert.Equal(0, cells.Width[4]);
     }
 
     [Fact]

@@ -68,11 +68,13 @@ internal sealed record FeatureCells(double[] Width, double[] Origin)
     // The width of the lattice the sorted distinct values lie on, or null. Exactly: every value a whole number of smallest
     // gaps from the smallest value. Otherwise, as Single rounds them: the gap is itself rounded, and k gaps from the origin
     // its error is k times larger (values 213.9 to 216.3 in steps of 0.1, or 0..1,000 divided by 1,000, fail the exact test
-    // in Single), so the width is fitted by least squares to all the values' whole numbers of gaps, and each value may lie
-    // off its lattice point by the tolerance plus the rounding of Singles of the largest magnitude present.
+    // in Single), so the width is fitted by least squares to the values' whole numbers of widths, over a reach from the
+    // origin that grows fourfold at a time: each value's number of widths is counted with a width already fitted to the
+    // values nearer the origin (counted with the smallest gap alone it is off by one a few thousand gaps out). Each value
+    // may then lie off its lattice point by the tolerance plus the rounding of Singles of the largest magnitude present.
     private static double? LatticeWidth(ReadOnlySpan<double> distinct, double gap)
     {
-        double origin = distinct[0];
+        double origin = distinct[0], span = distinct[^1] - origin;
         bool exact = true;
         foreach (double v in distinct)
             exact &= Math.Abs((v - origin) / gap - Math.Round((v - origin) / gap)) < Tolerance;
@@ -81,14 +83,23 @@ internal sealed record FeatureCells(double[] Width, double[] Origin)
         double rounding = 2 * SingleEpsilon * Math.Max(Math.Abs(origin), Math.Abs(distinct[^1]));
         if (rounding > ResolvableRounding * gap)
             return null;
-        double products = 0, squares = 0;
-        foreach (double v in distinct)
+        double width = gap;
+        // The second value lies within the first reach, so at least one whole width is counted and the sum of squares is positive.
+        for (double reach = Math.Max(8 * gap, distinct[1] - origin); ; reach *= 4)
         {
-            double k = Math.Round((v - origin) / gap);
-            products += k * (v - origin);
-            squares += k * k;
+            double products = 0, squares = 0;
+            foreach (double v in distinct)
+            {
+                if (v - origin > reach)
+                    break;
+                double k = Math.Round((v - origin) / width);
+                products += k * (v - origin);
+                squares += k * k;
+            }
+            width = products / squares;
+            if (reach >= span)
+                break;
         }
-        double width = products / squares;
         foreach (double v in distinct)
             if (Math.Abs(v - origin - Math.Round((v - origin) / width) * width) > Tolerance * width + rounding)
                 return null;
