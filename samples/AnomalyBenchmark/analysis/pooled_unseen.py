@@ -2,8 +2,8 @@
 `tabular --data FOLDER` wrote for the batches (one seed), the mean test AUROC of the flow, its own plain Gaussian and each
 classic detector over all their tables, on how many tables the flow is above and below each with the two-sided p of
 Wilcoxon's signed-rank test of the per-table differences (tables as the sample: whether the flow would rank above that
-method on tables like these), and each method's mean rank among the eight (1 = best on a table; ties take the lower rank
-by position). A table in two files counts once (the last). Reporting only: nothing is chosen from it.
+method on tables like these), and each method's mean rank among the eight (1 = best on a table; tied methods share the
+average of their ranks). A table in two files counts once (the last). Reporting only: nothing is chosen from it.
 Needs numpy and scipy (Debian: python3-numpy python3-scipy).
 Usage: python3 samples/AnomalyBenchmark/analysis/pooled_unseen.py RESULTS.json [RESULTS.json ...]
 """
@@ -11,7 +11,7 @@ import json
 import sys
 
 import numpy as np
-from scipy.stats import wilcoxon
+from scipy.stats import rankdata, wilcoxon
 
 PEERS = ['gauss_shrink', 'kde_cv', 'gmm_bic', 'iforest', 'lof', 'ocsvm', 'gauss_diag']
 
@@ -32,7 +32,7 @@ def main(files):
         print(f'  flow against {p:13s} above on {(flow > v).sum():2d}, below on {(flow < v).sum():2d}, '
               f'mean difference {(flow - v).mean():+.4f}, Wilcoxon p {wilcoxon(flow - v).pvalue:.2f}')
     methods = np.stack([flow] + list(peers.values()))
-    ranks = (-methods).argsort(0, kind='stable').argsort(0) + 1
+    ranks = rankdata(-methods, axis=0)
     print('mean rank among eight: ' + ', '.join(f'{m} {r:.2f}' for m, r in zip(['flow'] + PEERS, ranks.mean(1))))
 
 
