@@ -7,7 +7,7 @@ namespace Microsoft.ML.HamiltonianFlows.Torch;
 /// number of places, the same after any affine rescaling such as NormalizeMinMax), found from training rows: the smallest
 /// gap between a feature's distinct values is the width when every value is a whole number of widths from the smallest.
 /// The values are Singles, whose rounding moves a rescaled or offset lattice off its exact multiples; where the exact test
-/// fails, the width is fitted to all the values and each may be off its lattice point by Single's rounding (read below).
+/// fails, the width is fitted to all the values and each may be off its lattice point by Single's rounding (LatticeWidth).
 /// Continuous features have width 0.
 /// </summary>
 internal sealed record FeatureCells(double[] Width, double[] Origin)
