@@ -167,6 +167,26 @@ public class HamiltonianFlowAnomalyDetectionTests
     }
 
     [Fact]
+    public void AtTheScoringCapTheWarningAsksForALargerContaminationNotMoreRows()
+    {
+        // 1,100 of 2,200 rows held out, of which the threshold scores 1,024: a Contamination of 0.0005 needs 1,999, and
+        // more rows would not bring them, since at most 1,024 are scored.
+        var ml = new MLContext(seed: 1);
+        var warnings = new List<string>();
+        ml.Log += (_, e) => { if (e.Kind == Runtime.ChannelMessageKind.Warning) lock (warnings) warnings.Add(e.Message); };
+        var options = HamiltonianFlowTransformerTests.SmallDetectorOptions(contamination: 0.0005);
+        options.ValidationFraction = 0.5;
+        options.MaxSteps = 0;
+        ml.AnomalyDetection.Trainers.HamiltonianFlow(options).Fit(ml.Data.LoadFromEnumerable(HamiltonianFlowTransformerTests.Clusters(2200, 1))).Model.Dispose();
+
+        string warning = Assert.Single(warnings, w => w.Contains("held-out training rows"));
+        output.WriteLine(warning);
+        Assert.Contains($"The threshold is set from {ScoringBudget.MaxRows} held-out training rows (the most it scores), fewer than the 1999", warning);
+        Assert.Contains("a Contamination of at least", warning);
+        Assert.DoesNotContain("more training rows", warning);
+    }
+
+    [Fact]
     public void DisposingTheModelMakesEveryTransformerThatSharesItThrowObjectDisposed()
     {
         var ml = new MLContext(seed: 1);

@@ -75,13 +75,20 @@ public sealed class HamiltonianFlowAnomalyTrainer : ITrainerEstimator<Hamiltonia
     }
 
     // Said once the split is drawn, before training: the count is known then, and a user who reads it can stop the fit.
+    // At the scoring cap (ScoringBudget.MaxRows) more rows cannot help: only a larger Contamination can.
     private void WarnAboutTooFewHeldOutRows(IChannel ch, long heldOut)
     {
-        if (heldOut > 0 && TooFewForTheQuantile(heldOut))
-            ch.Warning($"Only {heldOut} training rows are held out, fewer than the {RowsForTheQuantile:G6} a {nameof(Options.Contamination)} of " +
-                       $"{options.Contamination:G3} needs: the threshold will be their largest score, which a new normal row exceeds with probability " +
-                       $"1 / {heldOut + 1} = {1.0 / (heldOut + 1):G2} on average, not {options.Contamination:G3}; more training rows or a larger " +
-                       $"{nameof(Options.ValidationFraction)} bring it down to {nameof(Options.Contamination)}.");
+        if (heldOut <= 0 || !TooFewForTheQuantile(heldOut))
+            return;
+        bool capped = heldOut >= ScoringBudget.MaxRows;
+        ch.Warning((capped
+                       ? $"The threshold is set from {heldOut} held-out training rows (the most it scores), fewer than the {RowsForTheQuantile:G6} "
+                       : $"Only {heldOut} training rows are held out, fewer than the {RowsForTheQuantile:G6} ") +
+                   $"a {nameof(Options.Contamination)} of {options.Contamination:G3} needs: the threshold will be their largest score, which a new " +
+                   $"normal row exceeds with probability 1 / {heldOut + 1} = {1.0 / (heldOut + 1):G2} on average, not {options.Contamination:G3}; " +
+                   (capped
+                       ? $"more rows do not change that, as at most {ScoringBudget.MaxRows} are scored: a {nameof(Options.Contamination)} of at least {1.0 / (heldOut + 1):G2} can be met."
+                       : $"more training rows or a larger {nameof(Options.ValidationFraction)} bring it down to {nameof(Options.Contamination)}."));
     }
 
     // The flow fits its training rows more closely than new rows of their law, so their scores would put the threshold
