@@ -59,7 +59,7 @@ internal static class FlowFitting
         // What the data say about themselves is reported once the stage is fitted, before training runs its course.
         void WarnAboutTheData(StageReport report)
         {
-            var (gaussian, excludedRows, constantFeatures) = (report.Stage, report.ExcludedRows, report.ConstantFeatures);
+            var (gaussian, excludedRows, constantFeatures, heldOutScoredRows) = report;
             if (excludedRows > 0)
                 ch.Warning($"Left {excludedRows} training rows out of the fit: a value of feature column '{feature.Name}' lies more than " +
                            $"{GrossOutlierRule.Deviations:N0} standard deviations from the other rows'. They are scored as usual.");
@@ -78,7 +78,7 @@ internal static class FlowFitting
                            "partly lost; subtract the offset in front of it to keep it (e.g. NormalizeMeanVariance with fixZero: false, which " +
                            "centres a Double column in Double; its default only rescales). A column already read as Single, as a text " +
                            "loader reads DataKind.Single, has lost it before any transform: load it as DataKind.Double.");
-            warnAboutHeldOutRows?.Invoke(ch, report.HeldOutScoredRows);
+            warnAboutHeldOutRows?.Invoke(ch, heldOutScoredRows);
         }
 
         // Training stops on the options' token or on the context's own cancellation (internal in ML.NET 5.0.1), polled.

@@ -81,14 +81,15 @@ public sealed class HamiltonianFlowAnomalyTrainer : ITrainerEstimator<Hamiltonia
         if (heldOut <= 0 || !TooFewForTheQuantile(heldOut))
             return;
         bool capped = heldOut >= ScoringBudget.MaxRows;
-        ch.Warning((capped
-                       ? $"The threshold is set from {heldOut} held-out training rows (the most it scores), fewer than the {RowsForTheQuantile:G6} "
-                       : $"Only {heldOut} training rows are held out, fewer than the {RowsForTheQuantile:G6} ") +
-                   $"a {nameof(Options.Contamination)} of {options.Contamination:G3} needs: the threshold will be their largest score, which a new " +
-                   $"normal row exceeds with probability 1 / {heldOut + 1} = {1.0 / (heldOut + 1):G2} on average, not {options.Contamination:G3}; " +
-                   (capped
-                       ? $"more rows do not change that, as at most {ScoringBudget.MaxRows} are scored: a {nameof(Options.Contamination)} of at least {1.0 / (heldOut + 1):G2} can be met."
-                       : $"more training rows or a larger {nameof(Options.ValidationFraction)} bring it down to {nameof(Options.Contamination)}."));
+        string rows = capped
+            ? $"The threshold is set from {heldOut} held-out training rows (the most it scores)"
+            : $"Only {heldOut} training rows are held out";
+        string remedy = capped
+            ? $"more rows do not change that, as at most {ScoringBudget.MaxRows} are scored: a {nameof(Options.Contamination)} of at least {1.0 / (heldOut + 1):G2} can be met."
+            : $"more training rows or a larger {nameof(Options.ValidationFraction)} bring it down to {nameof(Options.Contamination)}.";
+        ch.Warning($"{rows}, fewer than the {RowsForTheQuantile:G6} a {nameof(Options.Contamination)} of {options.Contamination:G3} needs: the threshold " +
+                   $"will be their largest score, which a new normal row exceeds with probability 1 / {heldOut + 1} = {1.0 / (heldOut + 1):G2} on " +
+                   $"average, not {options.Contamination:G3}; {remedy}");
     }
 
     // The flow fits its training rows more closely than new rows of their law, so their scores would put the threshold
