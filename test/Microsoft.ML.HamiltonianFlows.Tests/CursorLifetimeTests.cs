@@ -56,6 +56,96 @@ public class CursorLifetimeTests
         }
     }
 
+    /// <summary>A view whose cursor number <paramref name="shortCursor"/> (1-based, in opening order) ends after <paramref name="rows"/> rows.</summary>
+    private sealed class ShortCursorView(IDataView inner, int shortCursor, int rows) : IDataView
+    {
+        private int opened;
+        public bool CanShuffle => false;
+        public DataViewSchema Schema => inner.Schema;
+        public long? GetRowCount() => null;
+
+        public DataViewRowCursor GetRowCursor(IEnumerable<DataViewSchema.Column> columnsNeeded, Random? rand = null)
+        {
+            var cursor = inner.GetRowCursor(columnsNeeded);
+            return ++opened == shortCursor ? new ShortCursor(cursor, rows) : cursor;
+        }
+
+        public DataViewRowCursor[] GetRowCursorSet(IEnumerable<DataViewSchema.Column> columnsNeeded, int n, Random? rand = null) =>
+            new[] { GetRowCursor(columnsNeeded, rand) };
+    }
+
+    private sealed class ShortCursor(DataViewRowCursor inner, int rows) : DataViewRowCursor
+    {
+        public override DataViewSchema Schema => inner.Schema;
+        public override long Position => inner.Position;
+        public override long Batch => inner.Batch;
+        public override bool MoveNext() => inner.Position + 1 < rows && inner.MoveNext();
+        public override ValueGetter<DataViewRowId> GetIdGetter() => inner.GetIdGetter();
+        public override bool IsColumnActive(DataViewSchema.Column column) => inner.IsColumnActive(column);
+        public override ValueGetter<TValue> GetGetter<TValue>(DataViewSchema.Column column) => inner.GetGetter<TValue>(column);
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing)
+                inner.Dispose();
+            base.Dispose(disposing);
+        }
+    }
+
+    /// <summary>An enumerable whose every enumeration continues one shared enumerator: it can be enumerated once in all.</summary>
+    private sealed class EnumeratedOnce<T>(IEnumerable<T> items) : IEnumerable<T>
+    {
+        private readonly IEnumerator<T> shared = items.GetEnumerator();
+
+        public IEnumerator<T> GetEnumerator()
+        {
+            while (shared.MoveNext())
+                yield return shared.Current;
+        }
+
+        System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
+    }
+
+    private static int ReadScores(IDataView scored)
+    {
+        using var cursor = scored.GetRowCursor(scored.Schema);
+        var score = cursor.GetGetter<float>(scored.Schema["LogLikelihood"]);
+        float value = 0;
+        int count = 0;
+        while (cursor.MoveNext())
+        {
+            score(ref value);
+            count++;
+        }
+        return count;
+    }
+
+    [Theory]
+    [InlineData(1, "fewer rows to a second cursor")] // the look-ahead, opened first, ends early
+    [InlineData(2, "more rows to a second cursor")] // the rows' own cursor ends early: its rows were served in full before
+    public void ScoringFailsWhereTheInputGivesItsTwoCursorsDifferentRows(int shortCursor, string message)
+    {
+        var ml = new MLContext(seed: 1);
+        using var model = ml.Transforms.HamiltonianFlow(HamiltonianFlowTransformerTests.SmallOptions()).Fit(Points(ml, 200));
+        var error = Assert.Throws<InvalidOperationException>(() => ReadScores(model.Transform(new ShortCursorView(Points(ml, 20), shortCursor, rows: 10))));
+        Assert.Contains(message, error.Message);
+        Assert.Contains("AppendCacheCheckpoint", error.Message);
+        // Ending together is no fault.
+        Assert.Equal(20, ReadScores(model.Transform(new ShortCursorView(Points(ml, 20), shortCursor, rows: 20))));
+    }
+
+    [Fact]
+    public void AnInputThatCanBeEnumeratedOnceFailsToScoreInsteadOfLosingRows()
+    {
+        var ml = new MLContext(seed: 1);
+        using var model = ml.Transforms.HamiltonianFlow(HamiltonianFlowTransformerTests.SmallOptions()).Fit(Points(ml, 200));
+        var points = Enumerable.Range(0, 64).Select(i => new HamiltonianFlowTransformerTests.Point { Features = new[] { (float)Math.Sin(i), (float)Math.Cos(3 * i) } });
+        // The look-ahead cursor took 63 of the 64 rows: one row came out, with another row's score, and no error.
+        var error = Assert.Throws<InvalidOperationException>(() => ReadScores(model.Transform(ml.Data.LoadFromEnumerable(new EnumeratedOnce<HamiltonianFlowTransformerTests.Point>(points)))));
+        Assert.Contains("ToList", error.Message);
+        Assert.Equal(64, ReadScores(model.Transform(ml.Data.LoadFromEnumerable(points.ToList()))));
+    }
+
     private static IDataView Points(MLContext ml, int count) =>
         ml.Data.LoadFromEnumerable(Enumerable.Range(0, count).Select(i => new HamiltonianFlowTransformerTests.Point
         {

@@ -207,6 +207,8 @@ public class HamiltonianFlowAnomalyDetectionTests
         density.Dispose();
         Assert.Throws<ObjectDisposedException>(() => density.Transform(data).GetColumn<float>("LogLikelihood").ToArray());
         Assert.Throws<ObjectDisposedException>(() => density.Sample(10, seed: 1).GetColumn<float[]>("Features").ToArray());
+        // No draws asked: still a disposed model (it returned an empty view).
+        Assert.Throws<ObjectDisposedException>(() => density.Sample(0, seed: 1));
         Assert.Throws<ObjectDisposedException>(() => density.Potential(new[] { 0f, 0f }));
     }
 

@@ -212,6 +212,36 @@ public class HamiltonianFlowTransformerTests
     }
 
     [Fact]
+    public void ADrawLargerThanOneBlockFillsEveryRowAndOneTooLargeForAnArrayNamesTheCount()
+    {
+        var ml = new MLContext(seed: 1);
+        var options = SmallOptions();
+        options.MaxSteps = 0;
+        using var model = ml.Transforms.HamiltonianFlow(options).Fit(ml.Data.LoadFromEnumerable(Clusters(400, 1)));
+
+        // Drawn in blocks of 65,536 rows: the rows of the second block are draws too, like the first block's.
+        var points = model.Sample(65_536 + 4_000, seed: 3).GetColumn<float[]>("Features").ToArray();
+        Assert.Equal(69_536, points.Length);
+        var first = points[..4_000];
+        var second = points[65_536..];
+        Assert.Equal(first.Average(p => p[0]), second.Average(p => p[0]), 0.15);
+        Assert.Equal(StandardDeviation(first.Select(p => (double)p[0])), StandardDeviation(second.Select(p => (double)p[0])), 0.15);
+        Assert.Equal(4_000, second.Select(p => p[0]).Distinct().Count());
+        // The same seed draws the same rows past the first block.
+        Assert.Equal(second, model.Sample(65_536 + 4_000, seed: 3).GetColumn<float[]>("Features").Skip(65_536).ToArray());
+
+        var error = Assert.Throws<ArgumentOutOfRangeException>(() => model.Sample(int.MaxValue, seed: 1));
+        Assert.Equal("count", error.ParamName);
+    }
+
+    private static double StandardDeviation(IEnumerable<double> values)
+    {
+        double[] v = values.ToArray();
+        double mean = v.Average();
+        return Math.Sqrt(v.Sum(x => (x - mean) * (x - mean)) / v.Length);
+    }
+
+    [Fact]
     public void ZeroRowsInGiveZeroRowsOutWithTheColumnsTypes()
     {
         var ml = new MLContext(seed: 1);
@@ -273,6 +303,33 @@ public class HamiltonianFlowTransformerTests
         Assert.Equal(1, ((VectorDataViewType)fromScalars.Sample(3, 1).Schema["Features"].Type).Size);
     }
 
+    [Fact]
+    public void AFiniteDoubleBeyondSinglesRangeIsAFarRowNotAMissingValue()
+    {
+        var ml = new MLContext(seed: 1);
+        DoublePoint D(double a, double b) => new() { Features = new[] { a, b } };
+        var train = Clusters(200, 1).Select(p => D(p.Features[0], p.Features[1])).Append(D(1e39, 0)).ToList();
+        var warnings = new List<string>();
+        ml.Log += (_, e) => { if (e.Kind == Runtime.ChannelMessageKind.Warning) lock (warnings) warnings.Add(e.Message); };
+
+        using var model = ml.Transforms.HamiltonianFlow(SmallOptions()).Fit(ml.Data.LoadFromEnumerable(train));
+        // In training it is a gross outlier, not a row with a missing value (it was skipped as "NaN or infinite").
+        Assert.Contains(warnings, w => w.Contains("Left 1 training rows out of the fit"));
+        Assert.DoesNotContain(warnings, w => w.Contains("NaN or infinite"));
+
+        // Scored as the Single row at Single's limit is, never NaN; an infinite Double stays a missing value.
+        var rows = new[] { D(1e39, 0.5), D(-1e300, 0.5), D(double.PositiveInfinity, 0.5) };
+        float[] scores = LogLikelihoods(model.Transform(ml.Data.LoadFromEnumerable(rows)));
+        float atSinglesLimit = LogLikelihoods(model.Transform(ml.Data.LoadFromEnumerable(new[] { new Point { Features = new[] { float.MaxValue, 0.5f } } })))[0];
+        Assert.Equal(float.NegativeInfinity, atSinglesLimit);
+        Assert.Equal(new[] { atSinglesLimit, atSinglesLimit, float.NaN }, scores);
+
+        using var detector = ml.AnomalyDetection.Trainers.HamiltonianFlow(SmallDetectorOptions()).Fit(ml.Data.LoadFromEnumerable(train));
+        var flagged = detector.Transform(ml.Data.LoadFromEnumerable(rows.Take(1)));
+        Assert.Equal(float.PositiveInfinity, flagged.GetColumn<float>("Score").Single());
+        Assert.True(flagged.GetColumn<bool>("PredictedLabel").Single());
+    }
+
     internal sealed class DoublePoint
     {
         [VectorType(2)]
@@ -283,6 +340,11 @@ public class HamiltonianFlowTransformerTests
     {
         [VectorType(1)]
         public double[] Features { get; set; } = Array.Empty<double>();
+    }
+
+    internal sealed class DoubleScalarPoint
+    {
+        public double Features { get; set; }
     }
 
     internal sealed class ScalarPoint
@@ -328,6 +390,12 @@ public class HamiltonianFlowTransformerTests
         Assert.Contains("FeaturizeText", e3.Message);
         var integers = ml.Data.LoadFromEnumerable(new[] { new IntegerPoint { Features = new[] { 1, 2 } } });
         Assert.Contains("ConvertType", Assert.Throws<ArgumentOutOfRangeException>(() => estimator.Fit(integers)).Message);
+        // A Double scalar: only a vector may hold Doubles (it had no hint at all).
+        var doubleScalar = ml.Data.LoadFromEnumerable(new[] { new DoubleScalarPoint { Features = 1 } });
+        var e6 = Assert.Throws<ArgumentOutOfRangeException>(() => estimator.Fit(doubleScalar));
+        Assert.Contains("Concatenate", e6.Message);
+        Assert.Contains("Concatenate", Assert.Throws<ArgumentOutOfRangeException>(
+            () => estimator.Fit(ml.Data.LoadFromEnumerable(Clusters(100, 1))).GetOutputSchema(doubleScalar.Schema)).Message);
         var keys = ml.Transforms.Conversion.MapValueToKey("Features").Fit(text).Transform(text);
         Assert.Contains("MapKeyToValue", Assert.Throws<ArgumentOutOfRangeException>(() => estimator.Fit(keys)).Message);
         var e4 = Assert.Throws<ArgumentOutOfRangeException>(() => ml.Transforms.HamiltonianFlow(featureColumnName: "Missing").Fit(text));
@@ -504,7 +572,25 @@ public class HamiltonianFlowTransformerTests
         Assert.Contains("LeapfrogSteps", e.Message);
         e = Assert.Throws<ArgumentException>(() => ml.Transforms.HamiltonianFlow(new HamiltonianFlowTrainer.Options { MaxConsecutiveNonFiniteBatches = 0 }));
         Assert.Contains("MaxConsecutiveNonFiniteBatches", e.Message);
+        // Named as the user set it, not as the engine's architecture calls it (Kinetic).
         e = Assert.Throws<ArgumentException>(() => ml.Transforms.HamiltonianFlow(new HamiltonianFlowTrainer.Options { KineticEnergy = (KineticEnergyKind)7 }));
-        Assert.Contains("7", e.Message);
+        Assert.Equal("KineticEnergy", e.ParamName);
+        Assert.StartsWith("KineticEnergy 7 ", e.Message);
+    }
+
+    [Theory]
+    [InlineData(4097)]
+    [InlineData(1 << 26)] // overflowed the scoring block's arithmetic (DivideByZeroException) when it was allowed
+    [InlineData(int.MaxValue)]
+    public void ImportanceSampleCountsAboveTheBoundAreRejectedWhenTheTrainerIsBuilt(int samples)
+    {
+        var ml = new MLContext();
+        var e = Assert.Throws<ArgumentException>(() => ml.Transforms.HamiltonianFlow(new HamiltonianFlowTrainer.Options { ScoringImportanceSamples = samples }));
+        Assert.Equal("ScoringImportanceSamples", e.ParamName);
+        Assert.Contains("4096", e.Message);
+        e = Assert.Throws<ArgumentException>(() => ml.AnomalyDetection.Trainers.HamiltonianFlow(new HamiltonianFlowAnomalyTrainer.Options { TrainingImportanceSamples = samples }));
+        Assert.Equal("TrainingImportanceSamples", e.ParamName);
+        // The bound itself is allowed.
+        ml.Transforms.HamiltonianFlow(new HamiltonianFlowTrainer.Options { ScoringImportanceSamples = 4096, TrainingImportanceSamples = 4096 });
     }
 }

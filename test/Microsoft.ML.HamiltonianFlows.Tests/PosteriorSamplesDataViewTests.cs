@@ -37,5 +37,11 @@ public class PosteriorSamplesDataViewTests
 
         var error = Assert.Throws<ArgumentOutOfRangeException>(() => ml.Data.LoadFromPosteriorSamples(samples, new[] { "A", "A" }));
         Assert.Contains("'A'", error.Message);
+        Assert.Equal("parameterNames", error.ParamName);
+        // A column name that repeats another is named as the argument that repeats it.
+        error = Assert.Throws<ArgumentOutOfRangeException>(() => ml.Data.LoadFromPosteriorSamples(samples, new[] { "A", "B" }, vectorColumnName: "A"));
+        Assert.Equal("vectorColumnName", error.ParamName);
+        error = Assert.Throws<ArgumentOutOfRangeException>(() => ml.Data.LoadFromPosteriorSamples(samples, new[] { "A", "B" }, logWeightColumnName: "B"));
+        Assert.Equal("logWeightColumnName", error.ParamName);
     }
 }

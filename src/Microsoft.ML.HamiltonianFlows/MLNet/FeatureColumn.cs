@@ -76,7 +76,7 @@ internal sealed record FeatureColumn(string Name, FeatureColumn.Storage Kind, in
         };
         if (!ok)
             throw new ArgumentOutOfRangeException(nameof(schema),
-                $"Feature column '{name}' has type {Describe(column)}; expected {Expected}.{Hint(column.Kind == SchemaShape.Column.VectorKind.VariableVector, column.ItemType)}");
+                $"Feature column '{name}' has type {Describe(column)}; expected {Expected}.{Hint(column.Kind == SchemaShape.Column.VectorKind.VariableVector, column.Kind == SchemaShape.Column.VectorKind.Scalar, column.ItemType)}");
     }
 
     // The input's columns, so that a misspelt name or the default "Features" on a view without it is quick to mend. A fitted
@@ -90,10 +90,13 @@ internal sealed record FeatureColumn(string Name, FeatureColumn.Storage Kind, in
     }
 
     // What turns the column into one the flow reads: its item type made Single or Double, then its size declared.
-    private static string Hint(bool variableSize, DataViewType itemType)
+    private static string Hint(bool variableSize, bool scalar, DataViewType itemType)
     {
         string convert = itemType switch
         {
+            // Only a vector may hold Doubles: a scalar one is made a vector of one, or converted.
+            NumberDataViewType n when n == NumberDataViewType.Double && scalar =>
+                " Make it a vector of one Double with mlContext.Transforms.Concatenate, or convert it: mlContext.Transforms.Conversion.ConvertType(..., outputKind: DataKind.Single).",
             NumberDataViewType n when n == NumberDataViewType.Single || n == NumberDataViewType.Double => "",
             TextDataViewType => " Text needs turning into numbers first, e.g. mlContext.Transforms.Text.FeaturizeText or Categorical.OneHotEncoding.",
             KeyDataViewType => " A key needs mapping first: mlContext.Transforms.Conversion.MapKeyToValue, MapKeyToVector or Categorical.OneHotEncoding.",
@@ -119,7 +122,7 @@ internal sealed record FeatureColumn(string Name, FeatureColumn.Storage Kind, in
             return new FeatureColumn(name, Storage.SingleScalar, 1);
         }
         throw new ArgumentOutOfRangeException(nameof(type), $"Feature column '{name}' has type {type}; expected {Expected}." +
-            Hint(type is VectorDataViewType { IsKnownSize: false }, type.GetItemType()));
+            Hint(type is VectorDataViewType { IsKnownSize: false }, type is not VectorDataViewType, type.GetItemType()));
     }
 
     private static string Describe(SchemaShape.Column column) => column.Kind switch
@@ -139,6 +142,12 @@ internal sealed record FeatureColumn(string Name, FeatureColumn.Storage Kind, in
             throw new InvalidOperationException(
                 $"Feature column '{Name}' holds {length} values at row position {row.Position}, but its type {type} declares {Dimension}.");
     }
+
+    // A finite Double beyond Single's range becomes the largest Single of its sign, not infinity: the row is finite, and
+    // is scored as the very unlikely row it is (a Single row there scores so), not NaN as a row with a missing value
+    // is; in training the gross-outlier rule sets it aside. NaN and infinities stay what they are.
+    private static float ToSingle(double value) =>
+        double.IsFinite(value) ? (float)Math.Clamp(value, -float.MaxValue, float.MaxValue) : (float)value;
 
     /// <summary>
     /// Returns a function that copies the current row of <paramref name="row"/> into a span of length d (as Single)
@@ -175,8 +184,8 @@ internal sealed record FeatureColumn(string Name, FeatureColumn.Storage Kind, in
                     CheckLength(row, column.Type, buffer.Length);
                     buffer.CopyTo(values);
                     for (int i = 0; i < values.Length; i++)
-                        destination[i] = (float)values[i];
-                    return FiniteValues.AllFinite(destination); // a Double too large for Single is infinite by now
+                        destination[i] = ToSingle(values[i]);
+                    return FiniteValues.AllFinite(destination);
                 };
             }
             default:

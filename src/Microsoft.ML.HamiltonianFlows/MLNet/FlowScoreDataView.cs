@@ -68,8 +68,8 @@ internal sealed class FlowScoreDataView : IDataView
         private readonly float[] scores;
         private readonly Delegate[] getters;
         private int blockCount, blockIndex;
-        // Rows the look-ahead cursor has read: its Position is -1 again once it has ended.
-        private long lookAheadRows;
+        // Rows the look-ahead cursor has read, and rows the first has served: a cursor's Position is -1 again once it has ended.
+        private long lookAheadRows, served;
 
         internal Cursor(FlowScoreDataView view, DataViewRowCursor input, DataViewRowCursor? lookAhead)
         {
@@ -109,11 +109,27 @@ internal sealed class FlowScoreDataView : IDataView
         public override bool MoveNext()
         {
             if (!input.MoveNext())
+            {
+                // The look-ahead must end with the first cursor. A view that gives the two cursors different rows (an
+                // enumerable that can be enumerated once, shared by both) would otherwise lose the rows the look-ahead took,
+                // and the rows served would have carried other rows' scores: fail rather than end as if complete.
+                if (lookAhead is not null && (blockIndex + 1 < blockCount || lookAhead.MoveNext()))
+                    throw new InvalidOperationException(
+                        $"The input view returned more rows to a second cursor than to the first (the first ended after {served} rows). " +
+                        SameRowsAdvice);
                 return false;
+            }
+            served++;
             if (lookAhead is not null && ++blockIndex >= blockCount)
                 ScoreNextBlock();
             return true;
         }
+
+        // Both ways the two cursors can disagree come from one cause, and have one remedy.
+        private const string SameRowsAdvice =
+            "Transform reads each block's features ahead with a second cursor, as ML.NET's batch transforms do, so the input must " +
+            "return the same rows to every cursor, as ML.NET asks of every IDataView. A LoadFromEnumerable over an enumerable " +
+            "that can be enumerated only once does not: materialise it first (ToList), or cache it (AppendCacheCheckpoint).";
 
         private void ScoreNextBlock()
         {
@@ -129,7 +145,7 @@ internal sealed class FlowScoreDataView : IDataView
             if (blockCount == 0)
                 throw new InvalidOperationException(
                     $"The input view returned fewer rows to a second cursor than to the first (none after {lookAheadRows} rows, " +
-                    $"while the first is at row position {input.Position}).");
+                    $"while the first is at row position {input.Position}). " + SameRowsAdvice);
             view.parent.Model.LogLikelihood(block.AsSpan(0, blockCount * d), scores.AsSpan(0, blockCount));
         }
 

@@ -216,17 +216,32 @@ public sealed class HamiltonianFlowModelParameters : ModelParametersBase<float>,
         }
     }
 
-    /// <summary>Draws <paramref name="count"/> points from the model with a generator seeded by <paramref name="seed"/>: count x d values.</summary>
+    // Rows drawn per torch call: the integration's temporaries (rows x the widest layer, per leapfrog step) stay bounded
+    // whatever the count. Blocks draw from one generator in turn; a count up to one block draws as one call did before.
+    private const int SampleBlockRows = 65_536;
+
+    /// <summary>
+    /// Draws <paramref name="count"/> points from the model with a generator seeded by <paramref name="seed"/>: count x d values
+    /// (the caller checks that they fit in one array).
+    /// </summary>
     internal float[] Sample(int count, ulong seed)
     {
+        int d = Dimension;
+        var values = new float[(long)count * d];
         lock (flowLock)
         {
-            using var scope = NewDisposeScope();
-            using var noGrad = no_grad();
             var live = Live;
             using var generator = new TorchSharp.torch.Generator(seed, live.Device);
-            return live.Sample(count, generator).Q.to(ScalarType.Float32).cpu().data<float>().ToArray();
+            for (int start = 0; start < count; start += SampleBlockRows)
+            {
+                using var scope = NewDisposeScope();
+                using var noGrad = no_grad();
+                int rows = Math.Min(SampleBlockRows, count - start);
+                float[] block = live.Sample(rows, generator).Q.to(ScalarType.Float32).cpu().data<float>().ToArray();
+                Array.Copy(block, 0, values, (long)start * d, block.Length);
+            }
         }
+        return values;
     }
 
     /// <summary>Writes the scoring settings and the flow's weights; ML.NET calls it when saving a model.</summary>

@@ -135,13 +135,13 @@ public abstract class HamiltonianFlowOptionsBase
     /// <summary>
     /// Momentum samples K per row when scoring (the importance-weighted log-likelihood); scoring time grows with K.
     /// Default null: chosen after training on the held-out rows, the smallest power of two whose mean held-out
-    /// log-likelihood is within 0.01 nats per feature of 64 samples', or 16 when no rows were held out.
+    /// log-likelihood is within 0.01 nats per feature of 64 samples', or 16 when no rows were held out. At most 4096.
     /// </summary>
     public int? ScoringImportanceSamples { get; set; }
 
     /// <summary>
     /// Momentum samples per row in the training objective: 1 maximises the ELBO, more the tighter importance-weighted
-    /// bound at that many times the cost. Default 1.
+    /// bound at that many times the cost. Default 1, at most 4096.
     /// </summary>
     public int TrainingImportanceSamples { get; set; } = FlowDefaults.TrainingImportanceSamples;
 
@@ -233,8 +233,12 @@ public abstract class HamiltonianFlowOptionsBase
     {
         if (string.IsNullOrEmpty(FeatureColumnName))
             throw new ArgumentException($"{nameof(FeatureColumnName)} must be set.", nameof(FeatureColumnName));
-        if (ScoringImportanceSamples is < 1)
-            throw new ArgumentException($"{nameof(ScoringImportanceSamples)} must be at least 1, got {ScoringImportanceSamples}.", nameof(ScoringImportanceSamples));
+        if (ScoringImportanceSamples is < 1 or > FlowDefaults.MaxImportanceSamples)
+            throw new ArgumentException(
+                $"{nameof(ScoringImportanceSamples)} must be in [1, {FlowDefaults.MaxImportanceSamples}], got {ScoringImportanceSamples}.", nameof(ScoringImportanceSamples));
+        // Checked here, not left to the engine's architecture, which calls it Kinetic: the message names the option set.
+        if (!Enum.IsDefined(KineticEnergy))
+            throw new ArgumentException($"{nameof(KineticEnergy)} {KineticEnergy} is not defined.", nameof(KineticEnergy));
         if (!(MemoryBudgetMegabytes > 0))
             throw new ArgumentException($"{nameof(MemoryBudgetMegabytes)} must be positive, got {MemoryBudgetMegabytes}.", nameof(MemoryBudgetMegabytes));
         ToArchitecture(1).Validate();

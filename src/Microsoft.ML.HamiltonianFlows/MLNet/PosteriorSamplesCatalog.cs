@@ -27,7 +27,10 @@ public static class PosteriorSamplesCatalog
         env.CheckParam(names.Count == d, nameof(parameterNames), $"needs one name per parameter ({d}), got {names.Count}");
         var all = names.Append(vectorColumnName).Append(logWeightColumnName).ToList();
         string? repeated = all.GroupBy(name => name).FirstOrDefault(g => g.Count() > 1)?.Key;
-        env.CheckParam(repeated is null, nameof(parameterNames), $"column name '{repeated}' is used twice");
+        // Named after the argument that repeats a name: one of the two column names where it is either, else the parameters'.
+        string argument = repeated == vectorColumnName ? nameof(vectorColumnName)
+            : repeated == logWeightColumnName ? nameof(logWeightColumnName) : nameof(parameterNames);
+        env.CheckParam(repeated is null, argument, $"column name '{repeated}' is used twice");
 
         var builder = new ArrayDataViewBuilder(env);
         for (int j = 0; j < d; j++)

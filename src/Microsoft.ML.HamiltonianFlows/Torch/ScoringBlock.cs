@@ -16,7 +16,9 @@ internal static class ScoringBlock
     /// <summary>Rows per call for a flow of this architecture scored with <paramref name="samples"/> samples per row.</summary>
     public static int Rows(FlowArchitecture architecture, int samples)
     {
-        int width = new[] { 2 * architecture.Dimension }.Concat(architecture.HiddenLayers).Concat(architecture.EncoderLayers).Max();
-        return Math.Clamp(Values / (width * samples), 1, MaxRows);
+        long width = new[] { 2 * (long)architecture.Dimension }.Concat(architecture.HiddenLayers.Select(w => (long)w))
+            .Concat(architecture.EncoderLayers.Select(w => (long)w)).Max();
+        // In long: width x samples passes int's range for wide data at many samples.
+        return (int)Math.Clamp(Values / (width * samples), 1, MaxRows);
     }
 }

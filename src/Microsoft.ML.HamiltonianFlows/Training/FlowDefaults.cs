@@ -78,6 +78,13 @@ internal static class FlowDefaults
 
     /// <summary>Scoring samples when none are set and no rows were held out to measure them on.</summary>
     public const int UnmeasuredScoringImportanceSamples = 16;
+
+    /// <summary>
+    /// The most momentum samples per row an option may ask for, in training or scoring: 64 times the most the scoring rule
+    /// measures (<see cref="ScoringBudget.Reference"/>). Each sample is a copy of the row's whole integration, so more would
+    /// only multiply time and memory; far more (2^26) overflowed the block arithmetic or exhausted memory while scoring.
+    /// </summary>
+    public const int MaxImportanceSamples = 4096;
     public const double MemoryBudgetMegabytes = 1024;
     public const double Contamination = 0.05;
     public const string FeatureColumnName = "Features";

@@ -49,7 +49,8 @@ public sealed record FlowTrainingOptions
 
     /// <summary>
     /// Momentum samples K per row in the training objective: 1 maximises the ELBO; K &gt; 1 maximises the tighter
-    /// importance-weighted bound E[log (1/K) sum_k w_k] (Burda et al., 2016), at K times the cost per row. Default 1.
+    /// importance-weighted bound E[log (1/K) sum_k w_k] (Burda et al., 2016), at K times the cost per row. Default 1, at
+    /// most <see cref="FlowDefaults.MaxImportanceSamples"/> (4096).
     /// </summary>
     public int TrainingImportanceSamples { get; init; } = FlowDefaults.TrainingImportanceSamples;
 
@@ -136,8 +137,9 @@ public sealed record FlowTrainingOptions
             throw new ArgumentException($"{nameof(MaxTrainingTime)} must not be negative, got {MaxTrainingTime}.", nameof(MaxTrainingTime));
         if (BatchSize < 1)
             throw new ArgumentException($"{nameof(BatchSize)} must be at least 1, got {BatchSize}.", nameof(BatchSize));
-        if (TrainingImportanceSamples < 1)
-            throw new ArgumentException($"{nameof(TrainingImportanceSamples)} must be at least 1, got {TrainingImportanceSamples}.", nameof(TrainingImportanceSamples));
+        if (TrainingImportanceSamples is < 1 or > FlowDefaults.MaxImportanceSamples)
+            throw new ArgumentException(
+                $"{nameof(TrainingImportanceSamples)} must be in [1, {FlowDefaults.MaxImportanceSamples}], got {TrainingImportanceSamples}.", nameof(TrainingImportanceSamples));
         if (LearningRate is double rate && (!(rate > 0) || double.IsInfinity(rate)))
             throw new ArgumentException($"{nameof(LearningRate)} must be positive and finite, got {LearningRate}.", nameof(LearningRate));
         if (!(WeightDecay >= 0) || double.IsInfinity(WeightDecay))
