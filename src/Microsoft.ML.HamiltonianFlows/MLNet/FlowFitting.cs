@@ -12,9 +12,6 @@ namespace Microsoft.ML.HamiltonianFlows;
 /// </summary>
 internal static class FlowFitting
 {
-    // How often training looks whether the context's execution was cancelled; the engine then stops before its next batch.
-    private static readonly TimeSpan CancellationPoll = TimeSpan.FromMilliseconds(50);
-
     // Rows a streamed epoch shuffles among when the data cannot shuffle itself (ML.NET's ShuffleRows pool is 1000).
     private const int ShufflePoolRows = 4096;
 
@@ -38,16 +35,19 @@ internal static class FlowFitting
         var architecture = options.ToArchitecture(feature.Dimension);
         var trainingOptions = options.ToTrainingOptions(seed) with { MeasuresHeldOutScores = heldOutScores, StageFitted = WarnAboutTheData };
         double budgetBytes = options.MemoryBudgetMegabytes * 1024 * 1024;
+        // The fit stops on the options' token or on the context's own cancellation.
+        using var cancellation = new FitCancellation(host, options.CancellationToken);
+        // Counting and reading the rows look at it too (a pass over large data or an expensive pipeline takes minutes).
         // Counting rows reads no column, so it costs little next to an epoch; many views know their count outright.
-        long total = data.GetRowCount() ?? CountRows(data);
+        long total = data.GetRowCount() ?? CountRows(data, cancellation.Token);
         DataViewRows? streamed = total * feature.Dimension * 4.0 > budgetBytes
-            ? new DataViewRows(ch, data, feature, (int)Math.Clamp(budgetBytes / (feature.Dimension * 4.0), 1, ShufflePoolRows))
+            ? new DataViewRows(ch, data, feature, (int)Math.Clamp(budgetBytes / (feature.Dimension * 4.0), 1, ShufflePoolRows), cancellation.Token)
             : null;
         float[]? rows = null;
         int count = 0;
         if (streamed is null)
         {
-            (rows, count) = ReadFiniteRows(ch, data, feature);
+            (rows, count) = ReadFiniteRows(ch, data, feature, cancellation.Token);
             ch.Info($"Training a Hamiltonian flow on {count} rows of dimension {feature.Dimension} (seed {seed}).");
         }
         else
@@ -80,22 +80,6 @@ internal static class FlowFitting
                            "loader reads DataKind.Single, has lost it before any transform: load it as DataKind.Double.");
             warnAboutHeldOutRows?.Invoke(ch, heldOutScoredRows);
         }
-
-        // Training stops on the options' token or on the context's own cancellation (internal in ML.NET 5.0.1), polled.
-        using var cancellation = CancellationTokenSource.CreateLinkedTokenSource(options.CancellationToken);
-        using var poll = new Timer(_ =>
-        {
-            if (host is not ICancelable { IsCanceled: true })
-                return;
-            try
-            {
-                cancellation.Cancel();
-            }
-            catch (ObjectDisposedException)
-            {
-                // A tick still running when training has ended: an exception here would end the process.
-            }
-        }, null, CancellationPoll, CancellationPoll);
 
         // At step 0 no minibatch has been trained on: its training loss is NaN, which would read as a failure.
         Action<FlowTrainingProgress> report = p => ch.Info($"Step {p.Steps}: " +
@@ -167,7 +151,7 @@ internal static class FlowFitting
         return coarse;
     }
 
-    private static (float[] Rows, int Count) ReadFiniteRows(IChannel ch, IDataView data, FeatureColumn feature)
+    private static (float[] Rows, int Count) ReadFiniteRows(IChannel ch, IDataView data, FeatureColumn feature, CancellationToken cancellationToken)
     {
         int d = feature.Dimension;
         var rows = new List<float>();
@@ -179,6 +163,7 @@ internal static class FlowFitting
             var read = feature.MakeReader(cursor);
             while (cursor.MoveNext())
             {
+                cancellationToken.ThrowIfCancellationRequested();
                 if (read(row))
                 {
                     rows.AddRange(row);
@@ -207,12 +192,15 @@ internal static class FlowFitting
                 : $"The training data is empty: feature column '{feature.Name}' has no rows.", "input");
     }
 
-    private static long CountRows(IDataView data)
+    private static long CountRows(IDataView data, CancellationToken cancellationToken)
     {
         long count = 0;
         using var cursor = data.GetRowCursor(Array.Empty<DataViewSchema.Column>());
         while (cursor.MoveNext())
+        {
+            cancellationToken.ThrowIfCancellationRequested();
             count++;
+        }
         return count;
     }
 }

@@ -140,6 +140,7 @@ public sealed class HamiltonianFlowAnomalyTrainer : ITrainerEstimator<Hamiltonia
             float score = 0;
             while (cursor.MoveNext())
             {
+                options.CancellationToken.ThrowIfCancellationRequested();
                 getter(ref score);
                 if (!float.IsNaN(score))
                     scores.Add(score);
