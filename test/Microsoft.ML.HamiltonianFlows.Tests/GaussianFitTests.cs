@@ -53,6 +53,25 @@ public class GaussianFitTests
     }
 
     [Fact]
+    public void TwoRowsFitUncorrelatedFeaturesAndAThirdRowScoresAsATypicalRow()
+    {
+        using var scope = NewDisposeScope();
+        // Two rows lie on one line whatever they are: their correlation is +-1 and says nothing. Unshrunk, this row off that
+        // line scored -1e10 (the held-out refits of a three-row fit are such stages: ThreeTrainingRowsSetAThresholdOnTheirScale).
+        using var rows = tensor(new[] { 0.13, 0.71, 1.37, 2.9 }, new long[] { 2, 2 });
+        var (stage, varying) = GaussianFit.InMemoryStage(rows, double.PositiveInfinity, CovarianceKind.Full);
+        using (stage)
+        {
+            Assert.Equal(2, varying);
+            var (z, logJacobian) = stage.Whiten(tensor(new[] { 1.37, 0.71 }, new long[] { 1, 2 }));
+            double logLikelihood = StandardNormal.LogProbability(z).Plus(logJacobian).item<double>();
+            // Independent features of means (0.75, 1.805) and standard deviations (0.62, 1.095): the row lies one standard
+            // deviation from the mean in each, log N = -log(2 pi) - log(0.62 * 1.095) - 1 = -2.4506.
+            Assert.Equal(-2.4506, logLikelihood, 3);
+        }
+    }
+
+    [Fact]
     public void FitsTogetherMustShareTheirTail()
     {
         var cells = FeatureCells.None(3);

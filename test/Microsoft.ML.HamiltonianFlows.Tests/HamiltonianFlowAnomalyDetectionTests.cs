@@ -213,6 +213,18 @@ public class HamiltonianFlowAnomalyDetectionTests
     }
 
     [Fact]
+    public void ThreeTrainingRowsSetAThresholdOnTheirScale()
+    {
+        var ml = new MLContext(seed: 1);
+        var rows = new[] { new[] { 0.13f, 0.71f }, new[] { 1.37f, 2.9f }, new[] { 0.52f, 1.64f } }
+            .Select(f => new HamiltonianFlowTransformerTests.Point { Features = f });
+        // One row is held out and scored with the stage refitted to the other two, whose unshrunk correlation of rank 1 set the
+        // threshold at 6.8e9 nats: no new row would ever have been flagged.
+        using var detector = ml.AnomalyDetection.Trainers.HamiltonianFlow().Fit(ml.Data.LoadFromEnumerable(rows));
+        Assert.InRange(detector.Threshold, -10f, 100f);
+    }
+
+    [Fact]
     public void HeldOutScoresAreMeasuredOnlyWhenAskedAndLeaveTheFitAsItIs()
     {
         var options = HamiltonianFlowTransformerTests.SmallDetectorOptions();

@@ -97,11 +97,15 @@ public static partial class FlowTrainer
         gaussian.AddLaterPasses(() => Blocks(rows, Kept, d, null), flow.Gaussian.Covariance);
         gaussian.SetStage(flow.Gaussian);
 
+        // The hash split draws each row apart, so a few rows can all be held out (one row at 9 seeds of 60): then, as in memory,
+        // where at most all but one row is held out, none is, and with none held out the fit is the Gaussian of them all.
+        if (validationRows == keptRows)
+        {
+            validationFraction = 0;
+            validationRows = 0;
+            validationValues.Clear();
+        }
         long trainRows = keptRows - validationRows;
-        if (trainRows < 1)
-            throw new ArgumentException(
-                $"{nameof(FlowTrainingOptions.ValidationFraction)} {options.ValidationFraction} held out all {keptRows} usable rows; none is left to train on.",
-                nameof(options));
         using Tensor? validation = validationRows > 0 ? HeldOutInDrawnOrder(validationValues, validationRows, d, flow, options.Seed) : null;
         using Tensor? centres = centreValues.Count > 0
             ? tensor(centreValues.SelectMany(r => r).ToArray(), new long[] { centreValues.Count, d }, flow.Architecture.Precision, flow.Device)

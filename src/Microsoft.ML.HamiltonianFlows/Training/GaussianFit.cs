@@ -320,10 +320,15 @@ internal sealed class GaussianFit : IDisposable
     /// Ledoit and Wolf's optimal intensity for shrinking a sample correlation s (over <paramref name="varying"/> non-constant
     /// features, of unit variance, from <paramref name="n"/> rows u) towards the identity, from its trace, its squared
     /// Frobenius norm |s|_F^2 and the rows' mean |u|^4: min(beta, delta) / delta with delta = |s - mu I|_F^2 / p,
-    /// mu = trace / p, and beta = (mean |u|^4 - |s|_F^2) / (p n).
+    /// mu = trace / p, and beta = (mean |u|^4 - |s|_F^2) / (p n). Two rows or fewer give the identity (intensity 1).
     /// </summary>
     internal static double LedoitWolfIntensity(double trace, double frobenius, double meanFourthMoment, double n, int varying)
     {
+        // Two rows standardise to u and -u, so every correlation they estimate is +-1 and beta is exactly 0: unshrunk, the
+        // correlation has rank 1, and a row off its line scored -1e10 (the held-out refits of a detector trained on three
+        // rows set its threshold at 6.8e9 nats). They say nothing of the correlation.
+        if (n <= 2)
+            return 1;
         double mu = trace / varying;
         double delta = (frobenius - 2 * mu * trace + varying * mu * mu) / varying;
         double beta = (meanFourthMoment - frobenius) / (varying * n);
