@@ -240,6 +240,8 @@ public class PosteriorSamplerTests
         using var posterior = PosteriorSampler.Train(Small, GaussianLogDensity, new PosteriorSamplerOptions { Steps = 2, NumberOfThreads = 1 });
         using var theta = zeros(4, 2);
         Assert.Equal("layer", Assert.Throws<ArgumentOutOfRangeException>(() => posterior.PotentialEnergy(theta, layer: Small.Hamiltonians)).ParamName);
+        // More draws than one array of their values holds: named, before any is drawn (n d overflowed int).
+        Assert.Equal("n", Assert.Throws<ArgumentException>(() => posterior.Sample(int.MaxValue)).ParamName);
     }
 
     /// <summary>The first coordinate of the "theta = (a, b)" an error message names.</summary>

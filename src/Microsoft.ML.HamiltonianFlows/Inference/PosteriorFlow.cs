@@ -56,7 +56,11 @@ public sealed class PosteriorFlow : IDisposable
     {
         if (n < 1)
             throw new ArgumentException($"{nameof(n)} must be at least 1, got {n}.", nameof(n));
-        var values = new double[n * Dimension];
+        // Checked in long: n d overflowed int, and the array's own limit would fail without naming n.
+        if ((long)n * Dimension > Array.MaxLength)
+            throw new ArgumentException(
+                $"{nameof(n)} = {n} draws of {Dimension} parameters are more values than one array holds; draw in parts, each with its own generator.", nameof(n));
+        var values = new double[(long)n * Dimension];
         var logWeights = new double[n];
         using var noGrad = no_grad();
         for (int start = 0; start < n; start += Chunk)
