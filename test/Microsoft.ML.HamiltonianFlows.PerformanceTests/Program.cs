@@ -27,6 +27,10 @@ else if (rest.IndexOf("--wide") is int wide && wide >= 0 && wide + 3 < rest.Coun
 {
     WideFit.Run(long.Parse(rest[wide + 1]), int.Parse(rest[wide + 2]), long.Parse(rest[wide + 3]), threads, () => PeakResidentMegabytes());
 }
+else if (rest.IndexOf("--fit-memory") is int fit && fit >= 0 && fit + 2 < rest.Count)
+{
+    FitMemory.Run(long.Parse(rest[fit + 1]), int.Parse(rest[fit + 2]), () => PeakResidentMegabytes());
+}
 else if (TakeOption(rest, "--stream") is string rowsText)
 {
     long rows = long.Parse(rowsText);

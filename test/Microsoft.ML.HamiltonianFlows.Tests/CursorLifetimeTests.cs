@@ -146,6 +146,34 @@ public class CursorLifetimeTests
         Assert.Equal(64, ReadScores(model.Transform(ml.Data.LoadFromEnumerable(points.ToList()))));
     }
 
+    /// <summary>A view that says it holds <paramref name="count"/> rows, whatever its cursors return.</summary>
+    private sealed class MiscountedView(IDataView inner, long count) : IDataView
+    {
+        public bool CanShuffle => inner.CanShuffle;
+        public DataViewSchema Schema => inner.Schema;
+        public long? GetRowCount() => count;
+        public DataViewRowCursor GetRowCursor(IEnumerable<DataViewSchema.Column> columnsNeeded, Random? rand = null) => inner.GetRowCursor(columnsNeeded, rand);
+        public DataViewRowCursor[] GetRowCursorSet(IEnumerable<DataViewSchema.Column> columnsNeeded, int n, Random? rand = null) =>
+            inner.GetRowCursorSet(columnsNeeded, n, rand);
+    }
+
+    [Fact]
+    public void AFitReadsEveryRowWhateverCountTheViewGives()
+    {
+        var ml = new MLContext(seed: 1);
+        var options = HamiltonianFlowTransformerTests.SmallOptions();
+        options.MaxSteps = 0;
+        // The rows are read into an array of the counted rows: fewer than counted fit as the rows there are, and more than
+        // counted are all read too (the array grows), as a view that counts right fits.
+        using var exact = ml.Transforms.HamiltonianFlow(options).Fit(Points(ml, 200));
+        float[] expected = exact.Transform(Points(ml, 20)).GetColumn<float>("LogLikelihood").ToArray();
+        foreach (long counted in new long[] { 250, 150, 1 })
+        {
+            using var miscounted = ml.Transforms.HamiltonianFlow(options).Fit(new MiscountedView(Points(ml, 200), counted));
+            Assert.Equal(expected, miscounted.Transform(Points(ml, 20)).GetColumn<float>("LogLikelihood"));
+        }
+    }
+
     private static IDataView Points(MLContext ml, int count) =>
         ml.Data.LoadFromEnumerable(Enumerable.Range(0, count).Select(i => new HamiltonianFlowTransformerTests.Point
         {

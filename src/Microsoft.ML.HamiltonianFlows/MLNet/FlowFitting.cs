@@ -40,14 +40,15 @@ internal static class FlowFitting
         // Counting and reading the rows look at it too (a pass over large data or an expensive pipeline takes minutes).
         // Counting rows reads no column, so it costs little next to an epoch; many views know their count outright.
         long total = data.GetRowCount() ?? CountRows(data, cancellation.Token);
-        DataViewRows? streamed = total * feature.Dimension * 4.0 > budgetBytes
+        // Streamed too where the values would not fit in one array, whatever the budget.
+        DataViewRows? streamed = total * feature.Dimension * 4.0 > budgetBytes || total * feature.Dimension > Array.MaxLength
             ? new DataViewRows(ch, data, feature, (int)Math.Clamp(budgetBytes / (feature.Dimension * 4.0), 1, ShufflePoolRows), cancellation.Token)
             : null;
         float[]? rows = null;
         int count = 0;
         if (streamed is null)
         {
-            (rows, count) = ReadFiniteRows(ch, data, feature, cancellation.Token);
+            (rows, count) = ReadFiniteRows(ch, data, feature, total, cancellation.Token);
             ch.Info($"Training a Hamiltonian flow on {count} rows of dimension {feature.Dimension} (seed {seed}).");
         }
         else
@@ -94,6 +95,8 @@ internal static class FlowFitting
         else
         {
             using var trainingRows = tensor(rows!, new long[] { count, feature.Dimension });
+            // The tensor holds its own copy: the array need not live through training.
+            rows = null;
             result = FlowTrainer.Train(architecture, trainingRows, trainingOptions, report, cancellation.Token);
         }
         ch.Info($"Kept the weights of step {result.BestStep}" + (result.BestStep == 0 ? " (the fitted Gaussian)" : "") +
@@ -151,11 +154,12 @@ internal static class FlowFitting
         return coarse;
     }
 
-    private static (float[] Rows, int Count) ReadFiniteRows(IChannel ch, IDataView data, FeatureColumn feature, CancellationToken cancellationToken)
+    // The finite rows of the feature column, read into one array of the counted rows: a list grown by doubling and then
+    // copied held up to three copies of the data at once, four with the tensor made from it.
+    private static (float[] Rows, int Count) ReadFiniteRows(IChannel ch, IDataView data, FeatureColumn feature, long total, CancellationToken cancellationToken)
     {
         int d = feature.Dimension;
-        var rows = new List<float>();
-        var row = new float[d];
+        var rows = new float[total * d];
         int count = 0;
         long skipped = 0;
         using (var cursor = data.GetRowCursor(new[] { data.Schema[feature.Name] }))
@@ -164,19 +168,21 @@ internal static class FlowFitting
             while (cursor.MoveNext())
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                if (read(row))
-                {
-                    rows.AddRange(row);
+                // A view that returns more rows than it counted (breaking IDataView's contract) still has them all read.
+                if ((long)(count + 1) * d > rows.Length)
+                    Array.Resize(ref rows, (int)Math.Min((long)Math.Max(count + 1, count * 3L / 2) * d, Array.MaxLength / d * d));
+                // A non-finite row's values are overwritten by the next row's.
+                if (read(rows.AsSpan(count * d, d)))
                     count++;
-                }
                 else
-                {
                     skipped++;
-                }
             }
         }
         ReportSkipped(ch, feature, count, skipped);
-        return (rows.ToArray(), count);
+        // Shorter only where rows were skipped (or the view returned fewer than it counted).
+        if (count * d < rows.Length)
+            Array.Resize(ref rows, count * d);
+        return (rows, count);
     }
 
     internal static void ReportSkipped(IChannel ch, FeatureColumn feature, long count, long skipped)
