@@ -92,11 +92,15 @@ public sealed class CancellationTests
     /// order) reaches row <paramref name="row"/>, and counts the rows any cursor reads after that; with
     /// <paramref name="knowsCount"/> false it does not know its row count, so a fit counts the rows first.
     /// </summary>
-    private sealed class CancellingView(IDataView inner, CancellationTokenSource source, int cursor, int row, bool knowsCount) : IDataView
+    private sealed class CancellingView(IDataView inner, CancellationTokenSource source, int cursor, int row, bool knowsCount,
+        bool slowAfterCancel = false) : IDataView
     {
         private int opened;
         private CancellationTokenSource Source => source;
         private int Row => row;
+        // A row a millisecond once cancelled: a cancellation that is polled (the context's) then reaches the fit within a
+        // few of its rows, not after the rest of a pass that reads 20,000 rows in less than a poll.
+        private bool SlowAfterCancel => slowAfterCancel;
         public int RowsReadAfterCancel { get; private set; }
         public bool CanShuffle => false;
         public DataViewSchema Schema => inner.Schema;
@@ -122,7 +126,11 @@ public sealed class CancellationTests
                 if (!inner.MoveNext())
                     return false;
                 if (view.Source.IsCancellationRequested)
+                {
                     view.RowsReadAfterCancel++;
+                    if (view.SlowAfterCancel)
+                        Thread.Sleep(1);
+                }
                 else if (cancels && inner.Position == view.Row)
                     view.Source.Cancel();
                 return true;
@@ -154,6 +162,28 @@ public sealed class CancellationTests
         output.WriteLine($"{pass}: {view.RowsReadAfterCancel} rows read after Cancel");
         // The whole pass, and the passes after it, were read before the first batch looked at the token.
         Assert.Equal(0, view.RowsReadAfterCancel);
+    }
+
+    [Fact]
+    public void CancellingTheContextWhileTheDetectorScoresItsTrainingRowsStopsIt()
+    {
+        // With no row held out the threshold comes from a pass over every training row, after training, which looked at
+        // the options' token only.
+        var ml = new MLContext(seed: 1);
+        using var source = new CancellationTokenSource();
+        using var cancelsTheContext = source.Token.Register(() => CancelExecution(ml));
+        // Cursors 1 and 2 count and read the rows for training; cursor 3 is the threshold pass's look-ahead over the features.
+        var view = new CancellingView(ml.Data.LoadFromEnumerable(Clusters(20_000, 1)), source, cursor: 3, row: 100, knowsCount: false, slowAfterCancel: true);
+        var options = SmallDetectorOptions();
+        options.MaxSteps = 10;
+        options.ValidationFraction = 0;
+        // Blocks of 256 rows (2^20 values / (16 units x 256 samples)), so that the look-ahead's block ends soon after the cancel.
+        options.ScoringImportanceSamples = 256;
+        Assert.ThrowsAny<OperationCanceledException>(() => ml.AnomalyDetection.Trainers.HamiltonianFlow(options).Fit(view));
+        output.WriteLine($"{view.RowsReadAfterCancel} rows read after the context was cancelled");
+        // The look-ahead finishes the block it was reading (256 rows), and the pass stops at the next row it serves; it read
+        // the other 19,899 before.
+        Assert.InRange(view.RowsReadAfterCancel, 0, 256);
     }
 
     [Fact]

@@ -186,7 +186,7 @@ public class CursorLifetimeTests
         var ml = new MLContext(seed: 1);
         var view = new CountingView(Points(ml, 50));
         using var channel = ((IHostEnvironment)ml).Start("test");
-        var rows = new DataViewRows(channel, view, FeatureColumn.Bind(view.Schema, "Features"), poolRows: 16, CancellationToken.None);
+        var rows = new DataViewRows(channel, view, FeatureColumn.Bind(view.Schema, "Features"), poolRows: 16);
 
         foreach (int? shuffle in new int?[] { null, 7 })
         {

@@ -63,13 +63,14 @@ public sealed class PosteriorFlow : IDisposable
         var values = new double[(long)n * Dimension];
         var logWeights = new double[n];
         using var noGrad = no_grad();
-        for (int start = 0; start < n; start += Chunk)
+        // In long: start + Chunk passes int's range for an n near it.
+        for (long start = 0; start < n; start += Chunk)
         {
             using var scope = NewDisposeScope();
-            int count = Math.Min(Chunk, n - start);
+            int count = (int)Math.Min(Chunk, n - start);
             var (logW, theta) = Draw(count, generator, 1, needsGradient: false);
-            theta.to(ScalarType.Float64).data<double>().CopyTo(values.AsSpan(start * Dimension, count * Dimension));
-            logW.to(ScalarType.Float64).data<double>().CopyTo(logWeights.AsSpan(start, count));
+            theta.to(ScalarType.Float64).data<double>().CopyTo(values.AsSpan((int)(start * Dimension), count * Dimension));
+            logW.to(ScalarType.Float64).data<double>().CopyTo(logWeights.AsSpan((int)start, count));
         }
         return new PosteriorSamples(values, Dimension, logWeights);
     }

@@ -15,17 +15,14 @@ internal sealed class DataViewRows : StreamedRows
     private readonly IDataView data;
     private readonly FeatureColumn feature;
     private readonly int poolRows;
-    private readonly CancellationToken cancellationToken;
     private bool reported;
 
-    /// <summary>The rows of <paramref name="data"/>'s feature column; every pass stops at the next row once <paramref name="cancellationToken"/> is cancelled.</summary>
-    public DataViewRows(IChannel ch, IDataView data, FeatureColumn feature, int poolRows, CancellationToken cancellationToken)
+    public DataViewRows(IChannel ch, IDataView data, FeatureColumn feature, int poolRows)
     {
         this.ch = ch;
         this.data = data;
         this.feature = feature;
         this.poolRows = poolRows;
-        this.cancellationToken = cancellationToken;
     }
 
     public override int Dimension => feature.Dimension;
@@ -53,8 +50,6 @@ internal sealed class DataViewRows : StreamedRows
             long finite = 0, skipped = 0;
             while (cursor.MoveNext())
             {
-                // Each pass, not only the engine's first and its batches: the passes that fit the Gaussian read every row.
-                cancellationToken.ThrowIfCancellationRequested();
                 // The engine skips non-finite rows itself; they are only counted here.
                 if (read(row))
                     finite++;

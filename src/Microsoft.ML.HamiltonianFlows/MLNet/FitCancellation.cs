@@ -23,6 +23,12 @@ internal sealed class FitCancellation : IDisposable
         source = CancellationTokenSource.CreateLinkedTokenSource(optionsToken);
         if (host is not ICancelable context)
             return;
+        // A context cancelled already cancels at once, not a poll later: a fit shorter than one poll would not see it.
+        if (context.IsCanceled)
+        {
+            source.Cancel();
+            return;
+        }
         poller = new Thread(() =>
         {
             while (!stop.Wait(Poll))

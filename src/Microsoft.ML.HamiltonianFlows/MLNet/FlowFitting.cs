@@ -42,7 +42,7 @@ internal static class FlowFitting
         long total = data.GetRowCount() ?? CountRows(data, cancellation.Token);
         // Streamed too where the values would not fit in one array, whatever the budget.
         DataViewRows? streamed = total * feature.Dimension * 4.0 > budgetBytes || total * feature.Dimension > Array.MaxLength
-            ? new DataViewRows(ch, data, feature, (int)Math.Clamp(budgetBytes / (feature.Dimension * 4.0), 1, ShufflePoolRows), cancellation.Token)
+            ? new DataViewRows(ch, data, feature, (int)Math.Clamp(budgetBytes / (feature.Dimension * 4.0), 1, ShufflePoolRows))
             : null;
         float[]? rows = null;
         int count = 0;
@@ -54,7 +54,7 @@ internal static class FlowFitting
         else
         {
             ch.Info($"Training a Hamiltonian flow on {total} rows of dimension {feature.Dimension} (seed {seed}), streamed: " +
-                    $"they exceed the memory budget of {options.MemoryBudgetMegabytes} MB.");
+                    $"they exceed the memory budget of {options.MemoryBudgetMegabytes} MB or one array's size.");
         }
 
         // What the data say about themselves is reported once the stage is fitted, before training runs its course.
@@ -168,9 +168,17 @@ internal static class FlowFitting
             while (cursor.MoveNext())
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                // A view that returns more rows than it counted (breaking IDataView's contract) still has them all read.
+                // A view that returns more rows than it counted (breaking IDataView's contract) still has them all read, up
+                // to what one array holds.
                 if ((long)(count + 1) * d > rows.Length)
-                    Array.Resize(ref rows, (int)Math.Min((long)Math.Max(count + 1, count * 3L / 2) * d, Array.MaxLength / d * d));
+                {
+                    long grown = Math.Min((long)Math.Max(count + 1, count * 3L / 2) * d, Array.MaxLength / d * d);
+                    if (grown <= rows.Length)
+                        throw new InvalidOperationException(
+                            $"Feature column '{feature.Name}' returned more rows than one array holds after the view counted {total}; " +
+                            "a view must return the rows it counts.");
+                    Array.Resize(ref rows, (int)grown);
+                }
                 // A non-finite row's values are overwritten by the next row's.
                 if (read(rows.AsSpan(count * d, d)))
                     count++;

@@ -65,7 +65,17 @@ public sealed class HamiltonianFlowAnomalyTrainer : ITrainerEstimator<Hamiltonia
         var fitted = FlowFitting.Fit(host, input, options, heldOutScores: true, WarnAboutTooFewHeldOutRows);
         var detector = new HamiltonianFlowAnomalyTransformer(host, fitted.Model, fitted.Feature, float.PositiveInfinity);
         var heldOut = fitted.HeldOutLogLikelihoods?.Select(l => -l).Where(s => !double.IsNaN(s)).ToList();
-        float threshold = heldOut is { Count: > 0 } ? HeldOutThreshold(heldOut) : TrainingThreshold(detector, input);
+        float threshold;
+        try
+        {
+            threshold = heldOut is { Count: > 0 } ? HeldOutThreshold(heldOut) : TrainingThreshold(detector, input);
+        }
+        catch
+        {
+            // Cancelled while scoring the training rows: the model made so far is released, not left to the finaliser.
+            detector.Dispose();
+            throw;
+        }
         using (var ch = host.Start("Threshold"))
         {
             ch.Info($"Anomaly threshold {threshold:G6} nats: the {1 - options.Contamination:P1} quantile of the scores of " +
@@ -134,13 +144,15 @@ public sealed class HamiltonianFlowAnomalyTrainer : ITrainerEstimator<Hamiltonia
         IDataView scored = unthresholded.Transform(input);
         var scoreColumn = scored.Schema[DefaultColumnNames.Score];
         var scores = new List<float>();
+        // A pass over every training row: it stops on the options' token and on the context's cancellation, as the fit does.
+        using var cancellation = new FitCancellation(host, options.CancellationToken);
         using (var cursor = scored.GetRowCursor(new[] { scoreColumn }))
         {
             var getter = cursor.GetGetter<float>(scoreColumn);
             float score = 0;
             while (cursor.MoveNext())
             {
-                options.CancellationToken.ThrowIfCancellationRequested();
+                cancellation.Token.ThrowIfCancellationRequested();
                 getter(ref score);
                 if (!float.IsNaN(score))
                     scores.Add(score);

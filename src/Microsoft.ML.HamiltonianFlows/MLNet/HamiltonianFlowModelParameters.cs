@@ -176,7 +176,8 @@ public sealed class HamiltonianFlowModelParameters : ModelParametersBase<float>,
 
         var x = new float[n * d];
         int width = noiseWidth;
-        var noise = new float[ScoringImportanceSamples * n * width];
+        // In long: a model file of an earlier release may hold a K above today's bound on the option.
+        var noise = new float[(long)ScoringImportanceSamples * n * width];
         for (int j = 0; j < n; j++)
         {
             var row = rows.Slice(finite[j] * d, d);
@@ -232,16 +233,24 @@ public sealed class HamiltonianFlowModelParameters : ModelParametersBase<float>,
         {
             var live = Live;
             using var generator = new TorchSharp.torch.Generator(seed, live.Device);
-            for (int start = 0; start < count; start += SampleBlockRows)
+            // In long: start + SampleBlockRows passes int's range for a count near it (d = 1).
+            for (long start = 0; start < count; start += SampleBlockRows)
             {
                 using var scope = NewDisposeScope();
                 using var noGrad = no_grad();
-                int rows = Math.Min(SampleBlockRows, count - start);
+                int rows = (int)Math.Min(SampleBlockRows, count - start);
                 float[] block = live.Sample(rows, generator).Q.to(ScalarType.Float32).cpu().data<float>().ToArray();
                 Array.Copy(block, 0, values, (long)start * d, block.Length);
             }
         }
         return values;
+    }
+
+    /// <summary>Throws <see cref="ObjectDisposedException"/> once the model is disposed.</summary>
+    internal void ThrowIfDisposed()
+    {
+        lock (flowLock)
+            _ = Live;
     }
 
     /// <summary>Writes the scoring settings and the flow's weights; ML.NET calls it when saving a model.</summary>

@@ -103,15 +103,16 @@ public sealed class HamiltonianFlowTransformer : IFlowScoring, IDisposable
         int d = feature.Dimension;
         host.CheckParam((long)count * d <= Array.MaxLength, nameof(count),
             $"asks for {count} draws of {d} values, more than one array holds; draw in parts, each with its own seed");
-        // Drawn before the empty case: a disposed model fails for every count alike.
-        float[] values = Model.Sample(count, (ulong)(uint)(seed ?? host.Rand.Next()));
         if (count == 0)
         {
+            // No draw and no seed taken from the context; but a disposed model fails for every count alike.
+            Model.ThrowIfDisposed();
             // The builder reads a vector's size from its rows: with none it would declare a vector of unknown size.
             var schema = new DataViewSchema.Builder();
             schema.AddColumn(feature.Name, new VectorDataViewType(NumberDataViewType.Single, d));
             return new EmptyDataView(host, schema.ToSchema());
         }
+        float[] values = Model.Sample(count, (ulong)(uint)(seed ?? host.Rand.Next()));
         var rows = new float[count][];
         for (int i = 0; i < count; i++)
             rows[i] = values.AsSpan(i * d, d).ToArray();

@@ -76,7 +76,7 @@ public static partial class FlowTrainer
         var centreValues = new List<float[]>();
         var centreRandom = new Random(options.Seed);
         long validationRows = 0, keptRows = 0;
-        foreach (Tensor block in Blocks(rows, Kept, d, row =>
+        foreach (Tensor block in Blocks(rows, Kept, d, cancellationToken, row =>
                  {
                      keptRows++;
                      if (!ValidationSplit.Contains(row.Key, validationFraction, options.Seed))
@@ -94,14 +94,16 @@ public static partial class FlowTrainer
             using (block)
                 gaussian.AddMoments(block);
         gaussian.EndMoments();
-        gaussian.AddLaterPasses(() => Blocks(rows, Kept, d, null), flow.Gaussian.Covariance);
+        gaussian.AddLaterPasses(() => Blocks(rows, Kept, d, cancellationToken, null), flow.Gaussian.Covariance);
         gaussian.SetStage(flow.Gaussian);
 
-        // The hash split draws each row apart, so a few rows can all be held out (one row at 9 seeds of 60): then, as in memory,
-        // where at most all but one row is held out, none is, and with none held out the fit is the Gaussian of them all.
-        if (validationRows == keptRows)
+        // The hash split draws each row apart, so a few rows can all be held out (k rows with probability about 0.2^k: one row
+        // at 9 seeds of 60). Then none is held out and the fit is the Gaussian of them all, as an in-memory fit of one row is
+        // (in memory at most all rows but one are held out).
+        bool allHeldOut = validationRows == keptRows;
+        double trainingSplit = allHeldOut ? 0 : validationFraction;
+        if (allHeldOut)
         {
-            validationFraction = 0;
             validationRows = 0;
             validationValues.Clear();
         }
@@ -111,16 +113,16 @@ public static partial class FlowTrainer
             ? tensor(centreValues.SelectMany(r => r).ToArray(), new long[] { centreValues.Count, d }, flow.Architecture.Precision, flow.Device)
             : null;
         int batchSize = (int)Math.Min(options.BatchSize, trainRows);
-        bool Trains(StreamedRow row) => Kept(row) && !ValidationSplit.Contains(row.Key, validationFraction, options.Seed);
+        bool Trains(StreamedRow row) => Kept(row) && !ValidationSplit.Contains(row.Key, trainingSplit, options.Seed);
         // With held-out rows, the stage again without each fold of them, to score them as new rows (StageRefits: one to
         // three passes for all the folds together, as for the stage itself).
         Func<StageRefits>? refits = validation is null || !options.MeasuresHeldOutScores ? null
-            : () => StageRefits.Fit(flow.Gaussian, validation, Math.Min(validationRows, ScoringBudget.MaxRows), () => Blocks(rows, Trains, d, null), CPU, cells, tail, basis, options.Seed);
+            : () => StageRefits.Fit(flow.Gaussian, validation, Math.Min(validationRows, ScoringBudget.MaxRows), () => Blocks(rows, Trains, d, cancellationToken, null), CPU, cells, tail, basis, options.Seed);
         // As in memory: with rows to hold out asked for and none held out (the hash split of a few rows), the Gaussian is
         // all the fit can vouch for.
         long budget = options.ValidationFraction > 0 && validationRows == 0 ? 0 : options.MaxSteps ?? FlowDefaults.MaxStepsFor(trainRows);
         return Loop(flow, options, budget,
-            epoch => Streamed(flow, rows, Trains, batchSize, options.Seed, epoch),
+            epoch => Streamed(flow, rows, Trains, batchSize, options.Seed, epoch, cancellationToken),
             validation, centres, generator, progress, cancellationToken, trainRows, finiteRows - keptRows, gaussian.ConstantFeatures, refits);
     }
 
@@ -135,20 +137,23 @@ public static partial class FlowTrainer
         return rowsInStorageOrder.index_select(0, order.to(flow.Device));
     }
 
-    private static IEnumerable<Tensor> Blocks(StreamedRows rows, Func<StreamedRow, bool> kept, int d, Action<StreamedRow>? onKept) =>
-        Batches(rows.Read(null), kept, onKept, GaussianBlockRows(d), d, ScalarType.Float32, CPU);
+    private static IEnumerable<Tensor> Blocks(StreamedRows rows, Func<StreamedRow, bool> kept, int d, CancellationToken cancellationToken, Action<StreamedRow>? onKept) =>
+        Batches(rows.Read(null), kept, onKept, GaussianBlockRows(d), d, ScalarType.Float32, CPU, cancellationToken);
 
     /// <summary>
     /// The rows <paramref name="take"/> accepts, <paramref name="size"/> to a tensor (the last one smaller); each row is
     /// copied before the source moves on, since a source may reuse its buffer.
     /// </summary>
     private static IEnumerable<Tensor> Batches(
-        IEnumerable<StreamedRow> rows, Func<StreamedRow, bool> take, Action<StreamedRow>? onTaken, int size, int d, ScalarType precision, Device device)
+        IEnumerable<StreamedRow> rows, Func<StreamedRow, bool> take, Action<StreamedRow>? onTaken, int size, int d, ScalarType precision, Device device,
+        CancellationToken cancellationToken)
     {
         var batch = new float[size * d];
         int filled = 0;
         foreach (var row in rows)
         {
+            // At every row: the passes that fit the Gaussian and its refits read all of them between two batches.
+            cancellationToken.ThrowIfCancellationRequested();
             if (!take(row))
                 continue;
             onTaken?.Invoke(row);
@@ -168,9 +173,9 @@ public static partial class FlowTrainer
     /// the epoch, so that reading rows draws nothing from the training generator (the momenta stay a function of the seed and step).
     /// </summary>
     private static IEnumerable<Tensor> Streamed(
-        HamiltonianFlow flow, StreamedRows rows, Func<StreamedRow, bool> trains, int batchSize, int seed, int epoch)
+        HamiltonianFlow flow, StreamedRows rows, Func<StreamedRow, bool> trains, int batchSize, int seed, int epoch, CancellationToken cancellationToken)
     {
         int shuffleSeed = (int)SplitMix64.Hash((ulong)(uint)seed * SplitMix64.Increment + (ulong)epoch);
-        return Batches(rows.Read(shuffleSeed), trains, null, batchSize, rows.Dimension, flow.Architecture.Precision, flow.Device);
+        return Batches(rows.Read(shuffleSeed), trains, null, batchSize, rows.Dimension, flow.Architecture.Precision, flow.Device, cancellationToken);
     }
 }

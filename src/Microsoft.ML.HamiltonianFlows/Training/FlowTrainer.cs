@@ -48,7 +48,7 @@ public static partial class FlowTrainer
     /// <param name="rows">Training rows.</param>
     /// <param name="options">Training options.</param>
     /// <param name="progress">Called at each evaluation: at step 0, every <see cref="FlowTrainingOptions.EvaluationInterval"/> steps, at the last step and when <see cref="FlowTrainingOptions.MaxTrainingTime"/> runs out.</param>
-    /// <param name="cancellationToken">Checked before every batch and while the first pass reads the rows.</param>
+    /// <param name="cancellationToken">Checked at every row a pass reads and before every batch.</param>
     /// <param name="device">Where to train; the CPU when null.</param>
     public static FlowTrainingResult Train(
         FlowArchitecture architecture,

@@ -50,7 +50,7 @@ public sealed record FlowTrainingOptions
     /// <summary>
     /// Momentum samples K per row in the training objective: 1 maximises the ELBO; K &gt; 1 maximises the tighter
     /// importance-weighted bound E[log (1/K) sum_k w_k] (Burda et al., 2016), at K times the cost per row. Default 1, at
-    /// most <see cref="FlowDefaults.MaxImportanceSamples"/> (4096).
+    /// most 4096.
     /// </summary>
     public int TrainingImportanceSamples { get; init; } = FlowDefaults.TrainingImportanceSamples;
 
