@@ -154,8 +154,8 @@ internal static class FlowFitting
         return coarse;
     }
 
-    // The finite rows of the feature column, read into one array of the counted rows: a list grown by doubling and then
-    // copied held up to three copies of the data at once, four with the tensor made from it.
+    // The finite rows of the feature column, read into one array of the counted rows. A list grown by doubling, then
+    // copied, held up to three copies of the data at once, and four with the tensor made from it.
     private static (float[] Rows, int Count) ReadFiniteRows(IChannel ch, IDataView data, FeatureColumn feature, long total, CancellationToken cancellationToken)
     {
         int d = feature.Dimension;

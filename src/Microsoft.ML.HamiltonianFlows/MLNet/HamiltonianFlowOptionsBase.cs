@@ -126,7 +126,7 @@ public abstract class HamiltonianFlowOptionsBase
     public int? Seed { get; set; }
 
     /// <summary>
-    /// Cancels training: checked before every minibatch; a cancelled fit throws
+    /// Cancels the fit: checked at every row while the data are counted and read, and before every minibatch; a cancelled fit throws
     /// <see cref="OperationCanceledException"/> and returns no model. ML.NET 5.0.1 keeps its own cancellation of a
     /// context internal, so this is the public way to stop a long fit. Default none.
     /// </summary>
